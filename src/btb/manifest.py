@@ -1,0 +1,155 @@
+"""The audit manifest of one video, the run-level summary, and ``verify``.
+
+A manifest lists every file that went into or came out of a video's de-identification with its sha256 and
+size (``files``: role input / model / intermediate / output), the resolved configuration, every stage's
+parameters, times and counts, software versions, the workflow's git commit, user and host. ``verify``
+re-hashes every listed file that should still exist (intermediates are deleted by design; their hashes
+are kept as a record) and reports each mismatch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from btb.audit import environment, git_state, utc_now, write_json
+from btb.hashing import file_record, sha256_file
+
+MANIFEST_VERSION = 1
+CHECKED_ROLES = ("input", "model", "output")
+
+
+def _load(path: str | Path) -> dict[str, Any]:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def config_sha256(config: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+
+
+def build_manifest(
+    *,
+    video_id: str,
+    video: str,
+    probe_json: str,
+    stage_audits: list[str],
+    model_audits: list[str],
+    outputs: list[str],
+    output_check: str,
+    config: dict[str, Any],
+    workdir: str | Path = ".",
+) -> dict[str, Any]:
+    stages = {rec["stage"]: rec for rec in map(_load, stage_audits)}
+    model_stages = [_load(p) for p in model_audits]
+    files: list[dict[str, Any]] = [{**file_record(video), "role": "input"}]
+    for rec in model_stages:
+        files += [{**f, "role": "model", "stage": rec["stage"]} for f in rec["outputs"]]
+    final = set(outputs)
+    for name, rec in stages.items():
+        for f in rec["outputs"]:
+            if f["path"] not in final:
+                files.append({**f, "role": "intermediate", "stage": name})
+    files += [{**file_record(p), "role": "output"} for p in outputs]
+    check = _load(output_check)
+    starts = [r["started_utc"] for r in stages.values()]
+    ends = [r["ended_utc"] for r in stages.values() if r.get("ended_utc")]
+    counts: dict[str, Any] = {}
+    for name, rec in stages.items():
+        for k, v in rec.get("counts", {}).items():
+            counts[f"{name}.{k}"] = v
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "video_id": video_id,
+        "created_utc": utc_now(),
+        "started_utc": min(starts) if starts else None,
+        "ended_utc": max(ends) if ends else None,
+        "workdir": str(Path(workdir).resolve()),
+        "workflow": git_state(workdir),
+        "environment": environment(),
+        "config": config,
+        "config_sha256": config_sha256(config),
+        "input": {"path": video, "probe": _load(probe_json)},
+        "models": [{"stage": r["stage"], **r["params"], "notes": r.get("notes", {}), "files": r["outputs"]}
+                   for r in model_stages],
+        "stages": stages,
+        "counts": counts,
+        "output_check": check,
+        "files": files,
+    }
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    path: str
+    role: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.role} {self.path}: {self.problem}"
+
+
+def verify_manifest(manifest_path: str | Path, base: str | Path | None = None) -> tuple[list[Mismatch], int]:
+    """Re-hash the manifest's input, model and output files; return (mismatches, files checked).
+
+    Relative paths are resolved against ``base``, else the manifest's recorded working directory when it
+    still exists, else the current directory.
+    """
+    m = _load(manifest_path)
+    if base is None:
+        recorded = Path(m.get("workdir", "."))
+        base = recorded if recorded.is_dir() else Path.cwd()
+    base = Path(base)
+    problems: list[Mismatch] = []
+    checked = 0
+    for f in m.get("files", []):
+        if f["role"] not in CHECKED_ROLES:
+            continue
+        p = Path(f["path"])
+        p = p if p.is_absolute() else base / p
+        checked += 1
+        if not p.is_file():
+            problems.append(Mismatch(f["path"], f["role"], "missing"))
+            continue
+        size = p.stat().st_size
+        if size != f["bytes"]:
+            problems.append(Mismatch(f["path"], f["role"], f"size {size} != recorded {f['bytes']}"))
+            continue
+        digest = sha256_file(p)
+        if digest != f["sha256"]:
+            problems.append(Mismatch(f["path"], f["role"], f"sha256 {digest} != recorded {f['sha256']}"))
+    return problems, checked
+
+
+def build_summary(manifests: list[str]) -> dict[str, Any]:
+    rows = []
+    for path in manifests:
+        m = _load(path)
+        outputs = [f for f in m["files"] if f["role"] == "output"]
+        video_out = next((f for f in outputs if f["path"].endswith(".mp4")), None)
+        rows.append({
+            "video_id": m["video_id"],
+            "status": "done" if m["output_check"]["passed"] else "check_failed",
+            "frames": m["counts"].get("extract_frames.frames"),
+            "blur_regions": m["counts"].get("merge_regions.blur_regions"),
+            "frames_with_region": m["counts"].get("merge_regions.frames_with_region"),
+            "merge_mode": m["config"]["merge"]["mode"],
+            "started_utc": m["started_utc"],
+            "ended_utc": m["ended_utc"],
+            "output": video_out["path"] if video_out else None,
+            "output_sha256": video_out["sha256"] if video_out else None,
+            "manifest": path,
+            "manifest_sha256": sha256_file(path),
+        })
+    return {"created_utc": utc_now(), "videos": rows, "n_videos": len(rows),
+            "n_done": sum(r["status"] == "done" for r in rows)}
+
+
+def write_summary(manifests: list[str], out_json: str, out_tsv: str) -> None:
+    import pandas as pd
+
+    summary = build_summary(manifests)
+    write_json(out_json, summary)
+    pd.DataFrame(summary["videos"]).to_csv(out_tsv, sep="\t", index=False)

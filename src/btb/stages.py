@@ -1,0 +1,215 @@
+"""One function per workflow stage. Workflow scripts are thin adapters onto these; tests call them directly.
+
+Each stage reads its inputs, writes its outputs atomically and writes an audit record (see ``btb.audit``).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from btb import models
+from btb.audit import stage_record, write_json
+from btb.blur import BlurParams, blur_frame
+from btb.cascade import CascadeRule, select_uncertain_frames
+from btb.detect.base import RawDetections
+from btb.errors import InputError, ModelError
+from btb.merge import MergeParams, merge_detections
+from btb.tables import concat_detections, detections_frame, read_detections, write_detections, write_regions
+from btb.video.encode import EncodeParams, encode_video
+from btb.video.frames import FFV1Writer, extract_store, iter_normalised, iter_store
+from btb.video.probe import probe_video
+
+log = logging.getLogger("btb")
+
+
+# ----------------------------------------------------------------------------------------------- models
+def stage_yunet(out: str, audit: str, mirror: str | None) -> None:
+    with stage_record("stage_yunet", None, {"mirror": mirror, **_source("yunet_2023mar")}, audit) as rec:
+        models.stage_model("yunet_2023mar", out, mirror)
+        rec.add_outputs(out)
+
+
+def stage_retinaface(graph: str, onnx: str, audit: str, mirror: str | None, score_floor: float) -> None:
+    params = {"mirror": mirror, "score_floor": score_floor, **_source("retinaface_mnv2")}
+    with stage_record("stage_retinaface", None, params, audit) as rec:
+        models.stage_model("retinaface_mnv2", graph, mirror)
+        rec.notes["conversion"] = models.convert_retinaface(graph, onnx, score_floor)
+        rec.add_outputs(graph, onnx)
+
+
+def _source(model_id: str) -> dict[str, Any]:
+    s = models.SOURCES[model_id]
+    return {"model_id": s.model_id, "pinned_sha256": s.sha256, "origin": s.origin, "licence": s.licence}
+
+
+# ----------------------------------------------------------------------------------------------- frames
+def probe(video: str, out: str, video_id: str) -> dict[str, Any]:
+    info = probe_video(video)
+    write_json(out, {"video_id": video_id, **info.to_dict()})
+    return info.to_dict()
+
+
+def extract_frames(video: str, probe_json: str, store: str, frame_table: str, audit: str, video_id: str,
+                   chunk_seconds: float) -> None:
+    with stage_record("extract_frames", video_id, {"chunk_seconds": chunk_seconds}, audit) as rec:
+        rec.add_inputs(video)
+        table = extract_store(video, store, chunk_seconds)
+        Path(frame_table).parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(frame_table, sep="\t", index=False)
+        rec.add_outputs(store, frame_table)
+        rec.counts = {"frames": len(table), "chunks": int(table["chunk"].nunique())}
+        rec.notes["frame_store"] = "temporary: removed once detection has consumed it"
+
+
+# -------------------------------------------------------------------------------------------- detection
+def make_detector(name: str, model: str, cfg: dict[str, Any], threads: int, device: str):  # noqa: ANN201
+    if name == "yunet":
+        models.verify_model("yunet_2023mar", model)
+        from btb.detect.yunet import YuNetDetector
+
+        return YuNetDetector(model, score_floor=cfg["score_floor"], nms_iou=cfg["nms_iou"],
+                             downscaled_long_side=cfg["downscaled_long_side"] or None, threads=threads)
+    if name == "retinaface":
+        if cfg.get("backbone", "mobilenetv2") == "resnet50":
+            weights = cfg.get("resnet50_weights") or ""
+            if not weights or not Path(weights).is_file():
+                raise ModelError(
+                    f"detect.retinaface.backbone is resnet50 but its weights file retinaface.h5 is not at "
+                    f"{weights or '(detect.retinaface.resnet50_weights is empty)'}: download retinaface.h5 (the "
+                    "'retina-face' PyPI package fetches it into $DEEPFACE_HOME/.deepface/weights/ on first use) "
+                    "and set detect.retinaface.resnet50_weights to its path"
+                )
+            raise ModelError("the resnet50 backbone is not available in this version; use mobilenetv2")
+        from btb.detect.retinaface import RetinaFaceDetector
+
+        return RetinaFaceDetector(model, score_floor=cfg["score_floor"],
+                                  downscaled_long_side=cfg["downscaled_long_side"] or None,
+                                  threads=threads, device=device)
+    raise ValueError(f"unknown detector {name!r}")
+
+
+def detect(name: str, store: str, frame_table: str, model: str, out: str, audit: str, video_id: str,
+           cfg: dict[str, Any], threads: int, device: str, only_frames: str | None = None) -> None:
+    params = {"detector": name, **cfg, "device": device, "threads": threads,
+              "frames": "cascade selection" if only_frames else "all"}
+    with stage_record(f"detect_{name}", video_id, params, audit) as rec:
+        rec.add_inputs(frame_table, model, *([only_frames] if only_frames else []))
+        detector = make_detector(name, model, cfg, threads, device)
+        if hasattr(detector, "providers"):
+            rec.notes["providers"] = detector.providers
+        wanted = None
+        if only_frames:
+            wanted = set(pd.read_csv(only_frames, sep="\t")["frame_index"].astype(int))
+        parts, n = [], 0
+        for frame in iter_store(store, wanted):
+            d: RawDetections = detector.detect(frame.image)
+            parts.append(detections_frame(frame.index, name, d.boxes, d.scores, d.landmarks, d.scale))
+            n += 1
+        table = concat_detections(parts)
+        write_detections(table, out)
+        rec.add_outputs(out)
+        rec.counts = {"frames_processed": n, "detections_stored": len(table),
+                      "frames_with_detection": int(table["frame_index"].nunique())}
+
+
+def select_cascade_frames(yunet: str, frame_table: str, out: str, audit: str, video_id: str,
+                          threshold: float, uncertain_floor: float, neighbours: int) -> None:
+    rule = CascadeRule(threshold, uncertain_floor, neighbours)
+    with stage_record("select_cascade_frames", video_id, rule.__dict__, audit) as rec:
+        rec.add_inputs(yunet, frame_table)
+        n_frames = len(pd.read_csv(frame_table, sep="\t"))
+        sel = select_uncertain_frames(read_detections(yunet), n_frames, rule)
+        sel.to_csv(out, sep="\t", index=False)
+        rec.add_outputs(out)
+        rec.counts = {"frames": n_frames, "frames_selected": len(sel),
+                      **{f"reason_{k}": int(v) for k, v in sel["reason"].value_counts().items()}}
+
+
+# ------------------------------------------------------------------------------------------------ merge
+def merge(detections: dict[str, str], probe_json: str, out: str, audit: str, video_id: str,
+          params: dict[str, Any]) -> None:
+    mp = MergeParams(mode=params["mode"], thresholds=params["thresholds"], fuse_iou=params["fuse_iou"],
+                     match_iou=params["match_iou"], enlarge=params["enlarge"], shape=params["shape"])
+    with stage_record("merge_regions", video_id, params, audit) as rec:
+        rec.add_inputs(*detections.values(), probe_json)
+        info = pd.read_json(probe_json, typ="series")
+        tables = {name: read_detections(path) for name, path in detections.items()}
+        regions = merge_detections(tables, mp, int(info["width"]), int(info["height"]))
+        write_regions(regions, out)
+        rec.add_outputs(out)
+        rec.counts = {"blur_regions": len(regions), "frames_with_region": int(regions["frame_index"].nunique()),
+                      **{f"regions_from_{k}": int(v) for k, v in regions["source"].value_counts().items()}}
+
+
+# ------------------------------------------------------------------------------------------- blur/encode
+def blur(video: str, regions: str, frame_table: str, out: str, audit: str, video_id: str,
+         params: dict[str, Any]) -> None:
+    bp = BlurParams(method=params["method"], detail=params["detail"])
+    with stage_record("blur_frames", video_id, params, audit) as rec:
+        rec.add_inputs(video, regions, frame_table)
+        frames = pd.read_csv(frame_table, sep="\t")
+        reg = pd.read_parquet(regions)
+        by_frame = {int(k): g for k, g in reg.groupby("frame_index")}
+        writer: FFV1Writer | None = None
+        n = 0
+        try:
+            for frame in iter_normalised(video):
+                if frame.index >= len(frames) or int(frames.at[frame.index, "pts"]) != frame.pts:
+                    raise InputError(video, f"decoding is not repeatable: frame {frame.index} differs from the "
+                                            "frame store's timing")
+                if writer is None:
+                    h, w = frame.image.shape[:2]
+                    writer = FFV1Writer(out, w, h, Fraction(frame.time_base))
+                regs = by_frame.get(frame.index)
+                image = frame.image if regs is None else blur_frame(frame.image, regs, bp)
+                writer.write(image, frame.pts)
+                n += 1
+            if writer is None or n != len(frames):
+                raise InputError(video, f"decoded {n} frames for blurring but the frame store has {len(frames)}")
+            writer.close()
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
+        rec.add_outputs(out)
+        rec.counts = {"frames": n, "frames_blurred": len(by_frame)}
+
+
+def encode(blurred: str, video: str, probe_json: str, frame_table: str, out: str, check_json: str, audit: str,
+           video_id: str, params: dict[str, Any], threads: int) -> None:
+    """Encode, then check the encoded file with ffprobe before it gets its final name."""
+    from btb.output_check import check_output
+
+    ep = EncodeParams(crf=params["crf"], preset=params["preset"], audio=params["audio"],
+                      audio_bitrate=params["audio_bitrate"], threads=threads)
+    with stage_record("encode_video", video_id, params, audit) as rec:
+        rec.add_inputs(blurred, frame_table)
+        info = pd.read_json(probe_json, typ="series")
+        width, height = int(info["width"]), int(info["height"])
+        expect_audio = ep.audio == "keep" and int(info["n_audio_streams"]) > 0
+        frames = pd.read_csv(frame_table, sep="\t")
+        report: dict[str, Any] = {}
+
+        def accept(candidate: Path) -> None:
+            report.update(check_output(candidate, frames, width, height, expect_audio))
+            if not report["passed"]:
+                raise InputError(video, "encoded output failed its check: " + "; ".join(report["problems"]))
+
+        encode_video(blurred, video, out, ep, width, height, accept=accept)
+        write_json(check_json, report)
+        rec.add_outputs(out, check_json)
+        rec.counts = {"output_frames": report["frames"]}
+
+
+# ------------------------------------------------------------------------------------------ check/audit
+def manifest(out: str, **kwargs: Any) -> None:
+    from btb.manifest import build_manifest
+
+    write_json(out, build_manifest(**kwargs))

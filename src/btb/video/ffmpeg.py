@@ -1,0 +1,48 @@
+"""Running ffmpeg and ffprobe with errors that name the file."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+from btb.errors import InputError, ToolError
+
+
+def require(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise ToolError(
+            f"{tool} not found on PATH. Install FFmpeg (Debian/Ubuntu: 'apt-get install ffmpeg'; "
+            "macOS: 'brew install ffmpeg'; conda: 'conda install -c conda-forge ffmpeg')."
+        )
+    return path
+
+
+def run_ffmpeg(args: list[str], *, about: str | Path) -> None:
+    """Run ffmpeg with ``args`` (without the program name); raise ToolError naming ``about`` on failure."""
+    cmd = [require("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ToolError(f"ffmpeg failed on {about}: {proc.stderr.strip()[-2000:]}")
+
+
+def ffprobe_json(path: str | Path, *extra: str) -> dict:
+    """ffprobe's JSON for a file; InputError naming the file when ffprobe cannot read it."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(p, "file does not exist")
+    if not p.is_file():
+        raise InputError(p, "not a regular file")
+    cmd = [require("ffprobe"), "-v", "error", "-of", "json", *extra, str(p)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        msg = proc.stderr.strip().splitlines()
+        raise InputError(p, f"not a readable media file ({msg[-1] if msg else 'ffprobe failed'})")
+    return json.loads(proc.stdout or "{}")
+
+
+def ffmpeg_version() -> str:
+    proc = subprocess.run([require("ffmpeg"), "-version"], capture_output=True, text=True)
+    return proc.stdout.splitlines()[0] if proc.stdout else "unknown"

@@ -1,0 +1,156 @@
+"""Normalised frames: one ffmpeg decode recipe shared by the frame store and the blur stage.
+
+Normalised means: the first video stream only, display rotation applied to the pixels, BGR pixels, and every
+frame's original presentation time kept (``-fps_mode passthrough``, the demuxer's time base), so variable
+frame rate survives. The frame store holds these frames as lossless FFV1 segments in NUT files (a handful of
+files per video, not one image per frame), with an index table of frame times.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pandas as pd
+
+from btb.errors import InputError, ToolError
+from btb.video.ffmpeg import require, run_ffmpeg
+
+FRAME_TABLE_COLUMNS = ["frame_index", "chunk", "pts", "time_base", "pts_time"]
+
+
+def normalise_args(src: str | Path) -> list[str]:
+    """ffmpeg input + stream options that every stage uses to read a source's frames."""
+    return [
+        "-i", str(src),
+        "-map", "0:v:0", "-an", "-sn", "-dn",
+        "-map_metadata", "-1",
+        "-fps_mode", "passthrough",
+        "-enc_time_base", "-1",
+    ]
+
+
+@dataclass(frozen=True)
+class Frame:
+    index: int
+    pts: int
+    time_base: Fraction
+    image: np.ndarray  # H x W x 3, uint8, BGR
+
+    @property
+    def time(self) -> float:
+        return float(self.pts * self.time_base)
+
+
+def extract_store(src: str | Path, store_dir: str | Path, chunk_seconds: float) -> pd.DataFrame:
+    """Decode ``src`` into lossless FFV1 segments under ``store_dir``; return the frame table."""
+    store = Path(store_dir)
+    if store.exists():
+        shutil.rmtree(store)
+    store.mkdir(parents=True, mode=0o700)
+    run_ffmpeg(
+        [
+            *normalise_args(src),
+            "-c:v", "ffv1", "-level", "3", "-g", "1", "-pix_fmt", "bgr0",
+            "-f", "segment", "-segment_format", "nut",
+            "-segment_time", str(chunk_seconds), "-reset_timestamps", "0",
+            str(store / "chunk_%05d.nut"),
+        ],
+        about=src,
+    )
+    table = index_store(store)
+    if table.empty:
+        raise InputError(src, "contains no decodable video frames")
+    return table
+
+
+def chunk_files(store_dir: str | Path) -> list[Path]:
+    return sorted(Path(store_dir).glob("chunk_*.nut"))
+
+
+def index_store(store_dir: str | Path) -> pd.DataFrame:
+    """Frame table of a store, from packet timestamps (FFV1 here is intra-only: one packet per frame)."""
+    rows = []
+    for chunk_no, path in enumerate(chunk_files(store_dir)):
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            tb = stream.time_base
+            pts = sorted(p.pts for p in container.demux(stream) if p.pts is not None)
+        rows.extend((chunk_no, t, f"{tb.numerator}/{tb.denominator}", float(t * tb)) for t in pts)
+    df = pd.DataFrame(rows, columns=FRAME_TABLE_COLUMNS[1:])
+    df.insert(0, "frame_index", np.arange(len(df), dtype=np.int64))
+    return df
+
+
+def iter_store(store_dir: str | Path, wanted: set[int] | None = None) -> Iterator[Frame]:
+    """Frames of a store in order; with ``wanted``, only those frame indices (others are still decoded)."""
+    index = 0
+    for path in chunk_files(store_dir):
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            for frame in container.decode(stream):
+                if wanted is None or index in wanted:
+                    yield Frame(index, int(frame.pts), frame.time_base, frame.to_ndarray(format="bgr24"))
+                index += 1
+
+
+def iter_normalised(src: str | Path) -> Iterator[Frame]:
+    """Decode ``src`` with the normalising recipe, streaming raw frames through a pipe (nothing on disk)."""
+    cmd = [
+        require("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error",
+        *normalise_args(src),
+        "-c:v", "rawvideo", "-pix_fmt", "bgr24", "-f", "nut", "pipe:1",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    try:
+        with av.open(proc.stdout, format="nut", mode="r") as container:
+            stream = container.streams.video[0]
+            for index, frame in enumerate(container.decode(stream)):
+                yield Frame(index, int(frame.pts), frame.time_base, frame.to_ndarray(format="bgr24"))
+    finally:
+        proc.stdout.close()
+        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        rc = proc.wait()
+    if rc != 0:
+        raise ToolError(f"ffmpeg failed decoding {src}: {err.strip()[-2000:]}")
+
+
+class FFV1Writer:
+    """Writes BGR frames losslessly (FFV1 in NUT) with the given timestamps, atomically on close."""
+
+    def __init__(self, path: str | Path, width: int, height: int, time_base: Fraction) -> None:
+        self.path = Path(path)
+        self._tmp = self.path.with_name(f".{self.path.name}.part")
+        self._container = av.open(str(self._tmp), mode="w", format="nut")
+        self._stream = self._container.add_stream("ffv1")
+        self._stream.width, self._stream.height = width, height
+        self._stream.pix_fmt = "bgr0"
+        self._stream.time_base = time_base
+        self._stream.codec_context.time_base = time_base
+        self.frames = 0
+
+    def write(self, image: np.ndarray, pts: int) -> None:
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+        frame.pts = pts
+        frame.time_base = self._stream.time_base
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+        self.frames += 1
+
+    def close(self) -> None:
+        for packet in self._stream.encode(None):
+            self._container.mux(packet)
+        self._container.close()
+        self._tmp.replace(self.path)
+
+    def abort(self) -> None:
+        self._container.close()
+        self._tmp.unlink(missing_ok=True)

@@ -1,0 +1,80 @@
+"""What a video is: streams, size after rotation, frame timestamps, container tags."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from btb.errors import InputError
+from btb.video.ffmpeg import ffprobe_json
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: str
+    container: str
+    codec: str
+    width: int  # as displayed, after rotation
+    height: int
+    rotation: int  # degrees from the display matrix, 0/90/180/270
+    pix_fmt: str
+    duration_s: float | None
+    n_audio_streams: int
+    n_other_streams: int
+    # Names only, never values: the values are what de-identification removes (GPS, dates, device, titles).
+    format_tag_names: list[str] = field(default_factory=list)
+    stream_tag_names: list[list[str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _rotation(stream: dict) -> int:
+    for sd in stream.get("side_data_list", []) or []:
+        if "rotation" in sd:
+            return int(round(float(sd["rotation"]))) % 360
+    rot = (stream.get("tags") or {}).get("rotate")
+    return int(rot) % 360 if rot else 0
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Probe ``path``; InputError naming the file if it has no decodable video stream."""
+    data = ffprobe_json(path, "-show_format", "-show_streams")
+    streams = data.get("streams", [])
+    video = [s for s in streams if s.get("codec_type") == "video" and not _is_cover_art(s)]
+    if not video:
+        raise InputError(path, "contains no video stream")
+    v = video[0]
+    w, h = int(v.get("width") or 0), int(v.get("height") or 0)
+    if w <= 0 or h <= 0:
+        raise InputError(path, "video stream has no frame size (damaged or unsupported)")
+    rot = _rotation(v)
+    if rot in (90, 270):
+        w, h = h, w
+    fmt = data.get("format", {})
+    dur = fmt.get("duration")
+    return VideoInfo(
+        path=str(path),
+        container=str(fmt.get("format_name", "")),
+        codec=str(v.get("codec_name", "")),
+        width=w,
+        height=h,
+        rotation=rot,
+        pix_fmt=str(v.get("pix_fmt", "")),
+        duration_s=float(dur) if dur not in (None, "N/A") else None,
+        n_audio_streams=sum(1 for s in streams if s.get("codec_type") == "audio"),
+        n_other_streams=sum(1 for s in streams if s.get("codec_type") not in ("audio", "video")),
+        format_tag_names=sorted((fmt.get("tags") or {}).keys()),
+        stream_tag_names=[sorted((s.get("tags") or {}).keys()) for s in streams],
+    )
+
+
+def _is_cover_art(stream: dict) -> bool:
+    return bool((stream.get("disposition") or {}).get("attached_pic"))
+
+
+def frame_times(path: str | Path) -> list[float]:
+    """Presentation times (s) of every video frame, in presentation order, from the packets (no decode)."""
+    data = ffprobe_json(path, "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags")
+    times = [float(p["pts_time"]) for p in data.get("packets", []) if p.get("pts_time") not in (None, "N/A")]
+    return sorted(times)

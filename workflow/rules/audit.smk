@@ -1,0 +1,42 @@
+rule write_manifest:
+    input:
+        video=get_video,
+        probe="results/{vid}/probe.json",
+        stage_audits=get_stage_audits,
+        model_audits=[YUNET_AUDIT, RETINAFACE_AUDIT],
+        outputs=get_manifest_outputs,
+        check="results/{vid}/output_check.json",
+    output:
+        "results/{vid}/manifest.json",
+    log:
+        "results/logs/write_manifest/{vid}.log",
+    benchmark:
+        "results/benchmarks/write_manifest/{vid}.tsv"
+    conda:
+        "../../envs/audit.yaml"
+    params:
+        config=config,
+    resources:
+        mem_mb=500,
+        runtime=10,
+    script:
+        "../scripts/write_manifest.py"
+
+
+rule summarise_run:
+    input:
+        expand("results/{vid}/manifest.json", vid=sorted(SAMPLES)),
+    output:
+        json=report("results/summary.json", caption="../report/summary.rst", category="Run"),
+        tsv="results/summary.tsv",
+    log:
+        "results/logs/summarise_run.log",
+    benchmark:
+        "results/benchmarks/summarise_run.tsv"
+    conda:
+        "../../envs/audit.yaml"
+    resources:
+        mem_mb=500,
+        runtime=10,
+    script:
+        "../scripts/summarise_run.py"

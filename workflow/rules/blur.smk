@@ -1,0 +1,47 @@
+rule blur_frames:
+    input:
+        video=get_video,
+        regions="results/{vid}/regions.parquet",
+        frames="results/{vid}/frames.tsv",
+    output:
+        blurred=temp("results/{vid}/work/blurred.nut"),
+        audit="results/{vid}/audit/blur_frames.json",
+    log:
+        "results/logs/blur_frames/{vid}.log",
+    benchmark:
+        "results/benchmarks/blur_frames/{vid}.tsv"
+    conda:
+        "../../envs/video.yaml"
+    params:
+        blur=config["blur"],
+    resources:
+        mem_mb=1500,
+        runtime=120,
+    script:
+        "../scripts/blur_frames.py"
+
+
+rule encode_video:
+    input:
+        blurred="results/{vid}/work/blurred.nut",
+        video=get_video,
+        probe="results/{vid}/probe.json",
+        frames="results/{vid}/frames.tsv",
+    output:
+        video="results/{vid}/{vid}.deid.mp4",
+        check="results/{vid}/output_check.json",
+        audit="results/{vid}/audit/encode_video.json",
+    log:
+        "results/logs/encode_video/{vid}.log",
+    benchmark:
+        "results/benchmarks/encode_video/{vid}.tsv"
+    conda:
+        "../../envs/video.yaml"
+    params:
+        encode=config["encode"],
+    threads: 2
+    resources:
+        mem_mb=1500,
+        runtime=120,
+    script:
+        "../scripts/encode_video.py"

@@ -1,0 +1,73 @@
+import os
+import sys
+
+SRC = os.path.join(workflow.basedir, "src")
+if SRC not in sys.path:
+    sys.path.insert(0, SRC)
+# job scripts run in their own Python process: let them import the btb package too
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH", "")) if p)
+
+from btb.config import validate_config
+from btb.models import mirror_from_env
+from btb.samples import resolve_samples
+
+validate_config(config, "config")
+
+SAMPLES = {s.video_id: s for s in resolve_samples(config["samples"], config["input_dir"])}
+MODELS = config["models"]["dir"]
+MERGE_MODE = config["merge"]["mode"]
+RF_FLOOR = config["detect"]["retinaface"]["score_floor"]
+RETINAFACE_ONNX = f"{MODELS}/retinaface_mnv2_floor{RF_FLOOR}.onnx"
+RETINAFACE_AUDIT = f"{MODELS}/stage_retinaface_floor{RF_FLOOR}.audit.json"
+YUNET_ONNX = f"{MODELS}/face_detection_yunet_2023mar.onnx"
+YUNET_AUDIT = f"{MODELS}/stage_yunet.audit.json"
+
+
+wildcard_constraints:
+    vid="[A-Za-z0-9][A-Za-z0-9_.-]*",
+    scope="all|cascade",
+
+
+def maybe_temp(path):
+    """Face-bearing intermediates are temporary unless frames.keep_intermediates is set."""
+    return path if config["frames"]["keep_intermediates"] else temp(path)
+
+
+def get_video(wildcards):
+    return SAMPLES[wildcards.vid].path
+
+
+def get_retinaface_table(wildcards):
+    scope = "cascade" if MERGE_MODE == "cascade" else "all"
+    return f"results/{wildcards.vid}/detections/retinaface_{scope}.parquet"
+
+
+def get_cascade_frames(wildcards):
+    if wildcards.scope == "cascade":
+        return f"results/{wildcards.vid}/detections/cascade_frames.tsv"
+    return []
+
+
+def get_stage_audits(wildcards):
+    stages = ["extract_frames", "detect_yunet", "merge_regions", "blur_frames", "encode_video"]
+    if MERGE_MODE == "cascade":
+        stages += ["select_cascade_frames", "detect_retinaface_cascade"]
+    else:
+        stages += ["detect_retinaface_all"]
+    return [f"results/{wildcards.vid}/audit/{s}.json" for s in stages]
+
+
+def get_manifest_outputs(wildcards):
+    """Files a video's manifest lists as outputs (deliverables), in a fixed order."""
+    vid = wildcards.vid
+    return [
+        f"results/{vid}/{vid}.deid.mp4",
+        f"results/{vid}/regions.parquet",
+        f"results/{vid}/detections/yunet.parquet",
+        get_retinaface_table(wildcards),
+        f"results/{vid}/frames.tsv",
+    ]
+
+
+def get_final_output():
+    return [f"results/{vid}/manifest.json" for vid in sorted(SAMPLES)] + ["results/summary.json"]

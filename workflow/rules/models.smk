@@ -1,0 +1,54 @@
+rule stage_yunet:
+    output:
+        model=YUNET_ONNX,
+        audit=YUNET_AUDIT,
+    log:
+        "results/logs/stage_yunet.log",
+    benchmark:
+        "results/benchmarks/stage_yunet.tsv"
+    conda:
+        "../../envs/detect.yaml"
+    params:
+        mirror=mirror_from_env(config["models"]["mirror"]),
+    resources:
+        mem_mb=500,
+        runtime=10,
+    script:
+        "../scripts/stage_yunet.py"
+
+
+rule stage_retinaface:
+    output:
+        graph=f"{MODELS}/retinaface_mobilenetv2_frozen_graph.pb",
+        onnx=RETINAFACE_ONNX,
+        audit=RETINAFACE_AUDIT,
+    log:
+        "results/logs/stage_retinaface.log",
+    benchmark:
+        "results/benchmarks/stage_retinaface.tsv"
+    conda:
+        "../../envs/convert.yaml"
+    params:
+        mirror=mirror_from_env(config["models"]["mirror"]),
+        score_floor=RF_FLOOR,
+    resources:
+        mem_mb=3000,
+        runtime=20,
+    script:
+        "../scripts/stage_retinaface.py"
+
+
+rule make_demo:
+    output:
+        "resources/demo/demo.mp4",
+    log:
+        "results/logs/make_demo.log",
+    benchmark:
+        "results/benchmarks/make_demo.tsv"
+    conda:
+        "../../envs/video.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/make_demo.py"

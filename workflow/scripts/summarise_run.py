@@ -1,0 +1,4 @@
+from btb.manifest import write_summary
+from btb.workflow_adapter import run
+
+run(snakemake, lambda s: write_summary(list(s.input), s.output.json, s.output.tsv))
