@@ -42,7 +42,8 @@ def build_manifest(
     config: dict[str, Any],
     workdir: str | Path = ".",
 ) -> dict[str, Any]:
-    stages = {rec["stage"]: rec for rec in map(_load, stage_audits)}
+    # keyed by the audit record's file name: one entry per stage job (e.g. detect_retinaface_all)
+    stages = {Path(p).stem: _load(p) for p in stage_audits}
     model_stages = [_load(p) for p in model_audits]
     files: list[dict[str, Any]] = [{**file_record(video), "role": "input"}]
     for rec in model_stages:

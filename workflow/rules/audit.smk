@@ -15,7 +15,7 @@ rule write_manifest:
     conda:
         "../../envs/audit.yaml"
     params:
-        config=config,
+        config=PROCESSING_CONFIG,
     resources:
         mem_mb=500,
         runtime=10,

@@ -8,11 +8,12 @@ if SRC not in sys.path:
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH", "")) if p)
 
 from btb.config import validate_config
-from btb.models import mirror_from_env
 from btb.samples import resolve_samples
 
 validate_config(config, "config")
 
+# The configuration that shapes a video's processing (which videos are listed is not part of it).
+PROCESSING_CONFIG = {k: v for k, v in config.items() if k not in ("samples", "input_dir")}
 SAMPLES = {s.video_id: s for s in resolve_samples(config["samples"], config["input_dir"])}
 MODELS = config["models"]["dir"]
 MERGE_MODE = config["merge"]["mode"]

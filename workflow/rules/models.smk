@@ -8,8 +8,6 @@ rule stage_yunet:
         "results/benchmarks/stage_yunet.tsv"
     conda:
         "../../envs/detect.yaml"
-    params:
-        mirror=mirror_from_env(config["models"]["mirror"]),
     resources:
         mem_mb=500,
         runtime=10,
@@ -29,7 +27,6 @@ rule stage_retinaface:
     conda:
         "../../envs/convert.yaml"
     params:
-        mirror=mirror_from_env(config["models"]["mirror"]),
         score_floor=RF_FLOOR,
     resources:
         mem_mb=3000,
@@ -52,3 +49,11 @@ rule make_demo:
         runtime=10,
     script:
         "../scripts/make_demo.py"
+
+
+rule stage_models:
+    input:
+        YUNET_ONNX,
+        RETINAFACE_ONNX,
+        YUNET_AUDIT,
+        RETINAFACE_AUDIT,

@@ -1,4 +1,5 @@
 from btb import stages
+from btb.models import mirror_from_env
 from btb.workflow_adapter import run
 
-run(snakemake, lambda s: stages.stage_yunet(s.output.model, s.output.audit, s.params.mirror or None))
+run(snakemake, lambda s: stages.stage_yunet(s.output.model, s.output.audit, mirror_from_env(s.config["models"]["mirror"])))

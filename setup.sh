@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Idempotent set-up: FFmpeg present, a virtual environment with pinned dependencies, models staged.
+# Re-running does nothing that is already done. Environment:
+#   BTB_PYTHON        Python 3.11+ to build the venv with (default: python3)
+#   BTB_MODEL_MIRROR  folder holding the model files (offline machines); default ../shared/models if present
+#   BTB_SKIP_MODELS=1 do not stage models here (the workflow stages them on first run)
+set -euo pipefail
+cd "$(dirname "$0")"
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+# 1. FFmpeg (system package: the pipeline calls ffmpeg/ffprobe)
+if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing ffmpeg with apt-get"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null
+  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null && command -v apt-get >/dev/null; then
+    say "installing ffmpeg with sudo apt-get"
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null
+  else
+    say "ffmpeg/ffprobe not found. Install FFmpeg (>= 5.1) and re-run:"
+    say "  Debian/Ubuntu: sudo apt-get install ffmpeg | macOS: brew install ffmpeg | HPC: module load ffmpeg"
+    exit 1
+  fi
+fi
+
+# 2. Python virtual environment with the pinned dependency set
+PY=${BTB_PYTHON:-python3}
+"$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { say "Python 3.11+ needed ($PY is older)"; exit 1; }
+stamp=.venv/.btb-setup
+want=$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  say "creating .venv and installing pinned dependencies (a few minutes the first time)"
+  [ -x .venv/bin/python ] || "$PY" -m venv .venv
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.lock
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
+  echo "$want" > "$stamp"
+fi
+
+# 3. Models, verified against their pinned sha256 (from the mirror, else from their origin)
+if [ -z "${BTB_MODEL_MIRROR:-}" ] && [ -d ../shared/models ]; then
+  export BTB_MODEL_MIRROR="$(cd ../shared/models && pwd)"
+fi
+if [ "${BTB_SKIP_MODELS:-0}" != 1 ]; then
+  .venv/bin/python -m snakemake --quiet --cores 1 --snakefile Snakefile stage_models >&2 \
+    || { say "model staging failed (offline? set BTB_MODEL_MIRROR to a folder with the model files)"; exit 1; }
+fi
+say "ready"

@@ -1,0 +1,5 @@
+import sys
+
+from btb.cli import main
+
+sys.exit(main())

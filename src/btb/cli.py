@@ -1,0 +1,113 @@
+"""Command line: ``btb run`` (the workflow), ``btb verify`` (re-hash a manifest's files), ``btb demo``, ``btb test``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from btb.errors import BTBError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _snakemake_cmd(args: argparse.Namespace, extra: list[str]) -> list[str]:
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+           "--profile", str(REPO / "profiles" / args.profile), "--cores", str(args.cores)]
+    if args.directory:
+        cmd += ["--directory", str(args.directory)]
+    if args.configfile:
+        cmd += ["--configfile", str(Path(args.configfile).resolve())]
+    overrides = []
+    if args.samples:
+        overrides.append(f"samples={Path(args.samples).resolve()}")
+    if args.input_dir:
+        overrides.append(f"input_dir={Path(args.input_dir).resolve()}")
+    if overrides:
+        cmd += ["--config", *overrides]
+    return cmd + extra
+
+
+def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
+    cmd = _snakemake_cmd(args, extra)
+    print("+", " ".join(cmd), file=sys.stderr)
+    rc = subprocess.call(cmd, cwd=args.directory or REPO)
+    results = Path(args.directory or REPO) / "results" / "summary.tsv"
+    if rc == 0 and results.exists() and "-n" not in extra and "--dry-run" not in extra:
+        print(f"\nDone. Run summary: {results}\n{results.read_text()}")
+    return rc
+
+
+def cmd_verify(args: argparse.Namespace, extra: list[str]) -> int:
+    from btb.manifest import verify_manifest
+
+    status = 0
+    for manifest in args.manifests:
+        problems, checked = verify_manifest(manifest, args.base)
+        if problems:
+            status = 1
+            print(f"FAIL {manifest}: {len(problems)} of {checked} files do not match")
+            for p in problems:
+                print(f"  {p}")
+        else:
+            print(f"OK   {manifest}: {checked} files match their recorded sha256 and size")
+    return status
+
+
+def cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
+    from btb.demo import write_demo_video
+
+    print(write_demo_video(args.out))
+    return 0
+
+
+def cmd_test(args: argparse.Namespace, extra: list[str]) -> int:
+    import pytest
+
+    os.chdir(REPO)
+    return int(pytest.main(["-ra", *extra]))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="btb", description="Blur the Baby: de-identify research videos of children.")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run the workflow (no input given: the built-in demo video)",
+                       epilog="Arguments after '--' go to snakemake, e.g. 'btb run -- -n' for a dry run.")
+    src = r.add_mutually_exclusive_group()
+    src.add_argument("--samples", help="sample sheet (TSV: video_id, path)")
+    src.add_argument("--input-dir", help="folder of videos")
+    r.add_argument("--configfile", help="configuration YAML (default config/config.yaml)")
+    r.add_argument("--directory", help="working directory for results/ (default: the repository)")
+    r.add_argument("--profile", default="default", help="profile under profiles/ (default, slurm)")
+    r.add_argument("--cores", default="all")
+    r.set_defaults(func=cmd_run)
+    v = sub.add_parser("verify", help="re-hash the files a manifest lists; exit 1 on any mismatch")
+    v.add_argument("manifests", nargs="+")
+    v.add_argument("--base", help="folder that relative paths in the manifest are relative to")
+    v.set_defaults(func=cmd_verify)
+    d = sub.add_parser("demo", help="write the demo video")
+    d.add_argument("out", nargs="?", default="resources/demo/demo.mp4")
+    d.set_defaults(func=cmd_demo)
+    t = sub.add_parser("test", help="run the test suite (arguments after '--' go to pytest)")
+    t.set_defaults(func=cmd_test)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, extra = argv[:i], argv[i + 1 :]
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args, extra))
+    except BTBError as exc:
+        print(f"btb: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""The privacy metric of ``../shared/eval/README.md``, computed exactly, per pixel.
+
+* The blurred pixels of a frame are ``btb.blur.region_mask`` of that frame's regions: the same mask that
+  blurring paints (ellipse or box shapes, after merging and enlargement).
+* Coverage of a ground-truth face box G = area(G ∩ blurred pixels) / area(G). G may have fractional
+  coordinates (the YouTube Faces boxes sit on half pixels): each pixel counts with the area it shares with G,
+  so the figure is exact for any box. G is first clipped to the frame; a box with no area left is skipped
+  (its coverage is NaN and it is counted in ``skipped_faces``, never as protected nor as exposed).
+* A face is protected when coverage >= 0.8; recall = protected / labeled faces (0.5 is reported too).
+* An exposed frame has at least one labeled face with coverage < 0.8.
+* Blur-area ratio = blurred pixels / ground-truth face area, both summed over the frames that have a
+  (scored) labeled face only. Ground truth exists only there, so blur in unlabeled frames (``mil_girl``
+  labels every 5th frame) would inflate the ratio without any face area to set against it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from btb.blur import region_mask
+
+PROTECTED = 0.8
+HALF = 0.5
+GT_COLUMNS = ["frame_index", "x", "y", "w", "h", "labeled"]
+
+
+def _axis_weights(start: float, length: float, size: int) -> tuple[int, np.ndarray]:
+    """First pixel index and the per-pixel overlap lengths of the interval [start, start+length) ∩ [0, size)."""
+    lo, hi = max(0.0, float(start)), min(float(size), float(start) + float(length))
+    if hi <= lo:
+        return 0, np.zeros(0)
+    first, last = math.floor(lo), math.ceil(hi)  # pixels first .. last-1 touch the interval
+    edges = np.arange(first, last + 1, dtype=np.float64)
+    weights = np.minimum(edges[1:], hi) - np.maximum(edges[:-1], lo)
+    return first, weights
+
+
+def clipped_area(gt_box: Iterable[float], height: int, width: int) -> float:
+    """Area of the box ``x, y, w, h`` after clipping to an ``height`` x ``width`` frame."""
+    x, y, w, h = (float(v) for v in gt_box)
+    if not (w > 0 and h > 0):
+        return 0.0
+    _, wx = _axis_weights(x, w, width)
+    _, wy = _axis_weights(y, h, height)
+    return float(wx.sum() * wy.sum())
+
+
+def coverage(gt_box: Iterable[float], mask: np.ndarray) -> float:
+    """Share of the box ``x, y, w, h`` (clipped to the frame) whose pixels are True in ``mask`` (H x W bool).
+
+    NaN when the clipped box has no area (zero or negative size, or wholly outside the frame).
+    """
+    x, y, w, h = (float(v) for v in gt_box)
+    height, width = mask.shape
+    if not (w > 0 and h > 0):
+        return math.nan
+    x0, wx = _axis_weights(x, w, width)
+    y0, wy = _axis_weights(y, h, height)
+    area = wx.sum() * wy.sum()
+    if area <= 0:
+        return math.nan
+    sub = mask[y0 : y0 + len(wy), x0 : x0 + len(wx)].astype(np.float64)
+    return float(wy @ sub @ wx / area)
+
+
+def face_coverages(gt: pd.DataFrame, regions: pd.DataFrame, height: int, width: int) -> pd.DataFrame:
+    """One row per labeled face: ``frame_index, coverage, gt_area, blurred_area`` (blurred pixels of its frame).
+
+    Rows with ``labeled != 1`` are ignored. ``blurred_area`` is the frame's blurred pixel count, repeated on
+    each face of that frame (one labeled face per frame in the evaluation clips).
+    """
+    faces = gt[gt["labeled"] == 1]
+    by_frame = {int(k): g for k, g in regions.groupby("frame_index")} if len(regions) else {}
+    masks: dict[int, np.ndarray] = {}
+    rows = []
+    for f, x, y, w, h in faces[["frame_index", "x", "y", "w", "h"]].itertuples(index=False):
+        f = int(f)
+        if f not in masks:
+            regs = by_frame.get(f)
+            masks[f] = (
+                np.zeros((height, width), dtype=bool) if regs is None else region_mask(height, width, regs)
+            )
+        mask = masks[f]
+        rows.append((f, coverage((x, y, w, h), mask), clipped_area((x, y, w, h), height, width), int(mask.sum())))
+    return pd.DataFrame(rows, columns=["frame_index", "coverage", "gt_area", "blurred_area"]).astype(
+        {"frame_index": "int64", "coverage": "float64", "gt_area": "float64", "blurred_area": "int64"}
+    )
+
+
+def summarise(cov: pd.DataFrame) -> dict[str, Any]:
+    """Counts and figures of a ``face_coverages`` table (or several concatenated: pooling is by summing)."""
+    scored = cov[cov["coverage"].notna()]
+    n = len(scored)
+    p8 = int((scored["coverage"] >= PROTECTED).sum())
+    p5 = int((scored["coverage"] >= HALF).sum())
+    # a frame is counted once (its blurred area, its exposure), however many labeled faces it has
+    keys = ["clip", "frame_index"] if "clip" in scored.columns else ["frame_index"]
+    frames = scored.drop_duplicates(keys)
+    exposed = scored.loc[scored["coverage"] < PROTECTED, keys].drop_duplicates()
+    blurred = float(frames["blurred_area"].sum())
+    gt_area = float(scored["gt_area"].sum())
+    return {
+        "labeled_faces": n,
+        "skipped_faces": int(cov["coverage"].isna().sum()),
+        "protected_at_0_8": p8,
+        "protected_at_0_5": p5,
+        "recall_at_0_8": p8 / n if n else math.nan,
+        "recall_at_0_5": p5 / n if n else math.nan,
+        "exposed_frames": len(exposed),
+        "blurred_area": blurred,
+        "gt_area": gt_area,
+        "blur_area_ratio": blurred / gt_area if gt_area > 0 else math.nan,
+    }
+
+
+def score_video(gt: pd.DataFrame, regions: pd.DataFrame, height: int, width: int) -> dict[str, Any]:
+    """The privacy metric of one video.
+
+    ``gt``: columns ``frame_index, x, y, w, h, labeled`` (only ``labeled == 1`` rows count); ``regions``: a
+    region table (``btb.tables.REGION_COLUMNS``). Returns ``labeled_faces``, ``skipped_faces`` (zero area
+    after clipping), ``protected_at_0_8``/``_0_5``, ``recall_at_0_8``/``_0_5``, ``exposed_frames`` (frames
+    with a labeled face whose coverage < 0.8), ``blurred_area``, ``gt_area`` and ``blur_area_ratio``
+    (blurred pixels over labeled frames only / ground-truth face area; see the module docstring).
+    """
+    return summarise(face_coverages(gt, regions, height, width))
+
+
+def pool(covs: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """Pooled figures over several clips' ``face_coverages`` tables (keyed by clip name)."""
+    parts = [c.assign(clip=name) for name, c in covs.items()]
+    if not parts:
+        raise ValueError("nothing to pool")
+    return summarise(pd.concat(parts, ignore_index=True))

@@ -1,0 +1,112 @@
+"""Shared fixtures: the model mirror in ../shared, staged models, a small real-face clip, workflow runs.
+
+Tests that need ../shared skip with a reason where it is absent, except under BTB_REQUIRE_SHARED=1 (CI), where
+they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("BTB_SHARED", REPO.parent / "shared"))
+
+
+def need_shared(sub: str) -> Path:
+    path = SHARED / sub
+    if not path.exists():
+        if os.environ.get("BTB_REQUIRE_SHARED") == "1":
+            pytest.fail(f"{path} is required (BTB_REQUIRE_SHARED=1) but absent")
+        pytest.skip(f"{path} not present (model mirror / evaluation data live beside the checkout)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def mirror() -> Path:
+    env = os.environ.get("BTB_MODEL_MIRROR")
+    if env and Path(env).is_dir():
+        return Path(env)
+    return need_shared("models")
+
+
+@pytest.fixture(scope="session")
+def models_dir(mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Models staged once per session through the workflow's own staging rules."""
+    work = tmp_path_factory.mktemp("models_work")
+    models = work / "models"
+    cfg = default_config()
+    cfg["models"] = {"dir": str(models), "mirror": str(mirror)}
+    run_snakemake(work, cfg, ["stage_models"])
+    return models
+
+
+def default_config() -> dict:
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def run_snakemake(workdir: Path, config: dict, extra: list[str] | None = None, check: bool = True,
+                  env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the real workflow in ``workdir`` with ``config`` written there; return the finished process."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    cfg_path = workdir / "config.yaml"
+    cfg_path.write_text(yaml.safe_dump(config))
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+           "--profile", str(REPO / "profiles" / "default"), "--directory", str(workdir),
+           "--configfile", str(cfg_path), "--cores", "2", *(extra or [])]
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def dry_run_jobs(workdir: Path, config: dict) -> dict[str, int]:
+    """Job counts per rule of a dry run (what a real run would execute)."""
+    proc = run_snakemake(workdir, config, ["-n", "--quiet", "rules"])
+    jobs: dict[str, int] = {}
+    in_table = False
+    for line in (proc.stdout + proc.stderr).splitlines():
+        parts = line.split()
+        if parts[:2] == ["job", "count"]:
+            in_table = True
+            continue
+        if in_table:
+            if len(parts) == 2 and parts[1].isdigit():
+                if parts[0] != "total":
+                    jobs[parts[0]] = int(parts[1])
+            elif parts and not set(parts[0]) <= {"-"}:
+                in_table = False
+    return jobs
+
+
+def workflow_config(models_dir: Path, samples: Path, **overrides: object) -> dict:
+    cfg = default_config()
+    cfg["models"] = {"dir": str(models_dir), "mirror": ""}
+    cfg["samples"] = str(samples)
+    for dotted, value in overrides.items():
+        node = cfg
+        keys = dotted.split("__")
+        for k in keys[:-1]:
+            node = node[k]
+        node[keys[-1]] = value
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def face_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2 s, 12 fps, 640x360 clip of real faces (scikit-image's astronaut) with audio and identifying tags."""
+    from btb.demo import write_demo_video
+
+    return write_demo_video(tmp_path_factory.mktemp("clips") / "face clip.mp4", fps=12, seconds=2.0)
+
+
+def copy_clip(src: Path, dest: Path) -> Path:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dest)
+    return dest
