@@ -37,13 +37,10 @@ def shape_mask(width: int, height: int, shape: str) -> np.ndarray:
         return np.ones((height, width), dtype=bool)
     if shape != "ellipse":
         raise ValueError(f"unknown region shape {shape!r}")
-    sub = np.zeros((height, width), dtype=np.uint8)
-    # the ellipse inscribed in the box, drawn with 4 fractional bits for sub-pixel placement
-    shift = 4
-    centre = (round((width - 1) / 2 * (1 << shift)), round((height - 1) / 2 * (1 << shift)))
-    axes = (round(width / 2 * (1 << shift)), round(height / 2 * (1 << shift)))
-    cv2.ellipse(sub, centre, axes, 0, 0, 360, 1, thickness=-1, lineType=cv2.LINE_8, shift=shift)
-    return sub.astype(bool)
+    # a pixel is covered when its centre lies inside the ellipse inscribed in the box
+    ys = (np.arange(height) + 0.5 - height / 2) / (height / 2)
+    xs = (np.arange(width) + 0.5 - width / 2) / (width / 2)
+    return ys[:, None] ** 2 + xs[None, :] ** 2 <= 1.0
 
 
 def region_mask(height: int, width: int, regions: pd.DataFrame) -> np.ndarray:

@@ -1,0 +1,77 @@
+"""The real detectors on a real face photograph (scikit-image's astronaut, public domain)."""
+
+import cv2
+import numpy as np
+import pytest
+
+from btb.boxes import iou_matrix
+from btb.stages import make_detector
+
+ASTRONAUT_FACE = np.array([[178, 63, 90, 113]])  # x, y, w, h, by eye and YuNet at full size
+YUNET_CFG = {"score_floor": 0.3, "nms_iou": 0.3, "downscaled_long_side": 320}
+RF_CFG = {"backbone": "mobilenetv2", "score_floor": 0.05, "downscaled_long_side": 480}
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    from skimage import data
+
+    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+
+
+@pytest.fixture(scope="module")
+def detectors(models_dir):
+    return {
+        "yunet": make_detector("yunet", str(models_dir / "face_detection_yunet_2023mar.onnx"), YUNET_CFG, 1, "cpu"),
+        "retinaface": make_detector("retinaface", str(models_dir / "retinaface_mnv2_floor0.05.onnx"), RF_CFG, 1,
+                                    "cpu"),
+    }
+
+
+@pytest.mark.parametrize("name", ["yunet", "retinaface"])
+def test_finds_the_face(detectors, astronaut, name):
+    d = detectors[name].detect(astronaut)
+    best = int(np.argmax(d.scores))
+    assert d.scores[best] > 0.8
+    assert iou_matrix(d.boxes[best : best + 1], ASTRONAUT_FACE)[0, 0] > 0.6
+    assert d.landmarks.shape == (len(d), 10)
+    # landmarks (eyes, nose, mouth corners) lie inside the face box
+    x, y, w, h = d.boxes[best]
+    lm = d.landmarks[best].reshape(5, 2)
+    assert ((lm[:, 0] > x) & (lm[:, 0] < x + w) & (lm[:, 1] > y) & (lm[:, 1] < y + h)).all()
+
+
+@pytest.mark.parametrize("name", ["yunet", "retinaface"])
+def test_empty_frame_gives_empty_result(detectors, name):
+    d = detectors[name].detect(np.full((240, 320, 3), 127, np.uint8))
+    assert len(d) == 0 and d.boxes.shape == (0, 4) and d.landmarks.shape == (0, 10)
+
+
+@pytest.mark.parametrize("name", ["yunet", "retinaface"])
+def test_face_filling_a_1080p_frame_is_found(detectors, astronaut, name, models_dir):
+    """A face of ~900 px in a 1920x1080 frame: only the downscaled pass sees it."""
+    face = astronaut[20:260, 140:310]
+    big = cv2.resize(face, (int(170 * 1080 / 240), 1080))
+    frame = np.full((1080, 1920, 3), 90, np.uint8)
+    x0 = (1920 - big.shape[1]) // 2
+    frame[:, x0 : x0 + big.shape[1]] = big
+    d = detectors[name].detect(frame)
+    truth = np.array([[x0 + 38 * 4.5, 43 * 4.5, 90 * 4.5, 113 * 4.5]])
+    assert len(d) and iou_matrix(d.boxes, truth).max() > 0.4
+
+
+def test_yunet_needs_its_downscaled_pass_for_huge_faces(models_dir, astronaut):
+    """A face ~870 px tall in a 1080p frame: at full size YuNet only finds part of it; the pass fixes that."""
+    face = astronaut[50:190, 165:285]
+    s = 1080 / 140
+    big = cv2.resize(face, (int(120 * s), 1080))
+    frame = np.full((1080, 1920, 3), 90, np.uint8)
+    x0 = (1920 - big.shape[1]) // 2
+    frame[:, x0 : x0 + big.shape[1]] = big
+    truth = np.array([[x0 + 13 * s, 13 * s, 90 * s, 113 * s]])
+    model = str(models_dir / "face_detection_yunet_2023mar.onnx")
+    without = make_detector("yunet", model, {**YUNET_CFG, "downscaled_long_side": 0}, 1, "cpu").detect(frame)
+    with_pass = make_detector("yunet", model, YUNET_CFG, 1, "cpu").detect(frame)
+    assert iou_matrix(without.boxes[without.scores >= 0.5], truth).max(initial=0) < 0.7
+    good = (iou_matrix(with_pass.boxes, truth)[:, 0] > 0.85) & (with_pass.scores >= 0.9)
+    assert good.any() and (with_pass.scale[good] < 1).all()

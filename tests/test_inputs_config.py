@@ -1,0 +1,67 @@
+import pytest
+
+from btb.config import load_config, validate_config
+from btb.errors import InputError
+from btb.samples import read_sample_sheet, resolve_samples, sanitise_id, scan_input_dir
+from conftest import REPO, default_config
+
+
+def test_default_config_is_valid():
+    load_config(REPO / "config" / "config.yaml")
+
+
+@pytest.mark.parametrize(
+    ("dotted", "value", "key"),
+    [
+        ("merge.mode", "vote", "merge.mode"),
+        ("merge.thresholds.yunet", 1.5, "merge.thresholds.yunet"),
+        ("encode.audio", "mute", "encode.audio"),
+        ("blur.detial", 3, "blur"),
+    ],
+)
+def test_schema_errors_name_the_key(dotted, value, key):
+    cfg = default_config()
+    node = cfg
+    *path, last = dotted.split(".")
+    for k in path:
+        node = node[k]
+    node[last] = value
+    with pytest.raises(InputError, match=f"'{key}'"):
+        validate_config(cfg, "my.yaml")
+
+
+def test_sample_sheet(tmp_path):
+    sheet = tmp_path / "s.tsv"
+    sheet.write_text("video_id\tpath\tage\nkid1\ta b.mp4\t3\nkid2\t/abs/c.mp4\t4\n")
+    got = read_sample_sheet(sheet)
+    assert [(s.video_id, s.path) for s in got] == [("kid1", str(tmp_path / "a b.mp4")), ("kid2", "/abs/c.mp4")]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("id\tfile\nx\ty\n", "header"),
+        ("video_id\tpath\nkid1\ta.mp4\nkid1\tb.mp4\n", "duplicate video_id 'kid1'"),
+        ("video_id\tpath\n../evil\ta.mp4\n", "must match"),
+        ("video_id\tpath\nkid\t\n", "empty path"),
+        ("video_id\tpath\n", "lists no videos"),
+    ],
+)
+def test_bad_sample_sheets(tmp_path, text, problem):
+    sheet = tmp_path / "s.tsv"
+    sheet.write_text(text)
+    with pytest.raises(InputError, match=problem) as exc:
+        read_sample_sheet(sheet)
+    assert str(sheet) in str(exc.value)
+
+
+def test_input_dir_ids(tmp_path):
+    for name in ["Jane Doe.mp4", "Jane_Doe.MOV", "notes.txt", "$(rm -rf).mkv"]:
+        (tmp_path / name).write_bytes(b"")
+    got = {s.video_id for s in scan_input_dir(tmp_path)}
+    assert got == {"Jane_Doe", "Jane_Doe_2", "rm_-rf"}
+    assert sanitise_id("...") == "video"
+
+
+def test_demo_when_nothing_given():
+    assert [s.video_id for s in resolve_samples("", "")] == ["demo"]

@@ -1,0 +1,73 @@
+import json
+import shutil
+
+import pytest
+
+from btb import models
+from btb.errors import ModelError
+from btb.hashing import sha256_file
+
+
+def test_pins_match_the_mirror(mirror):
+    sums = dict(reversed(line.split()) for line in (mirror / "SHA256SUMS").read_text().splitlines() if line)
+    for src in models.SOURCES.values():
+        assert sums[src.filename] == src.sha256
+        assert (mirror / src.filename).stat().st_size == src.bytes
+
+
+def test_stage_from_mirror_verifies(tmp_path, mirror):
+    dest = models.stage_model("yunet_2023mar", tmp_path / "m" / "yunet.onnx", str(mirror))
+    assert sha256_file(dest) == models.SOURCES["yunet_2023mar"].sha256
+    models.verify_model("yunet_2023mar", dest)
+
+
+def test_tampered_mirror_is_refused(tmp_path, mirror):
+    bad = tmp_path / "mirror"
+    bad.mkdir()
+    data = bytearray((mirror / "face_detection_yunet_2023mar.onnx").read_bytes())
+    data[1000] ^= 0xFF
+    (bad / "face_detection_yunet_2023mar.onnx").write_bytes(bytes(data))
+    dest = tmp_path / "out.onnx"
+    with pytest.raises(ModelError, match="refusing"):
+        models.stage_model("yunet_2023mar", dest, str(bad))
+    assert not dest.exists() and not list(tmp_path.glob(".out.onnx.part"))
+
+
+def test_missing_mirror_file_is_named(tmp_path):
+    with pytest.raises(ModelError, match="face_detection_yunet_2023mar.onnx"):
+        models.stage_model("yunet_2023mar", tmp_path / "x.onnx", str(tmp_path))
+
+
+def test_replaced_staged_model_refused_before_detection(tmp_path, mirror):
+    from btb.stages import make_detector
+
+    fake = tmp_path / "face_detection_yunet_2023mar.onnx"
+    shutil.copyfile(mirror / "retinaface_mobilenetv2_frozen_graph.pb", fake)
+    with pytest.raises(ModelError, match="pinned"):
+        make_detector("yunet", str(fake), {"score_floor": 0.3, "nms_iou": 0.3, "downscaled_long_side": 320},
+                      1, "cpu")
+
+
+def test_offline_download_error_says_how_to_fix(tmp_path, monkeypatch):
+    # the real download code, pointed at an address that refuses at once (no network is used)
+    monkeypatch.setattr(models, "SOURCES", {"yunet_2023mar": models.SOURCES["yunet_2023mar"].__class__(
+        **{**models.SOURCES["yunet_2023mar"].__dict__, "url": "http://127.0.0.1:9/yunet.onnx"})})
+    with pytest.raises(ModelError, match="BTB_MODEL_MIRROR"):
+        models.stage_model("yunet_2023mar", tmp_path / "y.onnx", None)
+
+
+def test_resnet50_without_weights_says_which_file(tmp_path):
+    from btb.stages import make_detector
+
+    cfg = {"backbone": "resnet50", "resnet50_weights": str(tmp_path / "retinaface.h5"), "score_floor": 0.1,
+           "downscaled_long_side": 480}
+    with pytest.raises(ModelError, match="retinaface.h5"):
+        make_detector("retinaface", "unused.onnx", cfg, 1, "cpu")
+
+
+def test_converted_retinaface_has_lowered_floor(models_dir):
+    audit = json.loads((models_dir / "stage_retinaface_floor0.05.audit.json").read_text())
+    conv = audit["notes"]["conversion"]
+    assert conv["score_floor_before"] == 0.5 and conv["score_floor_after"] == 0.05
+    assert {f["path"].rsplit("/", 1)[-1] for f in audit["outputs"]} == {
+        "retinaface_mobilenetv2_frozen_graph.pb", "retinaface_mnv2_floor0.05.onnx"}
