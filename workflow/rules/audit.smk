@@ -14,11 +14,11 @@ rule write_manifest:
         "results/benchmarks/write_manifest/{vid}.tsv"
     conda:
         "../../envs/audit.yaml"
-    params:
-        config=PROCESSING_CONFIG,
     resources:
         mem_mb=500,
         runtime=10,
+    params:
+        config=PROCESSING_CONFIG,
     script:
         "../scripts/write_manifest.py"
 
@@ -27,7 +27,9 @@ rule summarise_run:
     input:
         expand("results/{vid}/manifest.json", vid=sorted(SAMPLES)),
     output:
-        json=report("results/summary.json", caption="../report/summary.rst", category="Run"),
+        json=report(
+            "results/summary.json", caption="../report/summary.rst", category="Run"
+        ),
         tsv="results/summary.tsv",
     log:
         "results/logs/summarise_run.log",

@@ -12,11 +12,11 @@ rule blur_frames:
         "results/benchmarks/blur_frames/{vid}.tsv"
     conda:
         "../../envs/video.yaml"
-    params:
-        blur=config["blur"],
     resources:
         mem_mb=1500,
         runtime=120,
+    params:
+        blur=config["blur"],
     script:
         "../scripts/blur_frames.py"
 
@@ -37,11 +37,11 @@ rule encode_video:
         "results/benchmarks/encode_video/{vid}.tsv"
     conda:
         "../../envs/video.yaml"
-    params:
-        encode=config["encode"],
     threads: 2
     resources:
         mem_mb=1500,
         runtime=120,
+    params:
+        encode=config["encode"],
     script:
         "../scripts/encode_video.py"

@@ -1,11 +1,8 @@
-import os
 import sys
 
-SRC = os.path.join(workflow.basedir, "src")
-if SRC not in sys.path:
-    sys.path.insert(0, SRC)
-# job scripts run in their own Python process: let them import the btb package too
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH", "")) if p)
+# The btb package lives in src/. Job scripts find it through the link workflow/scripts/btb (Snakemake puts a
+# script's folder on its path), which also works inside per-rule conda environments.
+sys.path.insert(0, f"{workflow.basedir}/src")
 
 from btb.config import validate_config
 from btb.samples import resolve_samples
@@ -13,8 +10,12 @@ from btb.samples import resolve_samples
 validate_config(config, "config")
 
 # The configuration that shapes a video's processing (which videos are listed is not part of it).
-PROCESSING_CONFIG = {k: v for k, v in config.items() if k not in ("samples", "input_dir")}
-SAMPLES = {s.video_id: s for s in resolve_samples(config["samples"], config["input_dir"])}
+PROCESSING_CONFIG = {
+    k: v for k, v in config.items() if k not in ("samples", "input_dir")
+}
+SAMPLES = {
+    s.video_id: s for s in resolve_samples(config["samples"], config["input_dir"])
+}
 MODELS = config["models"]["dir"]
 MERGE_MODE = config["merge"]["mode"]
 RF_FLOOR = config["detect"]["retinaface"]["score_floor"]
@@ -50,7 +51,13 @@ def get_cascade_frames(wildcards):
 
 
 def get_stage_audits(wildcards):
-    stages = ["extract_frames", "detect_yunet", "merge_regions", "blur_frames", "encode_video"]
+    stages = [
+        "extract_frames",
+        "detect_yunet",
+        "merge_regions",
+        "blur_frames",
+        "encode_video",
+    ]
     if MERGE_MODE == "cascade":
         stages += ["select_cascade_frames", "detect_retinaface_cascade"]
     else:
@@ -71,4 +78,6 @@ def get_manifest_outputs(wildcards):
 
 
 def get_final_output():
-    return [f"results/{vid}/manifest.json" for vid in sorted(SAMPLES)] + ["results/summary.json"]
+    return [f"results/{vid}/manifest.json" for vid in sorted(SAMPLES)] + [
+        "results/summary.json"
+    ]

@@ -12,13 +12,13 @@ rule detect_yunet:
         "results/benchmarks/detect_yunet/{vid}.tsv"
     conda:
         "../../envs/detect.yaml"
-    params:
-        cfg=config["detect"]["yunet"],
-        device=config["detect"]["device"],
     threads: config["detect"]["threads"]
     resources:
         mem_mb=1500,
         runtime=240,
+    params:
+        cfg=config["detect"]["yunet"],
+        device=config["detect"]["device"],
     script:
         "../scripts/detect.py"
 
@@ -36,13 +36,13 @@ rule select_cascade_frames:
         "results/benchmarks/select_cascade_frames/{vid}.tsv"
     conda:
         "../../envs/detect.yaml"
+    resources:
+        mem_mb=500,
+        runtime=5,
     params:
         threshold=config["merge"]["thresholds"]["yunet"],
         uncertain_floor=config["merge"]["cascade"]["uncertain_floor"],
         neighbours=config["merge"]["cascade"]["neighbours"],
-    resources:
-        mem_mb=500,
-        runtime=5,
     script:
         "../scripts/select_cascade_frames.py"
 
@@ -62,12 +62,12 @@ rule detect_retinaface:
         "results/benchmarks/detect_retinaface/{vid}_{scope}.tsv"
     conda:
         "../../envs/detect.yaml"
-    params:
-        cfg=config["detect"]["retinaface"],
-        device=config["detect"]["device"],
     threads: config["detect"]["threads"]
     resources:
         mem_mb=2000,
         runtime=480,
+    params:
+        cfg=config["detect"]["retinaface"],
+        device=config["detect"]["device"],
     script:
         "../scripts/detect.py"

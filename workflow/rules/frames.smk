@@ -30,10 +30,10 @@ rule extract_frames:
         "results/benchmarks/extract_frames/{vid}.tsv"
     conda:
         "../../envs/video.yaml"
-    params:
-        chunk_seconds=config["frames"]["chunk_seconds"],
     resources:
         mem_mb=1000,
         runtime=60,
+    params:
+        chunk_seconds=config["frames"]["chunk_seconds"],
     script:
         "../scripts/extract_frames.py"

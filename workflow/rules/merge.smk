@@ -12,10 +12,10 @@ rule merge_regions:
         "results/benchmarks/merge_regions/{vid}.tsv"
     conda:
         "../../envs/detect.yaml"
-    params:
-        merge=config["merge"],
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        merge=config["merge"],
     script:
         "../scripts/merge_regions.py"

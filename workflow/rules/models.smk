@@ -26,11 +26,11 @@ rule stage_retinaface:
         "results/benchmarks/stage_retinaface.tsv"
     conda:
         "../../envs/convert.yaml"
-    params:
-        score_floor=RF_FLOOR,
     resources:
         mem_mb=3000,
         runtime=20,
+    params:
+        score_floor=RF_FLOOR,
     script:
         "../scripts/stage_retinaface.py"
 

@@ -1,0 +1,81 @@
+import json
+
+import pytest
+
+from btb.audit import stage_record
+from btb.manifest import build_manifest, build_summary, verify_manifest
+
+
+@pytest.fixture
+def run_dir(tmp_path, monkeypatch):
+    """A tiny fake run on disk: an input, a model, an intermediate that is deleted, outputs."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.mp4").write_bytes(b"input video bytes")
+    (tmp_path / "model.onnx").write_bytes(b"model")
+    (tmp_path / "probe.json").write_text(json.dumps({"width": 4, "height": 4}))
+    with stage_record("stage_yunet", None, {"model_id": "m"}, "model.audit.json") as rec:
+        rec.add_outputs("model.onnx")
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "chunk_00000.nut").write_bytes(b"frames")
+    with stage_record("extract_frames", "v1", {"chunk_seconds": 10}, "audit/extract_frames.json") as rec:
+        rec.add_inputs("in.mp4")
+        rec.add_outputs("store")
+        rec.counts = {"frames": 3}
+    (tmp_path / "store" / "chunk_00000.nut").unlink()
+    (tmp_path / "out.mp4").write_bytes(b"blurred output")
+    (tmp_path / "regions.parquet").write_bytes(b"regions")
+    with stage_record("encode_video", "v1", {"crf": 18}, "audit/encode_video.json") as rec:
+        rec.add_outputs("out.mp4")
+    (tmp_path / "check.json").write_text(json.dumps({"passed": True}))
+    m = build_manifest(video_id="v1", video="in.mp4", probe_json="probe.json",
+                       stage_audits=["audit/extract_frames.json", "audit/encode_video.json"],
+                       model_audits=["model.audit.json"], outputs=["out.mp4", "regions.parquet"],
+                       output_check="check.json", config={"merge": {"mode": "union"}}, workdir=tmp_path)
+    (tmp_path / "manifest.json").write_text(json.dumps(m))
+    return tmp_path
+
+
+def test_manifest_lists_every_file_with_role(run_dir):
+    m = json.loads((run_dir / "manifest.json").read_text())
+    roles = {(f["path"], f["role"]) for f in m["files"]}
+    assert roles == {("in.mp4", "input"), ("model.onnx", "model"), ("store/chunk_00000.nut", "intermediate"),
+                     ("out.mp4", "output"), ("regions.parquet", "output")}
+    assert m["counts"] == {"extract_frames.frames": 3}
+    assert m["stages"]["extract_frames"]["params"] == {"chunk_seconds": 10}
+    assert m["started_utc"] <= m["ended_utc"]
+    assert {"user", "host", "packages", "ffmpeg"} <= set(m["environment"])
+    assert len(m["config_sha256"]) == 64
+
+
+def test_verify_passes_then_catches_each_kind_of_change(run_dir):
+    assert verify_manifest(run_dir / "manifest.json") == ([], 4)  # the deleted intermediate is not checked
+    for name, role in (("in.mp4", "input"), ("model.onnx", "model"), ("out.mp4", "output")):
+        path = run_dir / name
+        original = path.read_bytes()
+        path.write_bytes(bytes([original[0] ^ 1]) + original[1:])  # same size, one bit flipped
+        problems, _ = verify_manifest(run_dir / "manifest.json")
+        assert [(p.path, p.role) for p in problems] == [(name, role)]
+        assert "sha256" in problems[0].problem
+        path.write_bytes(original)
+    (run_dir / "regions.parquet").unlink()
+    problems, _ = verify_manifest(run_dir / "manifest.json")
+    assert [(p.path, p.problem) for p in problems] == [("regions.parquet", "missing")]
+
+
+def test_verify_with_moved_delivery(run_dir, tmp_path_factory):
+    moved = tmp_path_factory.mktemp("moved")
+    for name in ("in.mp4", "model.onnx", "out.mp4", "regions.parquet"):
+        (moved / name).write_bytes((run_dir / name).read_bytes())
+    assert verify_manifest(run_dir / "manifest.json", base=moved)[0] == []
+
+
+def test_failed_stage_writes_no_record(tmp_path):
+    with pytest.raises(RuntimeError), stage_record("x", "v", {}, tmp_path / "rec.json"):
+        raise RuntimeError("boom")
+    assert not (tmp_path / "rec.json").exists()
+
+
+def test_summary(run_dir):
+    s = build_summary([str(run_dir / "manifest.json")])
+    assert s["n_videos"] == 1 and s["videos"][0]["status"] == "done"
+    assert s["videos"][0]["output"] == "out.mp4" and len(s["videos"][0]["manifest_sha256"]) == 64
