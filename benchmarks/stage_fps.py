@@ -1,0 +1,228 @@
+"""Frames per second of each workflow stage, against a plain ffmpeg transcode of the same clip as the floor.
+
+For every clip and merge mode a throw-away working folder gets a one-row sample sheet and a copy of
+``config/config.yaml`` (``samples`` = the sheet, ``models.dir`` = the already staged models of this checkout,
+``models.mirror`` = "", ``merge.mode`` set); the real workflow is run there with
+
+    python -m snakemake --snakefile <repo>/Snakefile --profile <repo>/profiles/default \\
+        --directory WORKDIR --configfile WORKDIR/config.yaml --cores 2 \\
+        --resources serial=1 --default-resources serial=1
+
+The last two options (drop them with ``--parallel``) give every job one unit of a resource of which only one
+exists, so no two jobs run at once and each stage's time is its own, while ``--cores 2`` still lets
+``encode_video`` use its 2 threads as in a normal run. Stage times come from the audit records
+(``results/<vid>/audit/*.json``, key ``seconds``: the stage's work) and from Snakemake's benchmark files
+(``results/benchmarks/<rule>/<vid>*.tsv``: ``s`` = the whole job including interpreter start-up, ``max_rss``);
+frames from ``results/<vid>/frames.tsv``; the frames the cascade sent to RetinaFace from the manifest's
+``select_cascade_frames.frames_selected``. Right after each workflow run the same clip is transcoded with
+plain ffmpeg at the pipeline's output settings (libx264 -crf 18 -preset medium, -an, same thread count as
+``encode_video``): the floor that any de-identification pipeline must pay.
+
+Run from the repository root (the exact command behind benchmarks/results/stage_fps.json):
+
+    .venv/bin/python benchmarks/stage_fps.py \\
+        --clips ../shared/eval/unlabeled/short_hamilton_clip.mp4 \\
+                ../shared/eval/unlabeled/facenet_multiface_1080p.mp4 \\
+        --modes union cascade --out benchmarks/results/stage_fps.json
+
+Prints a Markdown table per clip and mode. Working folders (which briefly hold unblurred frames) are
+deleted unless ``--keep-workdirs``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+DETECT_STAGES = ("detect_yunet", "detect_retinaface_all", "detect_retinaface_cascade")
+# Pipeline order of the stages (rules without an audit record only have a benchmark file).
+ORDER = ["probe_video", "extract_frames", "detect_yunet", "select_cascade_frames", "detect_retinaface_all",
+         "detect_retinaface_cascade", "merge_regions", "blur_frames", "encode_video", "write_manifest",
+         "summarise_run"]
+
+
+def write_workdir(workdir: Path, clip: Path, vid: str, mode: str, models_dir: Path) -> None:
+    sheet = workdir / "samples.tsv"
+    sheet.write_text(f"video_id\tpath\n{vid}\t{clip.resolve()}\n", encoding="utf-8")
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text(encoding="utf-8"))
+    cfg["samples"] = str(sheet)
+    cfg["models"]["dir"] = str(models_dir.resolve())
+    cfg["models"]["mirror"] = ""
+    cfg["merge"]["mode"] = mode
+    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+
+
+def snakemake_cmd(workdir: Path, cores: int, serial: bool) -> list[str]:
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+           "--profile", str(REPO / "profiles" / "default"), "--directory", str(workdir),
+           "--configfile", str(workdir / "config.yaml"), "--cores", str(cores)]
+    if serial:
+        cmd += ["--resources", "serial=1", "--default-resources", "serial=1"]
+    return cmd
+
+
+def transcode_cmd(clip: Path, out: Path, threads: int) -> list[str]:
+    """A plain decode + re-encode at the pipeline's output settings (no blur, no metadata handling)."""
+    return ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", str(clip), "-an", "-sn",
+            "-dn", "-c:v", "libx264", "-crf", "18", "-preset", "medium", "-pix_fmt", "yuv420p", "-threads",
+            str(threads), "-f", "mp4", str(out)]
+
+
+def timed(cmd: list[str], log: Path) -> float:
+    t0 = time.perf_counter()
+    with log.open("w") as fh:
+        proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        sys.exit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{log.read_text()[-4000:]}")
+    return seconds
+
+
+def read_benchmark(path: Path) -> dict[str, float]:
+    with path.open() as fh:
+        row = next(csv.DictReader(fh, delimiter="\t"))
+    return {"s": float(row["s"]), "max_rss_mb": float(row["max_rss"]) if row["max_rss"] not in ("", "-", "NA")
+            else None, "cpu_time": float(row["cpu_time"]) if row.get("cpu_time") not in (None, "", "-", "NA")
+            else None}
+
+
+def parse_utc(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def collect(workdir: Path, vid: str) -> dict[str, Any]:
+    res = workdir / "results"
+    with (res / vid / "frames.tsv").open() as fh:
+        n_frames = sum(1 for _ in csv.DictReader(fh, delimiter="\t"))
+    manifest = json.loads((res / vid / "manifest.json").read_text())
+    stages: dict[str, dict[str, Any]] = {}
+    for path in sorted((res / vid / "audit").glob("*.json")):
+        rec = json.loads(path.read_text())
+        stages[path.stem] = {"audit_s": rec["seconds"], "counts": rec.get("counts", {}),
+                             "started": parse_utc(rec["started_utc"]), "ended": parse_utc(rec["ended_utc"])}
+    bench_root = res / "benchmarks"
+    for path in sorted(bench_root.glob(f"*/{vid}*.tsv")):
+        rule, stem = path.parent.name, path.stem
+        name = rule if stem == vid else f"{rule}_{stem[len(vid) + 1:]}"  # detect_retinaface/<vid>_all.tsv
+        stages.setdefault(name, {}).update(read_benchmark(path))
+    if (bench_root / "summarise_run.tsv").exists():
+        stages.setdefault("summarise_run", {}).update(read_benchmark(bench_root / "summarise_run.tsv"))
+    for name, st in stages.items():
+        st["fps_audit"] = n_frames / st["audit_s"] if st.get("audit_s") else None
+        st["fps_job"] = n_frames / st["s"] if st.get("s") else None
+        processed = st.get("counts", {}).get("frames_processed")
+        if name in DETECT_STAGES and processed is not None:
+            st["frames_processed"] = processed
+            st["fps_processed_audit"] = processed / st["audit_s"] if st.get("audit_s") else None
+    ordered = {k: stages[k] for k in ORDER if k in stages} | {k: v for k, v in stages.items() if k not in ORDER}
+    # Did any two audited stages run at the same time?
+    spans = sorted((v["started"], v["ended"], k) for k, v in ordered.items() if "started" in v)
+    overlaps = [(a[2], b[2]) for i, a in enumerate(spans) for b in spans[i + 1:] if b[0] < a[1] - 1e-3]
+    return {"frames": n_frames, "stages": ordered, "overlapping_stages": overlaps,
+            "cascade_frames_selected": manifest["counts"].get("select_cascade_frames.frames_selected"),
+            "manifest_counts": manifest["counts"]}
+
+
+def fmt(x: float | None, digits: int = 2) -> str:
+    return "" if x is None else f"{x:.{digits}f}"
+
+
+def table(clip: str, mode: str, r: dict[str, Any]) -> str:
+    lines = [f"### {clip} ({r['width']}x{r['height']}, {r['frames']} frames), merge mode {mode}", "",
+             "| stage | stage s (audit) | job s (benchmark) | frames/s (audit) | frames/s (job) "
+             "| frames processed | processed frames/s | max RSS MB |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, st in r["stages"].items():
+        lines.append(f"| {name} | {fmt(st.get('audit_s'))} | {fmt(st.get('s'))} | {fmt(st.get('fps_audit'), 1)} "
+                     f"| {fmt(st.get('fps_job'), 1)} | {st.get('frames_processed', '')} "
+                     f"| {fmt(st.get('fps_processed_audit'), 1)} | {fmt(st.get('max_rss_mb'), 0)} |")
+    lines += ["", f"- end-to-end snakemake wall: {r['end_to_end_s']:.2f} s "
+              f"({r['frames'] / r['end_to_end_s']:.1f} frames/s)",
+              f"- plain ffmpeg transcode (floor): {r['transcode_s']:.2f} s "
+              f"({r['frames'] / r['transcode_s']:.1f} frames/s)",
+              f"- ratio end-to-end / transcode: {r['ratio']:.1f}x",
+              f"- sum of job seconds: {r['sum_job_s']:.2f} s; stages overlapped: "
+              f"{'yes ' + str(r['overlapping_stages']) if r['overlapping_stages'] else 'no'}"]
+    if r.get("cascade_frames_selected") is not None:
+        lines.append(f"- cascade frames sent to RetinaFace: {r['cascade_frames_selected']} of {r['frames']}")
+    return "\n".join(lines)
+
+
+def probe_size(clip: Path) -> tuple[int, int]:
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                          "stream=width,height", "-of", "json", str(clip)], capture_output=True, text=True,
+                         check=True)
+    s = json.loads(out.stdout)["streams"][0]
+    return int(s["width"]), int(s["height"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--clips", nargs="+", type=Path, required=True)
+    ap.add_argument("--modes", nargs="+", default=["union", "cascade"], choices=["union", "cascade", "intersection"])
+    ap.add_argument("--models", type=Path, default=REPO / "resources" / "models",
+                    help="folder with the staged models (not restaged)")
+    ap.add_argument("--cores", type=int, default=2)
+    ap.add_argument("--parallel", action="store_true",
+                    help="let independent jobs overlap (no serialising resource)")
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "stage_fps.json")
+    ap.add_argument("--keep-workdirs", action="store_true")
+    args = ap.parse_args(argv)
+
+    for clip in args.clips:
+        if not clip.is_file():
+            sys.exit(f"clip not found: {clip}")
+    results: list[dict[str, Any]] = []
+    encode_threads = min(2, args.cores)  # rule encode_video asks for 2 threads, capped by --cores
+    for clip in args.clips:
+        width, height = probe_size(clip)
+        vid = clip.stem
+        for mode in args.modes:
+            workdir = Path(tempfile.mkdtemp(prefix=f"btb_fps_{vid}_{mode}_"))
+            try:
+                write_workdir(workdir, clip, vid, mode, args.models)
+                cmd = snakemake_cmd(workdir, args.cores, not args.parallel)
+                print(f"[{vid} {mode}] {' '.join(cmd)}", file=sys.stderr)
+                end_to_end = timed(cmd, workdir / "snakemake.log")
+                tc = transcode_cmd(clip, workdir / "transcode.mp4", encode_threads)
+                transcode = timed(tc, workdir / "transcode.log")
+                r = collect(workdir, vid)
+                r.update(clip=str(clip), video_id=vid, mode=mode, width=width, height=height,
+                         snakemake_command=cmd, transcode_command=tc, end_to_end_s=end_to_end,
+                         transcode_s=transcode, ratio=end_to_end / transcode,
+                         sum_job_s=sum(st.get("s", 0.0) for st in r["stages"].values()))
+                for st in r["stages"].values():
+                    st.pop("started", None)
+                    st.pop("ended", None)
+                results.append(r)
+                print(table(clip.name, mode, r) + "\n", flush=True)
+            finally:
+                if args.keep_workdirs:
+                    print(f"kept {workdir}", file=sys.stderr)
+                else:
+                    shutil.rmtree(workdir, ignore_errors=True)
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+           "serialised": not args.parallel, "cores": args.cores, "runs": results}
+    args.out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
