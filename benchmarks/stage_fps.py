@@ -6,9 +6,15 @@ For every clip and merge mode a throw-away working folder gets a one-row sample 
 
     python -m snakemake --snakefile <repo>/Snakefile --profile <repo>/profiles/default \\
         --directory WORKDIR --configfile WORKDIR/config.yaml --cores 2 \\
+        --allowed-rules all probe_video extract_frames detect_yunet select_cascade_frames \\
+            detect_retinaface merge_regions blur_frames encode_video write_manifest summarise_run \\
         --resources serial=1 --default-resources serial=1
 
-The last two options (drop them with ``--parallel``) give every job one unit of a resource of which only one
+``--allowed-rules`` keeps the model rules out: with ``models.dir`` outside the working folder Snakemake has
+no metadata for the staged models and would otherwise rerun ``stage_yunet``/``stage_retinaface`` ("Code has
+changed since last execution"), deleting the staged files first. The sha256 of every file in the models
+folder is also checked before and after each run. ``--resources``/``--default-resources`` (drop them with
+``--parallel``) give every job one unit of a resource of which only one
 exists, so no two jobs run at once and each stage's time is its own, while ``--cores 2`` still lets
 ``encode_video`` use its 2 threads as in a normal run. Stage times come from the audit records
 (``results/<vid>/audit/*.json``, key ``seconds``: the stage's work) and from Snakemake's benchmark files
@@ -33,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import platform
@@ -50,9 +57,20 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 DETECT_STAGES = ("detect_yunet", "detect_retinaface_all", "detect_retinaface_cascade")
 # Pipeline order of the stages (rules without an audit record only have a benchmark file).
+# Only these rules may run: the model rules (stage_*) and make_demo are left out, so the staged models are
+# plain inputs. Without this, a fresh working folder has no Snakemake metadata for the models under
+# models.dir and Snakemake reruns stage_yunet/stage_retinaface ("Code has changed"), deleting the staged
+# files first (and, offline, failing to fetch them again).
+ALLOWED_RULES = ["all", "probe_video", "extract_frames", "detect_yunet", "select_cascade_frames",
+                 "detect_retinaface", "merge_regions", "blur_frames", "encode_video", "write_manifest",
+                 "summarise_run"]
 ORDER = ["probe_video", "extract_frames", "detect_yunet", "select_cascade_frames", "detect_retinaface_all",
          "detect_retinaface_cascade", "merge_regions", "blur_frames", "encode_video", "write_manifest",
          "summarise_run"]
+
+
+def models_digest(models_dir: Path) -> dict[str, str]:
+    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(models_dir.iterdir()) if f.is_file()}
 
 
 def write_workdir(workdir: Path, clip: Path, vid: str, mode: str, models_dir: Path) -> None:
@@ -69,7 +87,8 @@ def write_workdir(workdir: Path, clip: Path, vid: str, mode: str, models_dir: Pa
 def snakemake_cmd(workdir: Path, cores: int, serial: bool) -> list[str]:
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
            "--profile", str(REPO / "profiles" / "default"), "--directory", str(workdir),
-           "--configfile", str(workdir / "config.yaml"), "--cores", str(cores)]
+           "--configfile", str(workdir / "config.yaml"), "--cores", str(cores),
+           "--allowed-rules", *ALLOWED_RULES]
     if serial:
         cmd += ["--resources", "serial=1", "--default-resources", "serial=1"]
     return cmd
@@ -183,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep-workdirs", action="store_true")
     args = ap.parse_args(argv)
 
+    if not models_digest(args.models):
+        sys.exit(f"no staged models in {args.models}; run ./setup.sh first (this benchmark does not stage them)")
     for clip in args.clips:
         if not clip.is_file():
             sys.exit(f"clip not found: {clip}")
@@ -197,7 +218,10 @@ def main(argv: list[str] | None = None) -> int:
                 write_workdir(workdir, clip, vid, mode, args.models)
                 cmd = snakemake_cmd(workdir, args.cores, not args.parallel)
                 print(f"[{vid} {mode}] {' '.join(cmd)}", file=sys.stderr)
+                before = models_digest(args.models)
                 end_to_end = timed(cmd, workdir / "snakemake.log")
+                if models_digest(args.models) != before:
+                    sys.exit(f"the models in {args.models} changed during the run; restage them (./setup.sh)")
                 tc = transcode_cmd(clip, workdir / "transcode.mp4", encode_threads)
                 transcode = timed(tc, workdir / "transcode.log")
                 r = collect(workdir, vid)

@@ -133,18 +133,21 @@ def select_cascade_frames(yunet: str, frame_table: str, out: str, audit: str, vi
 
 
 # ------------------------------------------------------------------------------------------------ merge
-def merge(detections: dict[str, str], probe_json: str, out: str, audit: str, video_id: str,
+def merge(detections: dict[str, str], probe_json: str, frame_table: str, out: str, audit: str, video_id: str,
           params: dict[str, Any]) -> None:
     mp = MergeParams(mode=params["mode"], thresholds=params["thresholds"], fuse_iou=params["fuse_iou"],
                      match_iou=params["match_iou"], enlarge=params["enlarge"], shape=params["shape"])
     with stage_record("merge_regions", video_id, params, audit) as rec:
-        rec.add_inputs(*detections.values(), probe_json)
+        rec.add_inputs(*detections.values(), probe_json, frame_table)
         info = pd.read_json(probe_json, typ="series")
+        n_frames = len(pd.read_csv(frame_table, sep="\t"))
         tables = {name: read_detections(path) for name, path in detections.items()}
         regions = merge_detections(tables, mp, int(info["width"]), int(info["height"]))
         write_regions(regions, out)
         rec.add_outputs(out)
-        rec.counts = {"blur_regions": len(regions), "frames_with_region": int(regions["frame_index"].nunique()),
+        with_region = int(regions["frame_index"].nunique())
+        rec.counts = {"blur_regions": len(regions), "frames_with_region": with_region,
+                      "frames_without_region": n_frames - with_region,
                       **{f"regions_from_{k}": int(v) for k, v in regions["source"].value_counts().items()}}
 
 

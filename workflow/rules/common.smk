@@ -74,7 +74,11 @@ def get_manifest_outputs(wildcards):
         f"results/{vid}/detections/yunet.parquet",
         get_retinaface_table(wildcards),
         f"results/{vid}/frames.tsv",
-    ]
+    ] + (
+        [f"results/{vid}/detections/cascade_frames.tsv"]
+        if MERGE_MODE == "cascade"
+        else []
+    )
 
 
 def get_final_output():

@@ -3,6 +3,7 @@ rule merge_regions:
         yunet="results/{vid}/detections/yunet.parquet",
         retinaface=get_retinaface_table,
         probe="results/{vid}/probe.json",
+        frames="results/{vid}/frames.tsv",
     output:
         regions="results/{vid}/regions.parquet",
         audit="results/{vid}/audit/merge_regions.json",

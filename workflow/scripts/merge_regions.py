@@ -4,7 +4,7 @@ from btb.workflow_adapter import run
 run(
     snakemake,
     lambda s: stages.merge(
-        {"yunet": s.input.yunet, "retinaface": s.input.retinaface}, s.input.probe, s.output.regions,
+        {"yunet": s.input.yunet, "retinaface": s.input.retinaface}, s.input.probe, s.input.frames, s.output.regions,
         s.output.audit, s.wildcards.vid, dict(s.params.merge),
     ),
 )
