@@ -29,8 +29,10 @@ Run from the repository root (the exact command behind benchmarks/results/stage_
     .venv/bin/python benchmarks/stage_fps.py \\
         --clips ../shared/eval/unlabeled/short_hamilton_clip.mp4 \\
                 ../shared/eval/unlabeled/facenet_multiface_1080p.mp4 \\
-        --modes union cascade --out benchmarks/results/stage_fps.json
+        --modes union cascade --commit HEAD --out benchmarks/results/stage_fps.json
 
+``--commit REV`` runs the workflow exactly as committed (``git archive REV`` into a temporary folder, whose
+``src/btb`` the job scripts import), so edits in progress in the working tree do not change what is timed.
 Prints a Markdown table per clip and mode. Working folders (which briefly hold unblurred frames) are
 deleted unless ``--keep-workdirs``.
 """
@@ -73,10 +75,10 @@ def models_digest(models_dir: Path) -> dict[str, str]:
     return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(models_dir.iterdir()) if f.is_file()}
 
 
-def write_workdir(workdir: Path, clip: Path, vid: str, mode: str, models_dir: Path) -> None:
+def write_workdir(workdir: Path, clip: Path, vid: str, mode: str, models_dir: Path, wf: Path) -> None:
     sheet = workdir / "samples.tsv"
     sheet.write_text(f"video_id\tpath\n{vid}\t{clip.resolve()}\n", encoding="utf-8")
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text(encoding="utf-8"))
+    cfg = yaml.safe_load((wf / "config" / "config.yaml").read_text(encoding="utf-8"))
     cfg["samples"] = str(sheet)
     cfg["models"]["dir"] = str(models_dir.resolve())
     cfg["models"]["mirror"] = ""
@@ -84,9 +86,9 @@ def write_workdir(workdir: Path, clip: Path, vid: str, mode: str, models_dir: Pa
     (workdir / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
 
 
-def snakemake_cmd(workdir: Path, cores: int, serial: bool) -> list[str]:
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-           "--profile", str(REPO / "profiles" / "default"), "--directory", str(workdir),
+def snakemake_cmd(workdir: Path, cores: int, serial: bool, wf: Path) -> list[str]:
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(wf / "Snakefile"),
+           "--profile", str(wf / "profiles" / "default"), "--directory", str(workdir),
            "--configfile", str(workdir / "config.yaml"), "--cores", str(cores),
            "--allowed-rules", *ALLOWED_RULES]
     if serial:
@@ -181,6 +183,10 @@ def table(clip: str, mode: str, r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def git(args: list[str]) -> str:
+    return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, check=True).stdout.strip()
+
+
 def probe_size(clip: Path) -> tuple[int, int]:
     out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
                           "stream=width,height", "-of", "json", str(clip)], capture_output=True, text=True,
@@ -200,52 +206,73 @@ def main(argv: list[str] | None = None) -> int:
                     help="let independent jobs overlap (no serialising resource)")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "stage_fps.json")
     ap.add_argument("--keep-workdirs", action="store_true")
+    ap.add_argument("--commit", help="run the workflow as committed at this revision (exported with git archive "
+                    "into a temporary folder) instead of the working tree")
     args = ap.parse_args(argv)
+    args.models = args.models.resolve()
 
     if not models_digest(args.models):
         sys.exit(f"no staged models in {args.models}; run ./setup.sh first (this benchmark does not stage them)")
     for clip in args.clips:
         if not clip.is_file():
             sys.exit(f"clip not found: {clip}")
-    results: list[dict[str, Any]] = []
-    encode_threads = min(2, args.cores)  # rule encode_video asks for 2 threads, capped by --cores
-    for clip in args.clips:
-        width, height = probe_size(clip)
-        vid = clip.stem
-        for mode in args.modes:
-            workdir = Path(tempfile.mkdtemp(prefix=f"btb_fps_{vid}_{mode}_"))
-            try:
-                write_workdir(workdir, clip, vid, mode, args.models)
-                cmd = snakemake_cmd(workdir, args.cores, not args.parallel)
-                print(f"[{vid} {mode}] {' '.join(cmd)}", file=sys.stderr)
-                before = models_digest(args.models)
-                end_to_end = timed(cmd, workdir / "snakemake.log")
-                if models_digest(args.models) != before:
-                    sys.exit(f"the models in {args.models} changed during the run; restage them (./setup.sh)")
-                tc = transcode_cmd(clip, workdir / "transcode.mp4", encode_threads)
-                transcode = timed(tc, workdir / "transcode.log")
-                r = collect(workdir, vid)
-                r.update(clip=str(clip), video_id=vid, mode=mode, width=width, height=height,
-                         snakemake_command=cmd, transcode_command=tc, end_to_end_s=end_to_end,
-                         transcode_s=transcode, ratio=end_to_end / transcode,
-                         sum_job_s=sum(st.get("s", 0.0) for st in r["stages"].values()))
-                for st in r["stages"].values():
-                    st.pop("started", None)
-                    st.pop("ended", None)
-                results.append(r)
-                print(table(clip.name, mode, r) + "\n", flush=True)
-            finally:
-                if args.keep_workdirs:
-                    print(f"kept {workdir}", file=sys.stderr)
-                else:
-                    shutil.rmtree(workdir, ignore_errors=True)
+    snapshot: Path | None = None
+    try:
+        if args.commit:
+            snapshot = Path(tempfile.mkdtemp(prefix="btb_fps_workflow_"))
+            archive = subprocess.run(["git", "-C", str(REPO), "archive", args.commit], capture_output=True,
+                                     check=True)
+            subprocess.run(["tar", "-x", "-C", str(snapshot)], input=archive.stdout, check=True)
+            wf, commit, dirty = snapshot, git(["rev-parse", args.commit]), False
+        else:
+            wf, commit = REPO, git(["rev-parse", "HEAD"])
+            dirty = bool(git(["status", "--porcelain", "--untracked-files=no"]))
+        results = [run_one(clip, mode, wf, args) for clip in args.clips for mode in args.modes]
+    finally:
+        if snapshot is not None:
+            shutil.rmtree(snapshot, ignore_errors=True)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-           "serialised": not args.parallel, "cores": args.cores, "runs": results}
+    doc = {"workflow_commit": commit, "working_tree_changes": dirty, "serialised": not args.parallel,
+           "cores": args.cores,
+           "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+           "runs": results}
     args.out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
+
+
+def run_one(clip: Path, mode: str, wf: Path, args: argparse.Namespace) -> dict[str, Any]:
+    width, height = probe_size(clip)
+    vid = clip.stem
+    encode_threads = min(2, args.cores)  # rule encode_video asks for 2 threads, capped by --cores
+    workdir = Path(tempfile.mkdtemp(prefix=f"btb_fps_{vid}_{mode}_"))
+    try:
+        write_workdir(workdir, clip, vid, mode, args.models, wf)
+        cmd = snakemake_cmd(workdir, args.cores, not args.parallel, wf)
+        print(f"[{vid} {mode}] {' '.join(cmd)}", file=sys.stderr)
+        before = models_digest(args.models)
+        load_before = os.getloadavg()
+        end_to_end = timed(cmd, workdir / "snakemake.log")
+        if models_digest(args.models) != before:
+            sys.exit(f"the models in {args.models} changed during the run; restage them (./setup.sh)")
+        tc = transcode_cmd(clip, workdir / "transcode.mp4", encode_threads)
+        transcode = timed(tc, workdir / "transcode.log")
+        r = collect(workdir, vid)
+        r.update(clip=str(clip), video_id=vid, mode=mode, width=width, height=height, snakemake_command=cmd,
+                 transcode_command=tc, end_to_end_s=end_to_end, transcode_s=transcode,
+                 ratio=end_to_end / transcode, loadavg_before=load_before,
+                 sum_job_s=sum(st.get("s", 0.0) for st in r["stages"].values()))
+        for st in r["stages"].values():
+            st.pop("started", None)
+            st.pop("ended", None)
+        print(table(clip.name, mode, r) + "\n", flush=True)
+        return r
+    finally:
+        if args.keep_workdirs:
+            print(f"kept {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -129,7 +129,7 @@ def build_summary(manifests: list[str]) -> dict[str, Any]:
     for path in manifests:
         m = _load(path)
         outputs = [f for f in m["files"] if f["role"] == "output"]
-        video_out = next((f for f in outputs if f["path"].endswith(".mp4")), None)
+        video_out = outputs[0] if outputs else None  # the de-identified file is listed first
         rows.append({
             "video_id": m["video_id"],
             "status": "done" if m["output_check"]["passed"] else "check_failed",

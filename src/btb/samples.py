@@ -1,4 +1,4 @@
-"""The list of videos to process: a sample sheet, an input folder, or the built-in demo."""
+"""The list of videos (and still images) to process: a sample sheet, an input folder, or the built-in demo."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from btb.errors import InputError
 
 VIDEO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".mts", ".m2ts", ".3gp"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 DEMO_ID = "demo"
 DEMO_PATH = "resources/demo/demo.mp4"
 
@@ -19,6 +20,15 @@ DEMO_PATH = "resources/demo/demo.mp4"
 class Sample:
     video_id: str
     path: str
+
+    @property
+    def is_image(self) -> bool:
+        """Still images (by file suffix) go through the image branch: same detect and merge, no encode."""
+        return is_image(self.path)
+
+
+def is_image(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
 def read_sample_sheet(sheet: str | Path) -> list[Sample]:
@@ -62,7 +72,7 @@ def scan_input_dir(folder: str | Path) -> list[Sample]:
     samples: list[Sample] = []
     used: set[str] = set()
     for p in sorted(folder.iterdir()):
-        if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES:
+        if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES | IMAGE_SUFFIXES:
             vid, n = sanitise_id(p.stem), 2
             base = vid
             while vid in used:
@@ -70,7 +80,8 @@ def scan_input_dir(folder: str | Path) -> list[Sample]:
             used.add(vid)
             samples.append(Sample(vid, str(p)))
     if not samples:
-        raise InputError(folder, f"no video files ({', '.join(sorted(VIDEO_SUFFIXES))}) in input_dir")
+        raise InputError(folder, f"no video or image files ({', '.join(sorted(VIDEO_SUFFIXES | IMAGE_SUFFIXES))}) "
+                                 "in input_dir")
     return samples
 
 

@@ -20,10 +20,12 @@ from btb.blur import BlurParams, blur_frame
 from btb.cascade import CascadeRule, select_uncertain_frames
 from btb.detect.base import RawDetections
 from btb.errors import InputError, ModelError
+from btb.image import check_image, probe_image, read_image, write_image
+from btb.samples import is_image
 from btb.merge import MergeParams, merge_detections
 from btb.tables import concat_detections, detections_frame, read_detections, write_detections, write_regions
 from btb.video.encode import EncodeParams, encode_video
-from btb.video.frames import FFV1Writer, extract_store, iter_normalised, iter_store
+from btb.video.frames import FFV1Writer, extract_store, image_store, iter_normalised, iter_store
 from btb.video.probe import probe_video
 
 log = logging.getLogger("btb")
@@ -51,16 +53,22 @@ def _source(model_id: str) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------------------------- frames
 def probe(video: str, out: str, video_id: str) -> dict[str, Any]:
-    info = probe_video(video)
-    write_json(out, {"video_id": video_id, **info.to_dict()})
-    return info.to_dict()
+    if is_image(video):
+        info = probe_image(video)
+    else:
+        info = {"media": "video", **probe_video(video).to_dict()}
+    write_json(out, {"video_id": video_id, **info})
+    return info
 
 
 def extract_frames(video: str, probe_json: str, store: str, frame_table: str, audit: str, video_id: str,
                    chunk_seconds: float) -> None:
     with stage_record("extract_frames", video_id, {"chunk_seconds": chunk_seconds}, audit) as rec:
         rec.add_inputs(video)
-        table = extract_store(video, store, chunk_seconds)
+        if is_image(video):
+            table = image_store(read_image(video), store)
+        else:
+            table = extract_store(video, store, chunk_seconds)
         Path(frame_table).parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(frame_table, sep="\t", index=False)
         rec.add_outputs(store, frame_table)
@@ -183,6 +191,30 @@ def blur(video: str, regions: str, frame_table: str, out: str, audit: str, video
             raise
         rec.add_outputs(out)
         rec.counts = {"frames": n, "frames_blurred": len(by_frame)}
+
+
+def blur_image(image_path: str, regions: str, probe_json: str, out: str, check_json: str, audit: str,
+               video_id: str, params: dict[str, Any]) -> None:
+    """Still images: blur, write without metadata, and check before the output gets its final name."""
+    bp = BlurParams(method=params["method"], detail=params["detail"])
+    with stage_record("blur_image", video_id, params, audit) as rec:
+        rec.add_inputs(image_path, regions)
+        image = read_image(image_path)
+        reg = pd.read_parquet(regions)
+        blurred = blur_frame(image, reg, bp) if len(reg) else image
+        info = pd.read_json(probe_json, typ="series")
+        part = Path(out).with_name(f".{Path(out).name}.tmp{Path(out).suffix}")
+        try:
+            write_image(blurred, part)
+            report = check_image(part, int(info["width"]), int(info["height"]))
+            if not report["passed"]:
+                raise InputError(image_path, "output image failed its check: " + "; ".join(report["problems"]))
+            part.replace(out)
+        finally:
+            part.unlink(missing_ok=True)
+        write_json(check_json, report)
+        rec.add_outputs(out, check_json)
+        rec.counts = {"regions_blurred": len(reg)}
 
 
 def encode(blurred: str, video: str, probe_json: str, frame_table: str, out: str, check_json: str, audit: str,

@@ -5,7 +5,7 @@ rule write_manifest:
         stage_audits=get_stage_audits,
         model_audits=[YUNET_AUDIT, RETINAFACE_AUDIT],
         outputs=get_manifest_outputs,
-        check="results/{vid}/output_check.json",
+        check=get_output_check,
     output:
         "results/{vid}/manifest.json",
     log:

@@ -45,3 +45,29 @@ rule encode_video:
         encode=config["encode"],
     script:
         "../scripts/encode_video.py"
+
+
+rule blur_image:
+    input:
+        image=get_video,
+        regions="results/{vid}/regions.parquet",
+        probe="results/{vid}/probe.json",
+    output:
+        image="results/{vid}/{vid}.deid.{ext}",
+        check="results/{vid}/image_check.{ext}.json",
+        audit="results/{vid}/audit/blur_image.{ext}.json",
+    log:
+        "results/logs/blur_image/{vid}.{ext}.log",
+    benchmark:
+        "results/benchmarks/blur_image/{vid}.{ext}.tsv"
+    wildcard_constraints:
+        ext="jpg|png",
+    conda:
+        "../../envs/video.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        blur=config["blur"],
+    script:
+        "../scripts/blur_image.py"

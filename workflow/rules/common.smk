@@ -5,6 +5,7 @@ import sys
 sys.path.insert(0, f"{workflow.basedir}/src")
 
 from btb.config import validate_config
+from btb.image import output_suffix
 from btb.samples import resolve_samples
 
 validate_config(config, "config")
@@ -50,14 +51,27 @@ def get_cascade_frames(wildcards):
     return []
 
 
+def get_deliverable(vid):
+    """The de-identified file: <id>.deid.mp4 for videos; .jpg (JPEG input) or .png for still images."""
+    sample = SAMPLES[vid]
+    if sample.is_image:
+        return f"results/{vid}/{vid}.deid.{output_suffix(sample.path)}"
+    return f"results/{vid}/{vid}.deid.mp4"
+
+
+def get_output_check(wildcards):
+    sample = SAMPLES[wildcards.vid]
+    if sample.is_image:
+        return f"results/{wildcards.vid}/image_check.{output_suffix(sample.path)}.json"
+    return f"results/{wildcards.vid}/output_check.json"
+
+
 def get_stage_audits(wildcards):
-    stages = [
-        "extract_frames",
-        "detect_yunet",
-        "merge_regions",
-        "blur_frames",
-        "encode_video",
-    ]
+    if SAMPLES[wildcards.vid].is_image:
+        last = [f"blur_image.{output_suffix(SAMPLES[wildcards.vid].path)}"]
+    else:
+        last = ["blur_frames", "encode_video"]
+    stages = ["extract_frames", "detect_yunet", "merge_regions", *last]
     if MERGE_MODE == "cascade":
         stages += ["select_cascade_frames", "detect_retinaface_cascade"]
     else:
@@ -69,7 +83,7 @@ def get_manifest_outputs(wildcards):
     """Files a video's manifest lists as outputs (deliverables), in a fixed order."""
     vid = wildcards.vid
     return [
-        f"results/{vid}/{vid}.deid.mp4",
+        get_deliverable(vid),
         f"results/{vid}/regions.parquet",
         f"results/{vid}/detections/yunet.parquet",
         get_retinaface_table(wildcards),

@@ -74,6 +74,18 @@ def chunk_files(store_dir: str | Path) -> list[Path]:
     return sorted(Path(store_dir).glob("chunk_*.nut"))
 
 
+def image_store(image: np.ndarray, store_dir: str | Path) -> pd.DataFrame:
+    """The frame store of a still image: one lossless PNG frame and a one-row frame table."""
+    import cv2
+
+    store = Path(store_dir)
+    if store.exists():
+        shutil.rmtree(store)
+    store.mkdir(parents=True, mode=0o700)
+    cv2.imwrite(str(store / "frame_00000.png"), image)
+    return pd.DataFrame([(0, 0, 0, "1/1", 0.0)], columns=FRAME_TABLE_COLUMNS)
+
+
 def index_store(store_dir: str | Path) -> pd.DataFrame:
     """Frame table of a store, from packet timestamps (FFV1 here is intra-only: one packet per frame)."""
     rows = []
@@ -90,6 +102,14 @@ def index_store(store_dir: str | Path) -> pd.DataFrame:
 
 def iter_store(store_dir: str | Path, wanted: set[int] | None = None) -> Iterator[Frame]:
     """Frames of a store in order; with ``wanted``, only those frame indices (others are still decoded)."""
+    stills = sorted(Path(store_dir).glob("frame_*.png"))
+    if stills:
+        import cv2
+
+        for index, path in enumerate(stills):
+            if wanted is None or index in wanted:
+                yield Frame(index, index, Fraction(1, 1), cv2.imread(str(path), cv2.IMREAD_COLOR))
+        return
     index = 0
     for path in chunk_files(store_dir):
         with av.open(str(path)) as container:
