@@ -18,6 +18,7 @@ include: "workflow/rules/detect.smk"
 include: "workflow/rules/merge.smk"
 include: "workflow/rules/blur.smk"
 include: "workflow/rules/audit.smk"
+include: "workflow/rules/evaluate.smk"
 
 
 rule all:

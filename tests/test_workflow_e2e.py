@@ -110,6 +110,13 @@ def test_manifest_records_and_verify(union_run, capsys):
     assert roles == {"input", "model", "intermediate", "output"}
     assert any(f["role"] == "intermediate" and "/work/frames/" in f["path"] for f in m["files"])
     assert not (work / "results" / VID / "work" / "frames").exists(), "frame store must be deleted"
+    import subprocess
+
+    from conftest import REPO
+
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True)
+    if head.returncode == 0:
+        assert m["workflow"]["commit"] == head.stdout.strip()
     assert m["counts"]["extract_frames.frames"] == 24
     assert m["counts"]["merge_regions.blur_regions"] > 0
     assert {"detect_yunet", "detect_retinaface_all", "merge_regions", "encode_video"} <= set(m["stages"])

@@ -40,6 +40,22 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     return rc
 
 
+def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
+    """The workflow's ``evaluate`` target: detection + merge on labeled sets, scored into a report."""
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+           "--profile", str(REPO / "profiles" / "default"), "--cores", str(args.cores),
+           "--configfile", str(REPO / "config" / "config.yaml"), *[str(Path(c).resolve()) for c in args.configfile]]
+    if args.directory:
+        cmd += ["--directory", str(args.directory)]
+    cmd += [*extra, "evaluate"]
+    print("+", " ".join(cmd), file=sys.stderr)
+    rc = subprocess.call(cmd, cwd=args.directory or REPO)
+    report = Path(args.directory or REPO) / "results" / "eval" / "report.md"
+    if rc == 0 and report.exists():
+        print(f"\nReport: {report} (JSON beside it, plots in results/eval/plots/)")
+    return rc
+
+
 def cmd_verify(args: argparse.Namespace, extra: list[str]) -> int:
     from btb.manifest import verify_manifest
 
@@ -83,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--profile", default="default", help="profile under profiles/ (default, slurm)")
     r.add_argument("--cores", default="all")
     r.set_defaults(func=cmd_run)
+    e = sub.add_parser("evaluate", help="score detection and merge methods on labeled images/videos",
+                       epilog="Labeled sets come from the config's 'evaluate' section, e.g. "
+                              "--configfile config/evaluate_shared.yaml")
+    e.add_argument("--configfile", action="append", default=[], help="extra config file(s) (repeatable)")
+    e.add_argument("--directory", help="working directory for results/ (default: the repository)")
+    e.add_argument("--cores", default="all")
+    e.set_defaults(func=cmd_evaluate)
     v = sub.add_parser("verify", help="re-hash the files a manifest lists; exit 1 on any mismatch")
     v.add_argument("manifests", nargs="+")
     v.add_argument("--base", help="folder that relative paths in the manifest are relative to")

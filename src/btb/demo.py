@@ -34,6 +34,19 @@ def _face_sprite() -> np.ndarray:
     return cv2.cvtColor(rgb[20:260, 120:330], cv2.COLOR_RGB2BGR)  # head and shoulders
 
 
+# The face inside the sprite (astronaut pixels 178..268 x 63..176, sprite origin at 120, 20): x, y, w, h
+SPRITE_FACE = (58, 43, 90, 113)
+
+
+def _placements(i: int, n_frames: int) -> list[tuple[float, int, int, bool]]:
+    """(scale, x, y, mirrored) of the two sprites in frame ``i``."""
+    t = i / max(1, n_frames - 1)
+    out = []
+    for scale, x0, x1, y, flip in ((0.75 + 0.35 * t, 40, 330, 60, False), (0.45, 560, 420, 170, True)):
+        out.append((scale, int(x0 + (x1 - x0) * t), y, flip))
+    return out
+
+
 def demo_frames(width: int = 640, height: int = 360, n_frames: int = 48) -> list[np.ndarray]:
     """Frames with two faces: one crossing the frame and growing, one smaller and mirrored."""
     sprite = _face_sprite()
@@ -41,18 +54,28 @@ def demo_frames(width: int = 640, height: int = 360, n_frames: int = 48) -> list
     background = np.dstack([80 + 60 * xx / width, 90 + 50 * yy / height, 110 + 0 * xx]).astype(np.uint8)
     frames = []
     for i in range(n_frames):
-        t = i / max(1, n_frames - 1)
         img = background.copy()
-        for scale, x0, x1, y, flip in ((0.75 + 0.35 * t, 40, 330, 60, False), (0.45, 560, 420, 170, True)):
+        for scale, x, y, flip in _placements(i, n_frames):
             sp = cv2.resize(sprite, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
             if flip:
                 sp = sp[:, ::-1]
-            x = int(x0 + (x1 - x0) * t)
             h, w = sp.shape[:2]
             h, w = min(h, height - y), min(w, width - x)
             img[y : y + h, x : x + w] = sp[:h, :w]
         frames.append(img)
     return frames
+
+
+def demo_ground_truth(n_frames: int = 48) -> list[tuple[int, float, float, float, float]]:
+    """The demo's face boxes, ``(frame_index, x, y, w, h)``, known by construction: the demo is labeled."""
+    sprite_w = 210  # width of the sprite crop
+    fx, fy, fw, fh = SPRITE_FACE
+    rows = []
+    for i in range(n_frames):
+        for scale, x, y, flip in _placements(i, n_frames):
+            left = (sprite_w - fx - fw) if flip else fx
+            rows.append((i, x + left * scale, y + fy * scale, fw * scale, fh * scale))
+    return rows
 
 
 def write_demo_video(out: str | Path, fps: int = 12, seconds: float = 4.0, width: int = 640, height: int = 360,

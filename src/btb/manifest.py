@@ -41,7 +41,9 @@ def build_manifest(
     output_check: str,
     config: dict[str, Any],
     workdir: str | Path = ".",
+    repo: str | Path | None = None,
 ) -> dict[str, Any]:
+    """The manifest of one video; ``repo`` is the workflow's folder (its git commit is recorded)."""
     # keyed by the audit record's file name: one entry per stage job (e.g. detect_retinaface_all)
     stages = {Path(p).stem: _load(p) for p in stage_audits}
     model_stages = [_load(p) for p in model_audits]
@@ -68,7 +70,7 @@ def build_manifest(
         "started_utc": min(starts) if starts else None,
         "ended_utc": max(ends) if ends else None,
         "workdir": str(Path(workdir).resolve()),
-        "workflow": git_state(workdir),
+        "workflow": {**git_state(repo if repo is not None else workdir), "path": str(repo or "")},
         "environment": environment(),
         "config": config,
         "config_sha256": config_sha256(config),

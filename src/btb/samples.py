@@ -91,3 +91,21 @@ def resolve_samples(samples: str, input_dir: str) -> list[Sample]:
     if input_dir:
         return scan_input_dir(input_dir)
     return [Sample(DEMO_ID, DEMO_PATH)]
+
+
+def labeled_clips(folder: str | Path) -> dict[str, dict[str, str]]:
+    """Labeled evaluation clips in ``folder``: every ``NAME.mp4`` with a ``NAME_gt.csv`` beside it, keyed by
+    the workflow id ``eval-NAME``."""
+    if not folder:
+        return {}
+    root = Path(folder)
+    if not root.is_dir():
+        raise InputError(root, "evaluate.video_dir is not a folder")
+    clips = {}
+    for video in sorted(root.glob("*.mp4")):
+        gt = video.with_name(f"{video.stem}_gt.csv")
+        if gt.is_file():
+            clips[f"eval-{sanitise_id(video.stem)}"] = {"video": str(video), "gt": str(gt), "name": video.stem}
+    if not clips:
+        raise InputError(root, "no labeled clips (NAME.mp4 with NAME_gt.csv) in evaluate.video_dir")
+    return clips

@@ -19,6 +19,7 @@ rule write_manifest:
         runtime=10,
     params:
         config=PROCESSING_CONFIG,
+        repo=workflow.basedir,
     script:
         "../scripts/write_manifest.py"
 

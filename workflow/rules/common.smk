@@ -6,7 +6,7 @@ sys.path.insert(0, f"{workflow.basedir}/src")
 
 from btb.config import validate_config
 from btb.image import output_suffix
-from btb.samples import resolve_samples
+from btb.samples import labeled_clips, resolve_samples
 
 validate_config(config, "config")
 
@@ -31,13 +31,35 @@ wildcard_constraints:
     scope="all|cascade",
 
 
+EVAL_SETS = {s["name"]: s for s in config["evaluate"]["image_sets"]}
+EVAL_CLIPS = labeled_clips(config["evaluate"]["video_dir"])
+
+
 def maybe_temp(path):
     """Face-bearing intermediates are temporary unless frames.keep_intermediates is set."""
     return path if config["frames"]["keep_intermediates"] else temp(path)
 
 
 def get_video(wildcards):
+    if wildcards.vid in EVAL_CLIPS:
+        return EVAL_CLIPS[wildcards.vid]["video"]
     return SAMPLES[wildcards.vid].path
+
+
+def get_model(wildcards):
+    return YUNET_ONNX if wildcards.detector == "yunet" else RETINAFACE_ONNX
+
+
+def get_eval_metrics(wildcards):
+    files = [f"results/eval/{name}/metrics.json" for name in EVAL_SETS]
+    if EVAL_CLIPS:
+        files.append("results/eval/videos/metrics.json")
+    if not files:
+        raise ValueError(
+            "the evaluate target needs labeled data: set evaluate.image_sets and/or evaluate.video_dir "
+            "(e.g. --configfile config/evaluate_shared.yaml)"
+        )
+    return files
 
 
 def get_retinaface_table(wildcards):

@@ -13,5 +13,6 @@ run(
         outputs=list(s.input.outputs),
         output_check=s.input.check,
         config=s.params.config,
+        repo=s.params.repo,
     ),
 )

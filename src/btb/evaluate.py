@@ -1,0 +1,237 @@
+"""Evaluation: the pipeline's own detection tables and merge rules scored against ground truth.
+
+Five methods are scored from the same cached detector tables, so another merge rule or threshold re-scores
+without re-detecting: ``yunet`` and ``retinaface`` alone, ``union``, ``cascade`` (RetinaFace's table restricted
+to the frames the cascade rule selects: the detector is deterministic per frame, so this is what a cascade
+run produces) and ``intersection``. Labeled images (WIDER FACE layout) and labeled videos (``video.mp4`` +
+``video_gt.csv``) are supported; metric definitions are those of ``btb.metrics`` and ``btb.wider``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from btb import wider
+from btb.blur import BlurParams, blur_frame
+from btb.cascade import CascadeRule, select_uncertain_frames
+from btb.merge import MergeParams, merge_detections
+from btb.metrics import face_coverages, pool, summarise
+
+METHODS = ("yunet", "retinaface", "union", "cascade", "intersection")
+GT_VIDEO_COLUMNS = ["frame_index", "x", "y", "w", "h", "labeled"]
+
+
+def merge_params(merge_cfg: Mapping[str, Any], mode: str, thresholds: Mapping[str, float] | None = None
+                 ) -> MergeParams:
+    return MergeParams(mode=mode, thresholds=dict(thresholds or merge_cfg["thresholds"]),
+                       fuse_iou=merge_cfg["fuse_iou"], match_iou=merge_cfg["match_iou"],
+                       enlarge=merge_cfg["enlarge"], shape=merge_cfg["shape"])
+
+
+def method_regions(tables: Mapping[str, pd.DataFrame], n_frames: int, width: int, height: int,
+                   merge_cfg: Mapping[str, Any], thresholds: Mapping[str, float] | None = None,
+                   neighbours: int | None = None) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Region tables of the five methods for one video (or one image as a 1-frame video), and the cascade's
+    frame selection."""
+    thr = dict(thresholds or merge_cfg["thresholds"])
+    y, r = tables["yunet"], tables["retinaface"]
+    rule = CascadeRule(float(thr["yunet"]), float(merge_cfg["cascade"]["uncertain_floor"]),
+                       int(merge_cfg["cascade"]["neighbours"] if neighbours is None else neighbours))
+    selection = select_uncertain_frames(y, n_frames, rule)
+    r_cascade = r[r["frame_index"].isin(selection["frame_index"])]
+
+    def merged(mode: str, use: dict[str, pd.DataFrame]) -> pd.DataFrame:
+        return merge_detections(use, merge_params(merge_cfg, mode, thr), width, height)
+
+    regions = {
+        "yunet": merged("union", {"yunet": y}),
+        "retinaface": merged("union", {"retinaface": r}),
+        "union": merged("union", {"yunet": y, "retinaface": r}),
+        "cascade": merged("cascade", {"yunet": y, "retinaface": r_cascade}),
+        "intersection": merged("intersection", {"yunet": y, "retinaface": r}),
+    }
+    return regions, selection
+
+
+# ------------------------------------------------------------------------------------------------ videos
+@dataclass(frozen=True)
+class LabeledClip:
+    name: str
+    gt: pd.DataFrame
+    tables: dict[str, pd.DataFrame]
+    n_frames: int
+    width: int
+    height: int
+    seconds: dict[str, float]  # stage -> seconds for the whole clip
+
+
+def read_video_gt(path: str | Path) -> pd.DataFrame:
+    gt = pd.read_csv(path)
+    missing = [c for c in GT_VIDEO_COLUMNS if c not in gt.columns]
+    if missing:
+        raise ValueError(f"{path}: ground truth lacks columns {missing}")
+    return gt[GT_VIDEO_COLUMNS]
+
+
+def clip_group(name: str) -> str:
+    """Clips sharing a name prefix (``ytf_Aaron``, ``ytf_Alek``) are pooled as ``ytf_*``."""
+    return f"{name.split('_', 1)[0]}_*" if "_" in name else name
+
+
+def evaluate_videos(clips: list[LabeledClip], merge_cfg: Mapping[str, Any],
+                    thresholds: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """Per clip, per group (shared prefix) and pooled figures of every method, plus per-frame timelines."""
+    per_clip: dict[str, dict[str, Any]] = {}
+    coverages: dict[str, dict[str, pd.DataFrame]] = {m: {} for m in METHODS}
+    selected: dict[str, int] = {}
+    for clip in clips:
+        regions, sel = method_regions(clip.tables, clip.n_frames, clip.width, clip.height, merge_cfg, thresholds)
+        selected[clip.name] = len(sel)
+        per_clip[clip.name] = {"frames": clip.n_frames, "width": clip.width, "height": clip.height,
+                               "cascade_frames": len(sel), "seconds": clip.seconds, "methods": {}}
+        for m in METHODS:
+            cov = face_coverages(clip.gt, regions[m], clip.height, clip.width)
+            coverages[m][clip.name] = cov
+            per_clip[clip.name]["methods"][m] = {
+                **summarise(cov),
+                "frames_with_region": int(regions[m]["frame_index"].nunique()),
+                "timeline": cov[["frame_index", "coverage"]].round(4).values.tolist(),
+            }
+    groups: dict[str, list[str]] = {}
+    for clip in clips:
+        groups.setdefault(clip_group(clip.name), []).append(clip.name)
+    pooled = {
+        g: {m: pool({c: coverages[m][c] for c in names}) for m in METHODS} | {
+            "clips": names,
+            "frames": sum(per_clip[c]["frames"] for c in names),
+            "cascade_frames": sum(selected[c] for c in names)}
+        for g, names in sorted(groups.items())
+    }
+    total_frames = sum(c.n_frames for c in clips)
+    stage_seconds: dict[str, float] = {}
+    for clip in clips:
+        for stage, s in clip.seconds.items():
+            stage_seconds[stage] = stage_seconds.get(stage, 0.0) + s
+    return {
+        "clips": per_clip,
+        "groups": pooled,
+        "all": {m: pool(coverages[m]) for m in METHODS} if clips else {},
+        "frames": total_frames,
+        "cascade_frames": sum(selected.values()),
+        "seconds_per_frame": {k: v / total_frames for k, v in stage_seconds.items()} if total_frames else {},
+    }
+
+
+# ------------------------------------------------------------------------------------------------ images
+@dataclass(frozen=True)
+class LabeledImages:
+    name: str
+    images: list[str]  # names relative to the image folder, as in the ground truth
+    gt: dict[str, pd.DataFrame]
+    tables: dict[str, pd.DataFrame]  # detector -> table whose frame_index is the index into ``images``
+    sizes: dict[str, tuple[int, int]]  # image -> (height, width)
+    seconds: dict[str, float]
+    difficulty: dict[str, dict[str, np.ndarray]] | None = None
+
+
+def image_method_regions(s: LabeledImages, merge_cfg: Mapping[str, Any],
+                         thresholds: Mapping[str, float] | None = None
+                         ) -> tuple[dict[str, dict[str, pd.DataFrame]], int]:
+    """Per method, per image, the region table (frame_index 0); and how many images cascade sent on."""
+    by_image = {d: {int(k): g.assign(frame_index=0) for k, g in t.groupby("frame_index")}
+                for d, t in s.tables.items()}
+    empty = {d: t.iloc[0:0] for d, t in s.tables.items()}
+    out: dict[str, dict[str, pd.DataFrame]] = {m: {} for m in METHODS}
+    sent = 0
+    for i, name in enumerate(s.images):
+        h, w = s.sizes[name]
+        tables = {d: by_image[d].get(i, empty[d]) for d in s.tables}
+        regions, sel = method_regions(tables, 1, w, h, merge_cfg, thresholds, neighbours=0)
+        sent += len(sel)
+        for m in METHODS:
+            out[m][name] = regions[m]
+    return out, sent
+
+
+def _predictions(s: LabeledImages, detector: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    t = s.tables[detector]
+    groups = {int(k): g for k, g in t.groupby("frame_index")}
+    preds = {}
+    for i, name in enumerate(s.images):
+        g = groups.get(i)
+        if g is None:
+            preds[name] = (np.zeros((0, 4)), np.zeros(0))
+        else:
+            preds[name] = (g[["x", "y", "w", "h"]].to_numpy(), g["score"].to_numpy())
+    return preds
+
+
+def evaluate_images(s: LabeledImages, merge_cfg: Mapping[str, Any], image_dir: str | Path | None = None,
+                    blur_cfg: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Privacy metric, size bands, seed accuracy per method; WIDER AP and PR curves per detector; timings.
+
+    With ``image_dir`` and ``blur_cfg`` the blur of the union regions is timed too (images are blurred in
+    memory and discarded).
+    """
+    t0 = time.perf_counter()
+    regions, sent = image_method_regions(s, merge_cfg)
+    merge_seconds = time.perf_counter() - t0
+    methods: dict[str, Any] = {}
+    for m in METHODS:
+        scored = wider.score_images(s.gt, regions[m], s.sizes)
+        faces = scored.pop("faces")
+        bands = wider.recall_by_size(faces)
+        counts = {name: len(regions[m][name]) for name in s.images}
+        methods[m] = {**scored, "recall_by_size": bands.to_dict("records"),
+                      "seed_accuracy": wider.seed_accuracy(counts, s.gt)}
+    ap: dict[str, Any] = {}
+    for d in s.tables:
+        preds = _predictions(s, d)
+        if s.difficulty:
+            for setting, (a, p, r) in wider.wider_ap_settings(preds, s.gt, s.difficulty).items():
+                ap.setdefault(d, {})[setting] = {"ap": a, "precision": _curve(p), "recall": _curve(r)}
+        else:
+            keep = {name: np.arange(1, len(s.gt[name]) + 1) for name in s.images}
+            a, p, r = wider.wider_ap(preds, s.gt, keep)
+            ap.setdefault(d, {})["all"] = {"ap": a, "precision": _curve(p), "recall": _curve(r)}
+    seconds = dict(s.seconds)
+    seconds["merge"] = merge_seconds
+    if image_dir is not None and blur_cfg is not None:
+        from btb.image import read_image
+
+        bp = BlurParams(method=blur_cfg["method"], detail=blur_cfg["detail"])
+        spent = 0.0
+        for name in s.images:
+            img = read_image(Path(image_dir) / name)
+            t = time.perf_counter()
+            blur_frame(img, regions["union"][name], bp)
+            spent += time.perf_counter() - t
+        seconds["blur_union"] = spent
+    n = len(s.images)
+    return {"images": n, "faces": int(sum(int(wider.valid_faces(g).sum()) for g in s.gt.values())),
+            "cascade_images": sent, "methods": methods, "ap": ap, "seconds": seconds,
+            "seconds_per_image": {k: v / n for k, v in seconds.items()} if n else {}}
+
+
+def _curve(a: np.ndarray, points: int = 100) -> list[float | None]:
+    """A PR curve thinned to ``points`` values for the JSON report (NaN -> None)."""
+    idx = np.linspace(0, len(a) - 1, min(points, len(a))).round().astype(int)
+    return [None if math.isnan(float(v)) else round(float(v), 5) for v in np.asarray(a)[idx]]
+
+
+def threshold_sweep(evaluate: Any, detector: str, values: list[float], base: Mapping[str, float]
+                    ) -> list[dict[str, Any]]:
+    """``evaluate(thresholds) -> figures`` for each value of one detector's threshold, others at ``base``."""
+    rows = []
+    for v in values:
+        thr = {**base, detector: v}
+        rows.append({"detector": detector, "threshold": v, **evaluate(thr)})
+    return rows
