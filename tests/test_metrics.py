@@ -19,7 +19,7 @@ def regions(*rows: tuple) -> pd.DataFrame:
     """Region table from (frame_index, x, y, w, h[, shape]) tuples; shape defaults to 'box'."""
     data = [
         {"frame_index": r[0], "region_id": i, "x": r[1], "y": r[2], "w": r[3], "h": r[4],
-         "shape": r[5] if len(r) > 5 else "box", "source": "test", "score": 1.0}
+         "shape": r[5] if len(r) > 5 else "box", "source": "test", "score": 1.0, "track_id": -1}
         for i, r in enumerate(rows)
     ]
     return pd.DataFrame(data, columns=list(REGION_COLUMNS)).astype(REGION_COLUMNS)

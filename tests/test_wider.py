@@ -56,7 +56,8 @@ def gt_table(*boxes: tuple, invalid: tuple = ()) -> pd.DataFrame:
 def regions(*rows: tuple) -> pd.DataFrame:
     """Region table (frame 0) from (x, y, w, h[, shape]) tuples; shape defaults to 'box'."""
     data = [{"frame_index": 0, "region_id": i, "x": r[0], "y": r[1], "w": r[2], "h": r[3],
-             "shape": r[4] if len(r) > 4 else "box", "source": "test", "score": 1.0} for i, r in enumerate(rows)]
+             "shape": r[4] if len(r) > 4 else "box", "source": "test", "score": 1.0, "track_id": -1}
+            for i, r in enumerate(rows)]
     return pd.DataFrame(data, columns=list(REGION_COLUMNS)).astype(REGION_COLUMNS)
 
 

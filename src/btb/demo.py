@@ -79,12 +79,15 @@ def demo_ground_truth(n_frames: int = 48) -> list[tuple[int, float, float, float
 
 
 def write_demo_video(out: str | Path, fps: int = 12, seconds: float = 4.0, width: int = 640, height: int = 360,
-                     audio: bool = True, tags: dict[str, str] | None = None) -> Path:
-    """Write the demo clip (H.264 + AAC tone, identifying tags) atomically to ``out``."""
+                     audio: bool = True, tags: dict[str, str] | None = None,
+                     frames: list[np.ndarray] | None = None) -> Path:
+    """Write the demo clip (H.264 + AAC tone, identifying tags) atomically to ``out``; ``frames`` replaces
+    the demo's own frames (same size) when given."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.part{out.suffix}")
-    frames = demo_frames(width, height, int(round(fps * seconds)))
+    if frames is None:
+        frames = demo_frames(width, height, int(round(fps * seconds)))
     cmd = [require("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
            "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-r", str(fps), "-i", "pipe:0"]
     if audio:

@@ -22,7 +22,7 @@ import pandas as pd
 from btb import wider
 from btb.blur import BlurParams, blur_frame
 from btb.cascade import CascadeRule, select_uncertain_frames
-from btb.merge import MergeParams, merge_detections
+from btb.merge import MergeParams, merge_detections, temporal_params
 from btb.metrics import face_coverages, pool, summarise
 
 METHODS = ("yunet", "retinaface", "union", "cascade", "intersection")
@@ -48,8 +48,10 @@ def method_regions(tables: Mapping[str, pd.DataFrame], n_frames: int, width: int
     selection = select_uncertain_frames(y, n_frames, rule)
     r_cascade = r[r["frame_index"].isin(selection["frame_index"])]
 
+    temporal = temporal_params(dict(merge_cfg)) if n_frames > 1 else None
+
     def merged(mode: str, use: dict[str, pd.DataFrame]) -> pd.DataFrame:
-        return merge_detections(use, merge_params(merge_cfg, mode, thr), width, height)
+        return merge_detections(use, merge_params(merge_cfg, mode, thr), width, height, temporal, n_frames)
 
     regions = {
         "yunet": merged("union", {"yunet": y}),

@@ -14,6 +14,7 @@ import pandas as pd
 
 from btb.boxes import clip_to_frame, iou_matrix, scale_about_centre, to_int_pixels, to_xyxy
 from btb.tables import REGION_COLUMNS, empty_regions
+from btb.temporal import TemporalParams, fill_and_extend, link_tracks, speed_factors
 
 MODES = ("union", "cascade", "intersection")
 
@@ -30,6 +31,14 @@ class MergeParams:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"merge mode must be one of {MODES}, got {self.mode!r}")
+
+
+def temporal_params(merge_cfg: dict) -> TemporalParams | None:
+    """``TemporalParams`` from a config's ``merge.temporal`` section (None when disabled or absent)."""
+    t = merge_cfg.get("temporal")
+    if not t or not t.get("enabled"):
+        return None
+    return TemporalParams(**{k: v for k, v in t.items() if k != "enabled"})
 
 
 def _enclose(boxes: np.ndarray) -> np.ndarray:
@@ -88,25 +97,59 @@ def _intersection(frame: pd.DataFrame, params: MergeParams) -> pd.DataFrame:
 
 
 def merge_detections(
-    tables: dict[str, pd.DataFrame], params: MergeParams, width: int, height: int
+    tables: dict[str, pd.DataFrame],
+    params: MergeParams,
+    width: int,
+    height: int,
+    temporal: TemporalParams | None = None,
+    n_frames: int | None = None,
 ) -> pd.DataFrame:
-    """The blur-region table (``REGION_COLUMNS``) in output-frame pixels."""
+    """The blur-region table (``REGION_COLUMNS``) in output-frame pixels.
+
+    With ``temporal`` (and the video's ``n_frames``), per-frame boxes are linked into tracks that fill short
+    gaps, extend before and after each track, and enlarge with speed (``btb.temporal``); added regions have
+    source ``temporal_fill`` / ``temporal_extend``.
+    """
     cand = _candidates(tables, params)
-    rows: list[tuple] = []
+    frames: list[int] = []
+    boxes: list[np.ndarray] = []
+    scores: list[float] = []
+    sources: list[str] = []
     for frame_index, frame in cand.groupby("frame_index", sort=True):
         if params.mode == "intersection":
             frame = _intersection(frame, params)
             if frame.empty:
                 continue
-        boxes = frame[["x", "y", "w", "h"]].to_numpy(dtype=np.float64)
-        fused = _fuse(boxes, frame["score"].to_numpy(), frame["source"].to_numpy(), params.fuse_iou)
-        fb = np.stack([f[0] for f in fused])
-        fb = to_int_pixels(clip_to_frame(scale_about_centre(fb, params.enlarge), width, height), width, height)
-        for (_, score, src), (x, y, w, h) in zip(fused, fb, strict=True):
-            if w > 0 and h > 0:
-                rows.append((int(frame_index), int(x), int(y), int(w), int(h), params.shape, src, score))
-    if not rows:
+        fb = frame[["x", "y", "w", "h"]].to_numpy(dtype=np.float64)
+        for box, score, src in _fuse(fb, frame["score"].to_numpy(), frame["source"].to_numpy(), params.fuse_iou):
+            frames.append(int(frame_index))
+            boxes.append(box)
+            scores.append(score)
+            sources.append(src)
+    if not frames:
         return empty_regions()
-    df = pd.DataFrame(rows, columns=["frame_index", "x", "y", "w", "h", "shape", "source", "score"])
+    f = np.asarray(frames, dtype=np.int64)
+    b = np.stack(boxes)
+    sc = np.asarray(scores, dtype=np.float64)
+    src_arr = np.asarray(sources, dtype=object)
+    track = np.full(len(f), -1, dtype=np.int64)
+    factor = np.ones(len(f))
+    if temporal is not None:
+        if n_frames is None:
+            raise ValueError("temporal coverage needs the video's frame count")
+        track = link_tracks(f, b, temporal)
+        af, ab, at, asrc = fill_and_extend(f, b, track, n_frames, temporal)
+        f, b, track = np.concatenate([f, af]), np.concatenate([b, ab]), np.concatenate([track, at])
+        sc, src_arr = np.concatenate([sc, np.zeros(len(af))]), np.concatenate([src_arr, asrc])
+        factor = speed_factors(f, b, track, temporal)
+    scaled = np.concatenate([scale_about_centre(b[i : i + 1], params.enlarge * factor[i]) for i in range(len(b))])
+    ib = to_int_pixels(clip_to_frame(scaled, width, height), width, height)
+    keep = (ib[:, 2] > 0) & (ib[:, 3] > 0)
+    df = pd.DataFrame({
+        "frame_index": f[keep], "x": ib[keep, 0], "y": ib[keep, 1], "w": ib[keep, 2], "h": ib[keep, 3],
+        "shape": params.shape, "source": src_arr[keep].astype(str), "score": sc[keep], "track_id": track[keep],
+    }).sort_values(["frame_index", "track_id"], kind="stable").reset_index(drop=True)
+    if df.empty:
+        return empty_regions()
     df.insert(1, "region_id", np.arange(len(df), dtype=np.int64))
     return df[list(REGION_COLUMNS)].astype(REGION_COLUMNS)

@@ -22,7 +22,7 @@ from btb.detect.base import RawDetections
 from btb.errors import InputError, ModelError
 from btb.image import check_image, probe_image, read_image, write_image
 from btb.samples import is_image
-from btb.merge import MergeParams, merge_detections
+from btb.merge import MergeParams, merge_detections, temporal_params
 from btb.tables import concat_detections, detections_frame, read_detections, write_detections, write_regions
 from btb.video.encode import EncodeParams, encode_video
 from btb.video.frames import FFV1Writer, extract_store, image_store, iter_normalised, iter_store
@@ -150,11 +150,13 @@ def merge(detections: dict[str, str], probe_json: str, frame_table: str, out: st
         info = pd.read_json(probe_json, typ="series")
         n_frames = len(pd.read_csv(frame_table, sep="\t"))
         tables = {name: read_detections(path) for name, path in detections.items()}
-        regions = merge_detections(tables, mp, int(info["width"]), int(info["height"]))
+        regions = merge_detections(tables, mp, int(info["width"]), int(info["height"]),
+                                   temporal_params(params), n_frames)
         write_regions(regions, out)
         rec.add_outputs(out)
         with_region = int(regions["frame_index"].nunique())
         rec.counts = {"blur_regions": len(regions), "frames_with_region": with_region,
+                      "tracks": int(regions.loc[regions["track_id"] >= 0, "track_id"].nunique()),
                       "frames_without_region": n_frames - with_region,
                       **{f"regions_from_{k}": int(v) for k, v in regions["source"].value_counts().items()}}
 

@@ -37,6 +37,7 @@ REGION_COLUMNS: dict[str, str] = {
     "shape": "string",
     "source": "string",
     "score": "float64",
+    "track_id": "int64",  # -1 when temporal coverage is off
 }
 
 

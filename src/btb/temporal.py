@@ -1,0 +1,172 @@
+"""Temporal coverage: link per-frame boxes into tracks, fill short gaps, extend tracks, enlarge with speed.
+
+Per-frame detectors miss faces for a frame or a few (motion blur, a turning head, a hand passing). Tracks
+recover those frames:
+
+* **Linking.** Frame by frame, each open track predicts its box (last box moved by its velocity); detections
+  are matched to predictions greedily by IoU (``match_iou``) or, for fast motion, by centre distance within
+  ``match_distance`` of the track's box size. A track stays open for ``max_gap`` frames without a match.
+* **Filling.** Between two detections of a track at most ``max_gap`` frames apart, the missing frames get a
+  box interpolated linearly (source ``temporal_fill``).
+* **Extending.** Each track is held ``extend`` frames before its first and after its last detection
+  (source ``temporal_extend``): a face is blurred from before the detector first sees it.
+* **Speed.** Each box is enlarged by ``1 + speed_gain * speed / size`` (speed in pixels per frame, size the
+  box's longer side), capped at ``max_speed_enlarge``: a fast face moves within the frame it is shown.
+
+The tracker never drops a box: every input box is in the output, so tracking can only add coverage.
+Raising ``max_gap`` or ``extend`` covers longer misses at the price of blurring where a face may no longer
+be; ``speed_gain`` trades blur area for safety on fast motion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from btb.boxes import iou_matrix
+
+FILL = "temporal_fill"
+EXTEND = "temporal_extend"
+
+
+@dataclass(frozen=True)
+class TemporalParams:
+    max_gap: int = 6
+    extend: int = 3
+    match_iou: float = 0.1
+    match_distance: float = 1.0  # centre distance, in units of the track box's longer side
+    speed_gain: float = 1.0
+    max_speed_enlarge: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.max_gap < 0 or self.extend < 0:
+            raise ValueError("max_gap and extend must be >= 0")
+
+
+@dataclass
+class Track:
+    track_id: int
+    frames: list[int] = field(default_factory=list)
+    boxes: list[np.ndarray] = field(default_factory=list)
+    members: list[int] = field(default_factory=list)  # row numbers of the input boxes
+
+    @property
+    def last_frame(self) -> int:
+        return self.frames[-1]
+
+    def velocity(self) -> np.ndarray:
+        if len(self.frames) < 2:
+            return np.zeros(4)
+        df = self.frames[-1] - self.frames[-2]
+        return (self.boxes[-1] - self.boxes[-2]) / max(df, 1)
+
+    def predict(self, frame: int) -> np.ndarray:
+        return self.boxes[-1] + self.velocity() * (frame - self.last_frame)
+
+
+def _centre(b: np.ndarray) -> np.ndarray:
+    return b[..., :2] + b[..., 2:] / 2
+
+
+def link_tracks(frame_index: np.ndarray, boxes: np.ndarray, params: TemporalParams) -> np.ndarray:
+    """Track id of every input box (rows of ``boxes``, x y w h, with their ``frame_index``)."""
+    order = np.argsort(frame_index, kind="stable")
+    track_of = np.full(len(boxes), -1, dtype=np.int64)
+    open_tracks: list[Track] = []
+    next_id = 0
+    frames = frame_index[order]
+    for f in np.unique(frames):
+        rows = order[frames == f]
+        open_tracks = [t for t in open_tracks if f - t.last_frame <= params.max_gap + 1]
+        dets = boxes[rows]
+        matched_t: set[int] = set()
+        matched_d: set[int] = set()
+        if open_tracks and len(rows):
+            preds = np.stack([t.predict(int(f)) for t in open_tracks])
+            iou = iou_matrix(preds, dets)
+            size = np.maximum(preds[:, 2], preds[:, 3])[:, None]
+            dist = np.linalg.norm(_centre(preds)[:, None, :] - _centre(dets)[None, :, :], axis=2) / size
+            # prefer overlap, then closeness; a pair qualifies by either test
+            score = np.where(iou >= params.match_iou, 1 + iou, np.where(dist <= params.match_distance,
+                                                                      1 - dist / (params.match_distance + 1e-9),
+                                                                      -1.0))
+            for ti, di in sorted(np.argwhere(score > -1), key=lambda p: -score[p[0], p[1]]):
+                if ti in matched_t or di in matched_d:
+                    continue
+                matched_t.add(int(ti))
+                matched_d.add(int(di))
+                t = open_tracks[ti]
+                t.frames.append(int(f))
+                t.boxes.append(dets[di])
+                t.members.append(int(rows[di]))
+                track_of[rows[di]] = t.track_id
+        for di, row in enumerate(rows):
+            if di not in matched_d:
+                t = Track(next_id, [int(f)], [dets[di]], [int(row)])
+                next_id += 1
+                open_tracks.append(t)
+                track_of[row] = t.track_id
+    return track_of
+
+
+def fill_and_extend(frame_index: np.ndarray, boxes: np.ndarray, track_of: np.ndarray, n_frames: int,
+                    params: TemporalParams) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Added boxes from gap filling and extension: (frame_index, boxes, track_id, source)."""
+    out_f: list[int] = []
+    out_b: list[np.ndarray] = []
+    out_t: list[int] = []
+    out_s: list[str] = []
+    for tid in np.unique(track_of):
+        sel = np.flatnonzero(track_of == tid)
+        fr = frame_index[sel]
+        order = np.argsort(fr, kind="stable")
+        fr, bx = fr[order], boxes[sel][order]
+        # one box per frame for interpolation (several detections of one track in a frame: their mean)
+        uniq, first = np.unique(fr, return_index=True)
+        per_frame = np.stack([bx[fr == u].mean(axis=0) for u in uniq])
+        for (a, ba), (b, bb) in zip(zip(uniq[:-1], per_frame[:-1], strict=True),
+                                    zip(uniq[1:], per_frame[1:], strict=True), strict=True):
+            if 1 < b - a <= params.max_gap + 1:
+                for g in range(a + 1, b):
+                    w = (g - a) / (b - a)
+                    out_f.append(int(g))
+                    out_b.append(ba * (1 - w) + bb * w)
+                    out_t.append(int(tid))
+                    out_s.append(FILL)
+        for k in range(1, params.extend + 1):
+            for g, b in ((uniq[0] - k, per_frame[0]), (uniq[-1] + k, per_frame[-1])):
+                if 0 <= g < n_frames:
+                    out_f.append(int(g))
+                    out_b.append(b)
+                    out_t.append(int(tid))
+                    out_s.append(EXTEND)
+    if not out_f:
+        return np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros(0, np.int64), np.zeros(0, dtype=object)
+    return (np.asarray(out_f, np.int64), np.stack(out_b), np.asarray(out_t, np.int64),
+            np.asarray(out_s, dtype=object))
+
+
+def speed_factors(frame_index: np.ndarray, boxes: np.ndarray, track_of: np.ndarray,
+                  params: TemporalParams) -> np.ndarray:
+    """Per box, the enlargement for its track's speed around that frame (1 for a still face)."""
+    factors = np.ones(len(boxes))
+    if params.speed_gain <= 0:
+        return factors
+    centres = _centre(boxes)
+    for tid in np.unique(track_of):
+        sel = np.flatnonzero(track_of == tid)
+        if len(sel) < 2:
+            continue
+        order = sel[np.argsort(frame_index[sel], kind="stable")]
+        f = frame_index[order].astype(float)
+        c = centres[order]
+        speed = np.zeros(len(order))
+        for i in range(len(order)):
+            lo, hi = max(i - 1, 0), min(i + 1, len(order) - 1)
+            df = f[hi] - f[lo]
+            if df > 0:
+                speed[i] = np.linalg.norm(c[hi] - c[lo]) / df
+        size = np.maximum(boxes[order, 2], boxes[order, 3]).clip(min=1)
+        factors[order] = np.minimum(1 + params.speed_gain * speed / size, params.max_speed_enlarge)
+    return factors

@@ -1,0 +1,100 @@
+"""Tracking and gap filling on synthetic tracks."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from btb.merge import MergeParams, merge_detections
+from btb.tables import detections_frame, empty_detections
+from btb.temporal import EXTEND, FILL, TemporalParams, fill_and_extend, link_tracks, speed_factors
+
+P = TemporalParams(max_gap=6, extend=2, speed_gain=0.0)
+
+
+def moving_face(frames, x0=100.0, dx=2.0, y=50.0, size=40.0):
+    f = np.asarray(frames, dtype=np.int64)
+    return f, np.column_stack([x0 + dx * f, np.full(len(f), y), np.full(len(f), size), np.full(len(f), size)])
+
+
+@pytest.mark.parametrize("missing", [1, 3, 6])
+def test_short_misses_are_filled_by_interpolation(missing):
+    frames = [f for f in range(30) if not 10 <= f < 10 + missing]
+    f, b = moving_face(frames)
+    track = link_tracks(f, b, P)
+    assert len(set(track)) == 1, "one face, one track"
+    af, ab, _, src = fill_and_extend(f, b, track, 30, P)
+    filled = sorted(af[src == FILL])
+    assert filled == list(range(10, 10 + missing))
+    _, truth = moving_face(filled)
+    assert np.allclose(ab[src == FILL][np.argsort(af[src == FILL])], truth), "linear motion is interpolated exactly"
+
+
+def test_longer_miss_is_not_bridged():
+    f, b = moving_face([f for f in range(30) if not 10 <= f < 17])  # 7 missing > max_gap 6
+    track = link_tracks(f, b, P)
+    af, _, _, src = fill_and_extend(f, b, track, 30, P)
+    assert not (src == FILL).any()
+    assert len(set(track)) == 2
+
+
+def test_two_faces_crossing_keep_their_boxes():
+    fa, ba = moving_face(range(40), x0=0, dx=5, y=50)
+    fb, bb = moving_face(range(40), x0=200, dx=-5, y=65)  # the boxes overlap heavily around frame 20
+    f, b = np.concatenate([fa, fb]), np.concatenate([ba, bb])
+    keep = ~((f == 19) & (b[:, 1] == 50))  # face A missed at frame 19, mid-crossing
+    f, b = f[keep], b[keep]
+    track = link_tracks(f, b, P)
+    assert len(set(track)) == 2
+    af, ab, at, src = fill_and_extend(f, b, track, 40, P)
+    fill = (src == FILL) & (af == 19)
+    assert fill.sum() == 1 and np.allclose(ab[fill][0], [95, 50, 40, 40]), "the missed face is filled where it was"
+    # each track moves one way only: no identity swap
+    for t in set(track):
+        xs = b[track == t, 0][np.argsort(f[track == t])]
+        assert (np.diff(xs) > 0).all() or (np.diff(xs) < 0).all()
+
+
+def test_face_entering_at_the_edge_is_held_before_first_detection():
+    f, b = moving_face(range(5, 20), x0=-20, dx=4)  # enters from the left edge
+    track = link_tracks(f, b, P)
+    af, ab, _, src = fill_and_extend(f, b, track, 20, P)
+    assert sorted(af[src == EXTEND]) == [3, 4]  # after the end is beyond the video (frame 19 is last)
+    table = det_table(f, b)
+    regions = merge_detections({"yunet": table}, MergeParams("union", {"yunet": 0.5}, enlarge=1.0), 200, 120,
+                               P, n_frames=20)
+    assert set(regions.frame_index) == set(range(3, 20))
+    assert (regions.x >= 0).all(), "clipped to the frame"
+    assert set(regions.source) == {"yunet", EXTEND}
+
+
+def test_never_drops_a_box_and_records_source():
+    f, b = moving_face([0, 1, 2, 5, 6])
+    table = det_table(f, b)
+    params = MergeParams("union", {"yunet": 0.5}, enlarge=1.0)
+    plain = merge_detections({"yunet": table}, params, 400, 200)
+    tracked = merge_detections({"yunet": table}, params, 400, 200, P, n_frames=10)
+    detected = tracked[tracked.source == "yunet"]
+    pd.testing.assert_frame_equal(detected[["frame_index", "x", "y", "w", "h"]].reset_index(drop=True),
+                                  plain[["frame_index", "x", "y", "w", "h"]].reset_index(drop=True))
+    assert set(tracked[tracked.source == FILL].frame_index) == {3, 4}
+    assert (tracked.track_id >= 0).all() and (plain.track_id == -1).all()
+
+
+def test_speed_enlarges_fast_faces_only():
+    fs, bs = moving_face(range(10), dx=0.0)
+    ff, bf = moving_face(range(10), dx=20.0, y=150)
+    f, b = np.concatenate([fs, ff]), np.concatenate([bs, bf])
+    track = link_tracks(f, b, TemporalParams())
+    factors = speed_factors(f, b, track, TemporalParams(speed_gain=1.0, max_speed_enlarge=2.0))
+    assert np.allclose(factors[:10], 1.0)
+    assert np.allclose(factors[10:], 1.5)  # 20 px/frame on a 40 px face
+
+
+def test_no_detections():
+    out = merge_detections({"yunet": empty_detections()}, MergeParams("union", {"yunet": 0.5}), 10, 10, P, 5)
+    assert out.empty
+
+
+def det_table(f, b, score=0.9):
+    return pd.concat([detections_frame(int(i), "yunet", b[k : k + 1], np.array([score]), np.zeros((1, 10)))
+                      for k, i in enumerate(f)], ignore_index=True)

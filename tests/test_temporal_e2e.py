@@ -1,0 +1,61 @@
+"""End to end: a toy passes in front of a face for four frames; the detectors lose it, tracks cover it."""
+
+from __future__ import annotations
+
+import cv2
+import pandas as pd
+import pytest
+
+from btb.demo import demo_frames, demo_ground_truth, write_demo_video
+from btb.metrics import face_coverages
+from conftest import dry_run_jobs, run_snakemake, workflow_config
+
+pytestmark = pytest.mark.e2e
+HIDDEN = range(10, 14)
+
+
+@pytest.fixture(scope="module")
+def occluded_run(tmp_path_factory, models_dir):
+    work = tmp_path_factory.mktemp("occluded")
+    frames = demo_frames(n_frames=24)
+    gt = [g for g in demo_ground_truth(24)]
+    big = {i: (x, y, w, h) for i, x, y, w, h in gt[::2]}  # the first sprite of each frame is the big face
+    for i in HIDDEN:
+        x, y, w, h = big[i]
+        # an orange toy covers 80% of the face, leaving a strip of cheek no detector recognises
+        cv2.rectangle(frames[i], (int(x + 0.2 * w), int(y - 0.3 * h)), (int(x + 1.2 * w), int(y + 1.3 * h)),
+                      (60, 140, 220), -1)
+    clip = write_demo_video(work / "toy.mp4", fps=12, seconds=2.0, frames=frames)
+    sheet = work / "samples.tsv"
+    sheet.write_text(f"video_id\tpath\ntoy\t{clip}\n")
+    cfg = workflow_config(models_dir, sheet)
+    run_snakemake(work, cfg)
+    gt_table = pd.DataFrame([(i, x, y, w, h, 1) for i, (x, y, w, h) in big.items()],
+                            columns=["frame_index", "x", "y", "w", "h", "labeled"])
+    return work, cfg, gt_table
+
+
+def coverage(work, gt_table):
+    regions = pd.read_parquet(work / "results" / "toy" / "regions.parquet")
+    return face_coverages(gt_table, regions, 360, 640).set_index("frame_index")["coverage"], regions
+
+
+def test_tracks_cover_the_hidden_frames(occluded_run):
+    work, _, gt = occluded_run
+    cov, regions = coverage(work, gt)
+    assert (cov >= 0.8).all(), cov[cov < 0.8]
+    hidden = regions[regions.frame_index.isin(HIDDEN)]
+    assert "temporal_fill" in set(hidden.source)
+    yunet = pd.read_parquet(work / "results" / "toy" / "detections" / "yunet.parquet")
+    assert not ((yunet.frame_index.isin(HIDDEN)) & (yunet.score >= 0.5) & (yunet.x < 450)).any(), \
+        "the detectors really lose the big face while it is hidden"
+
+
+def test_without_tracks_those_frames_are_exposed(occluded_run):
+    work, cfg, gt = occluded_run
+    off = {**cfg, "merge": {**cfg["merge"], "temporal": {**cfg["merge"]["temporal"], "enabled": False}}}
+    jobs = dry_run_jobs(work, off)
+    assert "merge_regions" in jobs and "detect_yunet" not in jobs and "extract_frames" not in jobs
+    run_snakemake(work, off, ["--allowed-rules", "merge_regions", "--", "results/toy/regions.parquet"])
+    cov, _ = coverage(work, gt)
+    assert set(cov[cov < 0.8].index) == set(HIDDEN)
