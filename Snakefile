@@ -17,6 +17,7 @@ include: "workflow/rules/frames.smk"
 include: "workflow/rules/detect.smk"
 include: "workflow/rules/merge.smk"
 include: "workflow/rules/blur.smk"
+include: "workflow/rules/release.smk"
 include: "workflow/rules/audit.smk"
 include: "workflow/rules/evaluate.smk"
 

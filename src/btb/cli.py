@@ -72,6 +72,27 @@ def cmd_verify(args: argparse.Namespace, extra: list[str]) -> int:
     return status
 
 
+def cmd_review(args: argparse.Namespace, extra: list[str]) -> int:
+    from btb.review import pending, record_decision
+
+    results = Path(args.results)
+    if args.action == "list":
+        states = pending(results)
+        if not states:
+            print(f"no release states under {results}")
+        for st in states:
+            print(f"{st['status']:<13} {st['video_id']:<24} verification {st['verdict']:<12} {st['why']}")
+        return 0
+    if not args.video_id or not args.reviewer:
+        print("btb review approve|reject needs VIDEO_ID, --reviewer and --reason", file=sys.stderr)
+        return 2
+    state = record_decision(results, args.video_id, args.action, args.reviewer, args.reason or "")
+    print(f"{state['video_id']}: {state['status']} ({state['why']})")
+    if state["released_path"]:
+        print(f"released to {state['released_path']}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
     from btb.demo import write_demo_video
 
@@ -110,6 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("manifests", nargs="+")
     v.add_argument("--base", help="folder that relative paths in the manifest are relative to")
     v.set_defaults(func=cmd_verify)
+    rv = sub.add_parser("review", help="list outputs held for review; approve or reject one (recorded)")
+    rv.add_argument("action", choices=["list", "approve", "reject"])
+    rv.add_argument("video_id", nargs="?")
+    rv.add_argument("--reviewer", help="reviewer's name (recorded with the decision)")
+    rv.add_argument("--reason", help="why (required for approve/reject)")
+    rv.add_argument("--results", default="results", help="results folder (default: results)")
+    rv.set_defaults(func=cmd_review)
     d = sub.add_parser("demo", help="write the demo video")
     d.add_argument("out", nargs="?", default="resources/demo/demo.mp4")
     d.set_defaults(func=cmd_demo)

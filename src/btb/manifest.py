@@ -126,10 +126,12 @@ def verify_manifest(manifest_path: str | Path, base: str | Path | None = None) -
     return problems, checked
 
 
-def build_summary(manifests: list[str]) -> dict[str, Any]:
+def build_summary(manifests: list[str], releases: list[str] | None = None) -> dict[str, Any]:
     rows = []
+    states = {s["video_id"]: s for s in map(_load, releases or [])}
     for path in manifests:
         m = _load(path)
+        state = states.get(m["video_id"], {})
         outputs = [f for f in m["files"] if f["role"] == "output"]
         video_out = outputs[0] if outputs else None  # the de-identified file is listed first
         rows.append({
@@ -142,6 +144,9 @@ def build_summary(manifests: list[str]) -> dict[str, Any]:
             "frames_to_second_detector": m["counts"].get("select_cascade_frames.frames_selected",
                                                          m["counts"].get("extract_frames.frames")),
             "merge_mode": m["config"]["merge"]["mode"],
+            "verdict": state.get("verdict"),
+            "residual_flags": state.get("flags"),
+            "release": state.get("status"),
             "started_utc": m["started_utc"],
             "ended_utc": m["ended_utc"],
             "output": video_out["path"] if video_out else None,
@@ -150,12 +155,14 @@ def build_summary(manifests: list[str]) -> dict[str, Any]:
             "manifest_sha256": sha256_file(path),
         })
     return {"created_utc": utc_now(), "videos": rows, "n_videos": len(rows),
-            "n_done": sum(r["status"] == "done" for r in rows)}
+            "n_done": sum(r["status"] == "done" for r in rows),
+            "n_released": sum(r["release"] == "released" for r in rows),
+            "n_needs_review": sum(r["release"] == "needs_review" for r in rows)}
 
 
-def write_summary(manifests: list[str], out_json: str, out_tsv: str) -> None:
+def write_summary(manifests: list[str], out_json: str, out_tsv: str, releases: list[str] | None = None) -> None:
     import pandas as pd
 
-    summary = build_summary(manifests)
+    summary = build_summary(manifests, releases)
     write_json(out_json, summary)
     pd.DataFrame(summary["videos"]).to_csv(out_tsv, sep="\t", index=False)

@@ -6,7 +6,6 @@ Each stage reads its inputs, writes its outputs atomically and writes an audit r
 from __future__ import annotations
 
 import logging
-import shutil
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -250,3 +249,43 @@ def manifest(out: str, **kwargs: Any) -> None:
     from btb.manifest import build_manifest
 
     write_json(out, build_manifest(**kwargs))
+
+
+# ------------------------------------------------------------------------------------ verify / release
+def verify_residual(output: str, regions: str, models_: dict[str, str], out_flags: str, out_verdict: str,
+                    audit: str, video_id: str, detect_cfg: dict[str, Any], params: dict[str, Any],
+                    threads: int) -> None:
+    """Detect again on the de-identified output; flag detections not inside a blur region."""
+    from btb.residual import ResidualParams, flags_in_frame, flags_table, verdict
+
+    rp = ResidualParams(thresholds=dict(params["thresholds"]), min_covered=float(params["min_covered"]))
+    with stage_record("verify_residual", video_id, params, audit) as rec:
+        rec.add_inputs(output, regions, *models_.values())
+        detectors = {name: make_detector(name, path, detect_cfg[name], threads, detect_cfg.get("device", "cpu"))
+                     for name, path in models_.items()}
+        reg = pd.read_parquet(regions)
+        by_frame = {int(k): g for k, g in reg.groupby("frame_index")}
+        empty = reg.iloc[0:0]
+        frames = iter([(0, read_image(output))]) if is_image(output) else (
+            (f.index, f.image) for f in iter_normalised(output))
+        rows, n = [], 0
+        for index, image in frames:
+            found = {name: d.detect(image) for name, d in detectors.items()}
+            rows += flags_in_frame(index, image.shape, by_frame.get(index, empty), found, rp)
+            n += 1
+        flags = flags_table(rows)
+        Path(out_flags).parent.mkdir(parents=True, exist_ok=True)
+        flags.to_csv(out_flags, sep="\t", index=False, float_format="%.2f")
+        result = verdict(flags, n)
+        write_json(out_verdict, {"video_id": video_id, **result, "params": params})
+        rec.add_outputs(out_flags, out_verdict)
+        rec.counts = {"frames_checked": n, "residual_flags": len(flags), "frames_flagged": result["frames_flagged"]}
+        rec.notes["verdict"] = result["verdict"]
+
+
+def release(deliverable: str, verdict_json: str, out: str, release_dir: str, video_id: str) -> None:
+    """Fail closed: the deliverable enters the release area only with a passing verification or a recorded
+    approval of this very file (by sha256); otherwise it stays in the review area."""
+    from btb.review import release_state
+
+    write_json(out, release_state(video_id, deliverable, verdict_json, release_dir))

@@ -26,7 +26,8 @@ rule write_manifest:
 
 rule summarise_run:
     input:
-        expand("results/{vid}/manifest.json", vid=sorted(SAMPLES)),
+        manifests=expand("results/{vid}/manifest.json", vid=sorted(SAMPLES)),
+        releases=expand("results/{vid}/release.json", vid=sorted(SAMPLES)),
     output:
         json=report(
             "results/summary.json", caption="../report/summary.rst", category="Run"

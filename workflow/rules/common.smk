@@ -81,6 +81,10 @@ def get_deliverable(vid):
     return f"results/{vid}/{vid}.deid.mp4"
 
 
+def get_deliverable_input(wildcards):
+    return get_deliverable(wildcards.vid)
+
+
 def get_output_check(wildcards):
     sample = SAMPLES[wildcards.vid]
     if sample.is_image:
@@ -93,7 +97,13 @@ def get_stage_audits(wildcards):
         last = [f"blur_image.{output_suffix(SAMPLES[wildcards.vid].path)}"]
     else:
         last = ["blur_frames", "encode_video"]
-    stages = ["extract_frames", "detect_yunet", "merge_regions", *last]
+    stages = [
+        "extract_frames",
+        "detect_yunet",
+        "merge_regions",
+        *last,
+        "verify_residual",
+    ]
     if MERGE_MODE == "cascade":
         stages += ["select_cascade_frames", "detect_retinaface_cascade"]
     else:
@@ -110,6 +120,8 @@ def get_manifest_outputs(wildcards):
         f"results/{vid}/detections/yunet.parquet",
         get_retinaface_table(wildcards),
         f"results/{vid}/frames.tsv",
+        f"results/{vid}/verification/flags.tsv",
+        f"results/{vid}/verification/verdict.json",
     ] + (
         [f"results/{vid}/detections/cascade_frames.tsv"]
         if MERGE_MODE == "cascade"
@@ -118,6 +130,8 @@ def get_manifest_outputs(wildcards):
 
 
 def get_final_output():
-    return [f"results/{vid}/manifest.json" for vid in sorted(SAMPLES)] + [
-        "results/summary.json"
-    ]
+    return [
+        f"results/{vid}/{name}.json"
+        for vid in sorted(SAMPLES)
+        for name in ("manifest", "release")
+    ] + ["results/summary.json"]
