@@ -75,3 +75,12 @@ def test_review_records_decisions_and_releases_on_approval(planted_run, capsys):
     assert check_chain(log) != []
     with pytest.raises(BTBError, match="does not follow"):
         record_decision(results, "bad", "approve", "Mallory", "covering tracks")
+
+
+def test_qa_reports(planted_run):
+    bad = (planted_run / "results" / "bad" / "qa_report.html").read_text()
+    good = (planted_run / "results" / "good" / "qa_report.html").read_text()
+    assert "needs_review" in bad and bad.count("<figure>") >= 1 and "from the de-identified output" in bad
+    assert "<h2>Flagged frames (from the de-identified output)</h2><p>none</p>" in good
+    run_html = (planted_run / "results" / "summary.html").read_text()
+    assert "good" in run_html and "released" in run_html

@@ -289,3 +289,20 @@ def release(deliverable: str, verdict_json: str, out: str, release_dir: str, vid
     from btb.review import release_state
 
     write_json(out, release_state(video_id, deliverable, verdict_json, release_dir))
+
+
+def qa_report(deliverable: str, yunet: str, retinaface: str, regions: str, flags: str, verdict_json: str,
+              frame_table: str, out: str, video_id: str, thresholds: dict[str, float]) -> None:
+    from btb.qa import MAX_THUMBS, write_video_report
+
+    fl = pd.read_csv(flags, sep="\t")
+    wanted = set(fl.sort_values("score", ascending=False).drop_duplicates("frame_index")
+                 .head(MAX_THUMBS)["frame_index"].astype(int))
+    if is_image(deliverable):
+        frames = {0: read_image(deliverable)} if wanted else {}
+    else:
+        frames = {f.index: f.image for f in iter_normalised(deliverable) if f.index in wanted}
+    write_video_report(out, video_id, len(pd.read_csv(frame_table, sep="\t")),
+                       {"yunet": read_detections(yunet), "retinaface": read_detections(retinaface)},
+                       thresholds, pd.read_parquet(regions), fl,
+                       pd.read_json(verdict_json, typ="series").to_dict(), frames)

@@ -33,6 +33,9 @@ rule summarise_run:
             "results/summary.json", caption="../report/summary.rst", category="Run"
         ),
         tsv="results/summary.tsv",
+        html=report(
+            "results/summary.html", caption="../report/summary.rst", category="Run"
+        ),
     log:
         "results/logs/summarise_run.log",
     benchmark:

@@ -131,7 +131,7 @@ def get_manifest_outputs(wildcards):
 
 def get_final_output():
     return [
-        f"results/{vid}/{name}.json"
+        f"results/{vid}/{name}"
         for vid in sorted(SAMPLES)
-        for name in ("manifest", "release")
-    ] + ["results/summary.json"]
+        for name in ("manifest.json", "release.json", "qa_report.html")
+    ] + ["results/summary.json", "results/summary.html"]

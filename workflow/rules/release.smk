@@ -44,3 +44,34 @@ rule release:
         release_dir="results/release",
     script:
         "../scripts/release.py"
+
+
+rule qa_report:
+    input:
+        output=get_deliverable_input,
+        yunet="results/{vid}/detections/yunet.parquet",
+        retinaface=get_retinaface_table,
+        regions="results/{vid}/regions.parquet",
+        flags="results/{vid}/verification/flags.tsv",
+        verdict="results/{vid}/verification/verdict.json",
+        frames="results/{vid}/frames.tsv",
+    output:
+        report(
+            "results/{vid}/qa_report.html",
+            caption="../report/qa.rst",
+            category="QA",
+            subcategory="{vid}",
+        ),
+    log:
+        "results/logs/qa_report/{vid}.log",
+    benchmark:
+        "results/benchmarks/qa_report/{vid}.tsv"
+    conda:
+        "../../envs/video.yaml"
+    resources:
+        mem_mb=1500,
+        runtime=30,
+    params:
+        thresholds=config["merge"]["thresholds"],
+    script:
+        "../scripts/qa_report.py"
