@@ -7,9 +7,9 @@ import json
 import cv2
 import numpy as np
 import pytest
+from conftest import run_snakemake, workflow_config
 
 from btb.demo import demo_frames, demo_ground_truth, write_demo_video
-from conftest import run_snakemake, workflow_config
 
 pytestmark = pytest.mark.e2e
 

@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import run_snakemake, workflow_config
 from PIL import Image, PngImagePlugin
 
 from btb.blur import region_mask
 from btb.image import read_image
 from btb.manifest import verify_manifest
-from conftest import run_snakemake, workflow_config
 
 pytestmark = pytest.mark.e2e
 

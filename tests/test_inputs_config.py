@@ -1,9 +1,9 @@
 import pytest
+from conftest import REPO, default_config
 
 from btb.config import load_config, validate_config
 from btb.errors import InputError
 from btb.samples import read_sample_sheet, resolve_samples, sanitise_id, scan_input_dir
-from conftest import REPO, default_config
 
 
 def test_default_config_is_valid():

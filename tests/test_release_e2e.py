@@ -7,11 +7,11 @@ import json
 
 import pandas as pd
 import pytest
+from conftest import copy_clip, run_snakemake, workflow_config
 
 from btb.cli import main
 from btb.errors import BTBError
 from btb.review import check_chain, record_decision
-from conftest import copy_clip, run_snakemake, workflow_config
 
 pytestmark = pytest.mark.e2e
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import cv2
 import pandas as pd
 import pytest
+from conftest import dry_run_jobs, run_snakemake, workflow_config
 
 from btb.demo import demo_frames, demo_ground_truth, write_demo_video
 from btb.metrics import face_coverages
-from conftest import dry_run_jobs, run_snakemake, workflow_config
 
 pytestmark = pytest.mark.e2e
 HIDDEN = range(10, 14)

@@ -5,7 +5,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from btb.errors import InputError
+from btb.errors import InputError, ToolError
 from btb.video.encode import EncodeParams, encode_video, pixel_format
 from btb.video.frames import FFV1Writer, extract_store, iter_normalised, iter_store
 from btb.video.probe import frame_times, probe_video
@@ -95,6 +95,6 @@ def test_audio_only_is_refused(tmp_path):
 
 
 def test_failed_encode_leaves_no_output(tmp_path):
-    with pytest.raises(Exception):
+    with pytest.raises(ToolError, match="missing.mp4"):
         encode_video(tmp_path / "missing.nut", tmp_path / "missing.mp4", tmp_path / "o.mp4", EncodeParams(), 16, 16)
     assert list(tmp_path.iterdir()) == []

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import copy_clip, dry_run_jobs, run_snakemake, workflow_config
 
 from btb.blur import region_mask
 from btb.manifest import verify_manifest
 from btb.video.ffmpeg import ffprobe_json
 from btb.video.frames import iter_normalised
 from btb.video.probe import frame_times, probe_video
-from conftest import copy_clip, dry_run_jobs, run_snakemake, workflow_config
 
 pytestmark = pytest.mark.e2e
 VID = "child01"

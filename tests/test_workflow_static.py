@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO
 
 
@@ -48,3 +47,8 @@ def test_profiles_plan_a_run(profile, tmp_path):
     assert "detect_retinaface" in proc.stdout and "encode_video" in proc.stdout
     if profile == "slurm":
         assert "slurm_account=CHANGE_ME_account" in proc.stdout
+
+
+def test_ruff_clean():
+    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:]

@@ -10,7 +10,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from btb import models
@@ -20,8 +19,8 @@ from btb.cascade import CascadeRule, select_uncertain_frames
 from btb.detect.base import RawDetections
 from btb.errors import InputError, ModelError
 from btb.image import check_image, probe_image, read_image, write_image
-from btb.samples import is_image
 from btb.merge import MergeParams, merge_detections, temporal_params
+from btb.samples import is_image
 from btb.tables import concat_detections, detections_frame, read_detections, write_detections, write_regions
 from btb.video.encode import EncodeParams, encode_video
 from btb.video.frames import FFV1Writer, extract_store, image_store, iter_normalised, iter_store

@@ -2,4 +2,7 @@ from btb import stages
 from btb.models import mirror_from_env
 from btb.workflow_adapter import run
 
-run(snakemake, lambda s: stages.stage_yunet(s.output.model, s.output.audit, mirror_from_env(s.config["models"]["mirror"])))
+run(
+    snakemake,
+    lambda s: stages.stage_yunet(s.output.model, s.output.audit, mirror_from_env(s.config["models"]["mirror"])),
+)

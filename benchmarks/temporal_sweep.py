@@ -1,0 +1,66 @@
+"""Temporal-coverage parameters against the labeled clips, re-scored from cached detections (no detection).
+
+Needs the detection tables that `btb evaluate --configfile config/evaluate_shared.yaml` leaves in
+results/eval-<clip>/. Prints, per setting, union's recall@0.8, recall@0.5, exposed frames and blur-area
+ratio on each clip group:
+
+    .venv/bin/python benchmarks/temporal_sweep.py --eval-dir ../shared/eval/video \\
+        --max-gap 6 15 30 60 --extend 3 10 --enlarge 1.3 1.5
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import itertools
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from btb.config import load_config
+from btb.evaluate import LabeledClip, evaluate_videos, read_video_gt
+from btb.tables import read_detections
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_clips(results: Path, eval_dir: Path) -> list[LabeledClip]:
+    clips = []
+    for d in sorted(results.glob("eval-*")):
+        name = d.name.removeprefix("eval-")
+        probe = json.loads((d / "probe.json").read_text())
+        clips.append(LabeledClip(
+            name, read_video_gt(eval_dir / f"{name}_gt.csv"),
+            {"yunet": read_detections(d / "detections" / "yunet.parquet"),
+             "retinaface": read_detections(d / "detections" / "retinaface_all.parquet")},
+            len(pd.read_csv(d / "frames.tsv", sep="\t")), int(probe["width"]), int(probe["height"]), {}))
+    return clips
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--eval-dir", type=Path, default=ROOT.parent / "shared" / "eval" / "video")
+    ap.add_argument("--results", type=Path, default=ROOT / "results")
+    ap.add_argument("--max-gap", type=int, nargs="+", default=[6])
+    ap.add_argument("--extend", type=int, nargs="+", default=[3])
+    ap.add_argument("--enlarge", type=float, nargs="+", default=[1.3])
+    args = ap.parse_args()
+    clips = load_clips(args.results, args.eval_dir)
+    if not clips:
+        raise SystemExit(f"no cached detections under {args.results}/eval-*: run btb evaluate first")
+    base = load_config(ROOT / "config" / "config.yaml")["merge"]
+    print("| max_gap | extend | enlarge | group | rec@0.8 | rec@0.5 | exposed | blur ratio |")
+    print("|---|---|---|---|---|---|---|---|")
+    for gap, ext, enl in itertools.product(args.max_gap, args.extend, args.enlarge):
+        merge = copy.deepcopy(base)
+        merge["temporal"].update(max_gap=gap, extend=ext)
+        merge["enlarge"] = enl
+        for group, figs in evaluate_videos(clips, merge)["groups"].items():
+            u = figs["union"]
+            print(f"| {gap} | {ext} | {enl} | {group} | {u['recall_at_0_8']:.3f} | {u['recall_at_0_5']:.3f} | "
+                  f"{u['exposed_frames']} | {u['blur_area_ratio']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
