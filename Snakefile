@@ -26,3 +26,9 @@ rule all:
     default_target: True
     input:
         get_final_output(),
+
+
+onerror:
+    from btb.failures import record_failures
+
+    record_failures(SAMPLES, "results")

@@ -248,6 +248,7 @@ def manifest(out: str, **kwargs: Any) -> None:
     from btb.manifest import build_manifest
 
     write_json(out, build_manifest(**kwargs))
+    Path(out).with_name("failure.json").unlink(missing_ok=True)  # a failure of an earlier run is superseded
 
 
 # ------------------------------------------------------------------------------------ verify / release

@@ -26,4 +26,8 @@ def run(snakemake: Any, body: Callable[[Any], None]) -> None:
         logging.getLogger("btb").error("%s", exc)
         print(f"btb error in rule {snakemake.rule}: {exc}", file=sys.stderr)
         sys.exit(1)
+    except Exception as exc:
+        # unexpected: keep the traceback, and one line in the log that the run summary can quote
+        logging.getLogger("btb").exception("unexpected %s: %s", type(exc).__name__, exc)
+        raise
     logging.getLogger("btb").info("done")

@@ -1,3 +1,4 @@
+import os
 import sys
 
 # The btb package lives in src/. Job scripts find it through the link workflow/scripts/btb (Snakemake puts a
@@ -40,10 +41,18 @@ def maybe_temp(path):
     return path if config["frames"]["keep_intermediates"] else temp(path)
 
 
-def get_video(wildcards):
+def get_video_path(wildcards):
     if wildcards.vid in EVAL_CLIPS:
         return EVAL_CLIPS[wildcards.vid]["video"]
     return SAMPLES[wildcards.vid].path
+
+
+def get_video(wildcards):
+    """The input file, or nothing when it is missing: then probe_video (which gets the path as a parameter)
+    fails for that video alone with an error naming the file, and the other videos go on.
+    """
+    path = get_video_path(wildcards)
+    return path if os.path.exists(path) else []
 
 
 def get_model(wildcards):

@@ -12,6 +12,8 @@ rule probe_video:
     resources:
         mem_mb=300,
         runtime=5,
+    params:
+        path=get_video_path,
     script:
         "../scripts/probe_video.py"
 

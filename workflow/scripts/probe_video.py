@@ -1,4 +1,4 @@
 from btb import stages
 from btb.workflow_adapter import run
 
-run(snakemake, lambda s: stages.probe(s.input[0], s.output[0], s.wildcards.vid))
+run(snakemake, lambda s: stages.probe(s.params.path, s.output[0], s.wildcards.vid))

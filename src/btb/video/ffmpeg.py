@@ -20,12 +20,14 @@ def require(tool: str) -> str:
     return path
 
 
-def run_ffmpeg(args: list[str], *, about: str | Path) -> None:
-    """Run ffmpeg with ``args`` (without the program name); raise ToolError naming ``about`` on failure."""
+def run_ffmpeg(args: list[str], *, about: str | Path) -> str:
+    """Run ffmpeg with ``args`` (without the program name); raise ToolError naming ``about`` on failure.
+    Returns what ffmpeg reported at error level (empty for a clean run)."""
     cmd = [require("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise ToolError(f"ffmpeg failed on {about}: {proc.stderr.strip()[-2000:]}")
+    return proc.stderr.strip()
 
 
 def ffprobe_json(path: str | Path, *extra: str) -> dict:

@@ -54,7 +54,7 @@ def extract_store(src: str | Path, store_dir: str | Path, chunk_seconds: float) 
     if store.exists():
         shutil.rmtree(store)
     store.mkdir(parents=True, mode=0o700)
-    run_ffmpeg(
+    errors = run_ffmpeg(
         [
             *normalise_args(src),
             "-c:v", "ffv1", "-level", "3", "-g", "1", "-pix_fmt", "bgr0",
@@ -64,8 +64,13 @@ def extract_store(src: str | Path, store_dir: str | Path, chunk_seconds: float) 
         ],
         about=src,
     )
+    if errors:
+        # a damaged or truncated file decodes partly: refuse it rather than de-identify half a video
+        shutil.rmtree(store, ignore_errors=True)
+        raise InputError(src, f"damaged or truncated video (ffmpeg: {errors.splitlines()[-1][:300]})")
     table = index_store(store)
     if table.empty:
+        shutil.rmtree(store, ignore_errors=True)
         raise InputError(src, "contains no decodable video frames")
     return table
 

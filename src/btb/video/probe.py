@@ -40,6 +40,10 @@ def _rotation(stream: dict) -> int:
 def probe_video(path: str | Path) -> VideoInfo:
     """Probe ``path``; InputError naming the file if it has no decodable video stream."""
     data = ffprobe_json(path, "-show_format", "-show_streams")
+    fmt_name = str(data.get("format", {}).get("format_name", ""))
+    if fmt_name.endswith("_pipe") or fmt_name in ("image2", "gif"):
+        raise InputError(path, f"is a still image ({fmt_name}), not a video; give it an image suffix "
+                               "(.png, .jpg) to de-identify it as a photo")
     streams = data.get("streams", [])
     video = [s for s in streams if s.get("codec_type") == "video" and not _is_cover_art(s)]
     if not video:
