@@ -31,4 +31,4 @@ rule all:
 onerror:
     from btb.failures import record_failures
 
-    record_failures(SAMPLES, "results")
+    record_failures(SAMPLES, "results", config["frames"]["keep_intermediates"])

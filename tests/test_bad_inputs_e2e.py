@@ -10,9 +10,9 @@ import subprocess
 
 import pandas as pd
 import pytest
+from conftest import run_snakemake, workflow_config
 
 from btb.video.probe import frame_times, probe_video
-from conftest import run_snakemake, workflow_config
 
 pytestmark = pytest.mark.e2e
 

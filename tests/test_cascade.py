@@ -45,3 +45,12 @@ def test_steady_confident_video_sends_nothing():
     y = table([(i, 0.95) for i in range(20)])
     assert select_uncertain_frames(y, 20, RULE).empty
     assert np.issubdtype(select_uncertain_frames(y, 20, RULE).frame_index.dtype, np.integer)
+
+
+def test_clips_shorter_than_the_neighbourhood():
+    for n in (1, 2, 3, 4):
+        sel = select_uncertain_frames(table([]).astype({"frame_index": int, "score": float}), n,
+                                      CascadeRule(0.5, 0.3, neighbours=2))
+        assert sel.frame_index.tolist() == list(range(n))
+    y = table([(0, 0.9), (1, 0.9), (2, 0.9)])
+    assert select_uncertain_frames(y, 3, CascadeRule(0.5, 0.3, neighbours=2)).empty

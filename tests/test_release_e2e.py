@@ -3,8 +3,12 @@ held for review (fail closed) until a reviewer approves it; decisions are hash-c
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 
+import cv2
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import copy_clip, run_snakemake, workflow_config
@@ -12,6 +16,7 @@ from conftest import copy_clip, run_snakemake, workflow_config
 from btb.cli import main
 from btb.errors import BTBError
 from btb.review import check_chain, record_decision
+from btb.stages import make_detector
 
 pytestmark = pytest.mark.e2e
 
@@ -71,16 +76,40 @@ def test_review_records_decisions_and_releases_on_approval(planted_run, capsys):
     log = results / "bad" / "review.jsonl"
     assert check_chain(log) == []
     lines = log.read_text().splitlines()
+    log.write_text(lines[0] + "\n")  # the newest entry (the approval) is deleted
+    assert any("review.head" in p for p in check_chain(log))
     log.write_text(lines[1] + "\n")  # the rejection is deleted
     assert check_chain(log) != []
     with pytest.raises(BTBError, match="does not follow"):
         record_decision(results, "bad", "approve", "Mallory", "covering tracks")
+    log.write_text("\n".join(lines) + "\n")
 
 
-def test_qa_reports(planted_run):
+def test_rejection_wins_over_a_passing_verification(planted_run):
+    results = planted_run / "results"
+    assert main(["review", "reject", "good", "--reviewer", "Dr. Rivera", "--reason", "a sibling at 00:01",
+                 "--results", str(results)]) == 0
+    state = json.loads((results / "good" / "release.json").read_text())
+    assert state["status"] == "rejected" and not (results / "release" / "good.deid.mp4").exists()
+
+
+def test_qa_reports_show_no_face(planted_run, models_dir):
     bad = (planted_run / "results" / "bad" / "qa_report.html").read_text()
     good = (planted_run / "results" / "good" / "qa_report.html").read_text()
-    assert "needs_review" in bad and bad.count("<figure>") >= 1 and "from the de-identified output" in bad
-    assert "<h2>Flagged frames (from the de-identified output)</h2><p>none</p>" in good
     run_html = (planted_run / "results" / "summary.html").read_text()
     assert "good" in run_html and "released" in run_html
+    assert "needs_review" in bad and bad.count("<figure>") >= 1 and "from the de-identified output" in bad
+    assert "</h2><p>none</p>" in good and "<figure>" not in good
+    # no picture in any report shows a face: both detectors run over every embedded image (enlarged 2x)
+    detectors = [make_detector("yunet", str(models_dir / "face_detection_yunet_2023mar.onnx"),
+                               {"score_floor": 0.3, "nms_iou": 0.3, "downscaled_long_side": 320}, 1, "cpu"),
+                 make_detector("retinaface", str(models_dir / "retinaface_mnv2_floor0.05.onnx"),
+                               {"backbone": "mobilenetv2", "score_floor": 0.05, "downscaled_long_side": 480}, 1,
+                               "cpu")]
+    pictures = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", bad + good + run_html)
+    assert len(pictures) >= 3
+    for b64 in pictures:
+        img = cv2.imdecode(np.frombuffer(base64.b64decode(b64), np.uint8), cv2.IMREAD_COLOR)
+        for d in detectors:
+            found = d.detect(cv2.resize(img, None, fx=2, fy=2))
+            assert not (found.scores >= 0.5).any(), "a report picture shows a face"

@@ -98,3 +98,18 @@ def test_no_detections():
 def det_table(f, b, score=0.9):
     return pd.concat([detections_frame(int(i), "yunet", b[k : k + 1], np.array([score]), np.zeros((1, 10)))
                       for k, i in enumerate(f)], ignore_index=True)
+
+
+def test_extension_follows_a_fast_face():
+    """Held frames move with the track and keep its speed enlargement: the face is still inside."""
+    f, b = moving_face(range(0, 10), dx=20.0)
+    params = TemporalParams(max_gap=6, extend=2, speed_gain=1.0, max_speed_enlarge=2.0)
+    table = det_table(f, b)
+    regions = merge_detections({"yunet": table}, MergeParams("union", {"yunet": 0.5}, enlarge=1.0), 1000, 200,
+                               params, n_frames=12)
+    _, truth = moving_face([10, 11], dx=20.0)
+    for frame, (x, _y, w, _h) in zip([10, 11], truth, strict=True):
+        r = regions[regions.frame_index == frame].iloc[0]
+        assert r.source == EXTEND
+        assert r.x <= x and r.x + r.w >= x + w, "the moving face stays inside the held box"
+        assert r.w == pytest.approx(1.5 * 40, abs=2), "held boxes keep the track's speed enlargement"

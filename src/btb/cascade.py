@@ -45,8 +45,9 @@ def select_uncertain_frames(yunet: pd.DataFrame, n_frames: int, rule: CascadeRul
     reason[(reason == "") & change] = "count_change"
     core = reason != ""
     if rule.neighbours > 0 and core.any():
-        kernel = np.ones(2 * rule.neighbours + 1, dtype=int)
-        near = np.convolve(core.astype(int), kernel, mode="same") > 0
+        k = rule.neighbours
+        # 'full' then the centred slice: correct for clips shorter than the kernel too
+        near = np.convolve(core.astype(int), np.ones(2 * k + 1, dtype=int), mode="full")[k : k + n_frames] > 0
         reason[near & ~core] = "neighbour"
     frames = np.flatnonzero(reason != "")
     return pd.DataFrame({"frame_index": frames.astype(np.int64), "reason": reason[frames].astype(str)})

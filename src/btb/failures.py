@@ -31,11 +31,18 @@ def first_error(results: Path, video_id: str) -> tuple[str | None, str | None]:
     return None, None
 
 
-def record_failures(samples: dict[str, Any], results: str | Path = "results") -> list[dict[str, Any]]:
-    """Write failure records and a summary (done + failed) after a run that did not finish every video."""
+def record_failures(samples: dict[str, Any], results: str | Path = "results",
+                    keep_intermediates: bool = False) -> list[dict[str, Any]]:
+    """Write failure records and a summary (done + failed) after a run that did not finish every video, and
+    remove the face-bearing intermediates (``results/<id>/work/``) the failed jobs left, unless kept."""
+    import shutil
+
     from btb.manifest import build_summary
 
     results = Path(results)
+    if not keep_intermediates:
+        for vid in samples:
+            shutil.rmtree(results / vid / "work", ignore_errors=True)
     done = [str(results / vid / "manifest.json") for vid in sorted(samples)
             if (results / vid / "manifest.json").is_file()]
     releases = [str(results / vid / "release.json") for vid in sorted(samples)

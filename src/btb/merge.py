@@ -14,7 +14,7 @@ import pandas as pd
 
 from btb.boxes import clip_to_frame, iou_matrix, scale_about_centre, to_int_pixels, to_xyxy
 from btb.tables import REGION_COLUMNS, empty_regions
-from btb.temporal import TemporalParams, fill_and_extend, link_tracks, speed_factors
+from btb.temporal import EXTEND, TemporalParams, fill_and_extend, link_tracks, speed_factors
 
 MODES = ("union", "cascade", "intersection")
 
@@ -141,7 +141,7 @@ def merge_detections(
         af, ab, at, asrc = fill_and_extend(f, b, track, n_frames, temporal)
         f, b, track = np.concatenate([f, af]), np.concatenate([b, ab]), np.concatenate([track, at])
         sc, src_arr = np.concatenate([sc, np.zeros(len(af))]), np.concatenate([src_arr, asrc])
-        factor = speed_factors(f, b, track, temporal)
+        factor = speed_factors(f, b, track, temporal, measured=src_arr != EXTEND)
     scaled = np.concatenate([scale_about_centre(b[i : i + 1], params.enlarge * factor[i]) for i in range(len(b))])
     ib = to_int_pixels(clip_to_frame(scaled, width, height), width, height)
     keep = (ib[:, 2] > 0) & (ib[:, 3] > 0)

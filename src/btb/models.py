@@ -179,3 +179,22 @@ def convert_retinaface(graph_path: str | Path, onnx_path: str | Path, score_floo
         "score_floor_before": old,
         "score_floor_after": score_floor,
     }
+
+
+def write_sidecar(path: str | Path) -> Path:
+    """Record a derived model's sha256 beside it (``<file>.sha256``), as staging produced it."""
+    side = Path(f"{path}.sha256")
+    side.write_text(f"{sha256_file(path)}  {Path(path).name}\n")
+    return side
+
+
+def verify_sidecar(path: str | Path) -> None:
+    """Refuse a derived model whose sha256 differs from the one recorded when it was staged."""
+    side = Path(f"{path}.sha256")
+    if not side.is_file():
+        raise ModelError(f"{path}: no {side.name} recorded at staging; stage the models again (stage_models)")
+    recorded = side.read_text().split()[0]
+    digest = sha256_file(path)
+    if digest != recorded:
+        raise ModelError(f"staged model {path} has sha256 {digest}, but staging recorded {recorded}; "
+                         "refusing to use it (corrupted or replaced file)")

@@ -1,6 +1,7 @@
 """QA reports (HTML, self-contained): per video a timeline of detections and regions, the frames where the
-detectors disagreed, thumbnails of flagged frames taken from the de-identified output only, and counts;
-per run a table of every video with its verdict and release state."""
+detectors disagreed, thumbnails of flagged spots taken from the de-identified output only (the flagged box
+itself pixelated: a flag may be an unblurred face, and a report never shows one), and counts; per run a
+table of every video with its verdict and release state."""
 
 from __future__ import annotations
 
@@ -87,6 +88,16 @@ def thumbnails(output_frames: dict[int, np.ndarray], flags: pd.DataFrame) -> lis
         x0, y0 = int(max(0, row.x - m)), int(max(0, row.y - m))
         x1, y1 = int(min(w, row.x + row.w + m)), int(min(h, row.y + row.h + m))
         crop = img[y0:y1, x0:x1].copy()
+        # every flagged spot of the frame is pixelated here (a neighbour's too, should it fall in the crop):
+        # the report shows where to look, never a face
+        for other in flags[flags.frame_index == row.frame_index].itertuples():
+            px, py = 0.2 * other.w, 0.2 * other.h  # detector boxes can be tighter than the face
+            fx0, fy0 = int(max(0, other.x - px - x0)), int(max(0, other.y - py - y0))
+            fx1 = int(min(crop.shape[1], np.ceil(other.x + other.w + px - x0)))
+            fy1 = int(min(crop.shape[0], np.ceil(other.y + other.h + py - y0)))
+            if fx1 > fx0 and fy1 > fy0:
+                small = cv2.resize(crop[fy0:fy1, fx0:fx1], (4, 4), interpolation=cv2.INTER_AREA)
+                crop[fy0:fy1, fx0:fx1] = cv2.resize(small, (fx1 - fx0, fy1 - fy0), interpolation=cv2.INTER_NEAREST)
         cv2.rectangle(crop, (int(row.x - x0), int(row.y - y0)), (int(row.x - x0 + row.w), int(row.y - y0 + row.h)),
                       (0, 0, 255), 1)
         scale = 160 / max(crop.shape[:2])
@@ -123,7 +134,8 @@ th,td{{border:1px solid #ccc;padding:3px 8px;text-align:left}}figure{{display:in
 <h2>Timeline</h2><img alt="timeline" src="data:image/png;base64,{
         timeline_png(n_frames, tables, thresholds, regions, flags)}">
 <h2>Frames where the detectors disagreed</h2><p>{dis_txt}</p>
-<h2>Flagged frames (from the de-identified output)</h2>{thumbs or "<p>none</p>"}
+<h2>Flagged frames (from the de-identified output; the flagged box is pixelated here — open the output at
+that frame to judge it)</h2>{thumbs or "<p>none</p>"}
 </body></html>"""
     Path(out).write_text(page, encoding="utf-8")
 

@@ -34,18 +34,31 @@ def read_decisions(path: str | Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def _head_path(log: Path) -> Path:
+    return log.with_name("review.head")
+
+
 def check_chain(path: str | Path) -> list[str]:
-    """Problems with the decision log's hash chain (empty when intact)."""
+    """Problems with the decision log (empty when intact): every entry must carry the hash of the one before
+    it, and the last entry and the count must match ``review.head`` (so removing the newest entries is
+    detected too)."""
     problems = []
     prev = None
     p = Path(path)
-    if not p.is_file():
-        return []
-    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
+    lines = p.read_text(encoding="utf-8").splitlines() if p.is_file() else []
+    for n, line in enumerate(lines, start=1):
         entry = json.loads(line)
         if entry.get("prev_sha256") != prev:
             problems.append(f"{p}: entry {n} does not follow entry {n - 1} (edited or removed entry)")
         prev = hashlib.sha256(line.encode()).hexdigest()
+    head = _head_path(p)
+    if head.is_file():
+        recorded = json.loads(head.read_text())
+        if recorded != {"entries": len(lines), "last_sha256": prev}:
+            problems.append(f"{p}: {len(lines)} entries end in {prev}, but review.head records "
+                            f"{recorded['entries']} ending in {recorded['last_sha256']} (entries removed or edited)")
+    elif lines:
+        problems.append(f"{p}: review.head is missing")
     return problems
 
 
@@ -77,10 +90,12 @@ def record_decision(results: str | Path, video_id: str, decision: str, reviewer:
         "verification": state.get("verdict"),
         "prev_sha256": hashlib.sha256(lines[-1].encode()).hexdigest() if lines else None,
     }
+    line = json.dumps(entry, sort_keys=True)
     with open(log, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(entry, sort_keys=True) + "\n")
+        fh.write(line + "\n")
         fh.flush()
         os.fsync(fh.fileno())
+    write_json(_head_path(log), {"entries": len(lines) + 1, "last_sha256": hashlib.sha256(line.encode()).hexdigest()})
     new_state = release_state(video_id, here(state["output"]), here(state["verification_file"]),
                               here(state["release_dir"]))
     # keep the recorded paths relative, as the workflow wrote them
@@ -100,12 +115,15 @@ def release_state(video_id: str, deliverable: str, verdict_json: str, release_di
     if check_chain(log):
         raise BTBError("; ".join(check_chain(log)))
     decision = next((d for d in reversed(read_decisions(log)) if d["output_sha256"] == digest), None)
-    if verdict["verdict"] == "pass":
+    # a rejection always wins; a verdict counts only for the very file it checked
+    if decision and decision["decision"] == "reject":
+        status, why = "rejected", f"rejected by {decision['reviewer']}: {decision['reason']}"
+    elif verdict.get("output_sha256") != digest:
+        status, why = "needs_review", "the verification on record is for another version of this file"
+    elif verdict["verdict"] == "pass":
         status, why = "released", "residual verification passed"
     elif decision and decision["decision"] == "approve":
         status, why = "released", f"approved by {decision['reviewer']}: {decision['reason']}"
-    elif decision:
-        status, why = "rejected", f"rejected by {decision['reviewer']}: {decision['reason']}"
     else:
         status, why = "needs_review", f"{verdict['flags']} residual flag(s) in {verdict['frames_flagged']} frame(s)"
     target = Path(release_dir) / Path(deliverable).name

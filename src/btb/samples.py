@@ -13,6 +13,7 @@ VIDEO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".mts", ".m2ts", ".3gp"}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 DEMO_ID = "demo"
+RESERVED_IDS = {"release", "eval", "logs", "benchmarks"}
 DEMO_PATH = "resources/demo/demo.mp4"
 
 
@@ -49,6 +50,9 @@ def read_sample_sheet(sheet: str | Path) -> list[Sample]:
             raise InputError(sheet, f"line {line_no}: video_id {vid!r} must match {VIDEO_ID.pattern}")
         if not path:
             raise InputError(sheet, f"line {line_no}: empty path for video_id {vid!r}")
+        if vid in RESERVED_IDS:
+            raise InputError(sheet, f"line {line_no}: video_id {vid!r} is reserved (results/{vid}/ is used by the "
+                                    "workflow)")
         if vid in seen:
             raise InputError(sheet, f"line {line_no}: duplicate video_id {vid!r} (first on line {seen[vid]})")
         seen[vid] = line_no
@@ -75,7 +79,7 @@ def scan_input_dir(folder: str | Path) -> list[Sample]:
         if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES | IMAGE_SUFFIXES:
             vid, n = sanitise_id(p.stem), 2
             base = vid
-            while vid in used:
+            while vid in used or vid in RESERVED_IDS:
                 vid, n = f"{base}_{n}", n + 1
             used.add(vid)
             samples.append(Sample(vid, str(p)))

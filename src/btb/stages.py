@@ -18,6 +18,7 @@ from btb.blur import BlurParams, blur_frame
 from btb.cascade import CascadeRule, select_uncertain_frames
 from btb.detect.base import RawDetections
 from btb.errors import InputError, ModelError
+from btb.hashing import sha256_file
 from btb.image import check_image, probe_image, read_image, write_image
 from btb.merge import MergeParams, merge_detections, temporal_params
 from btb.samples import is_image
@@ -41,6 +42,7 @@ def stage_retinaface(graph: str, onnx: str, audit: str, mirror: str | None, scor
     with stage_record("stage_retinaface", None, params, audit) as rec:
         models.stage_model("retinaface_mnv2", graph, mirror)
         rec.notes["conversion"] = models.convert_retinaface(graph, onnx, score_floor)
+        models.write_sidecar(onnx)
         rec.add_outputs(graph, onnx)
 
 
@@ -71,7 +73,7 @@ def extract_frames(video: str, probe_json: str, store: str, frame_table: str, au
         table.to_csv(frame_table, sep="\t", index=False)
         rec.add_outputs(store, frame_table)
         rec.counts = {"frames": len(table), "chunks": int(table["chunk"].nunique())}
-        rec.notes["frame_store"] = "temporary: removed once detection has consumed it"
+        rec.notes["frame_store"] = "temporary unless frames.keep_intermediates: removed once detection has used it"
 
 
 # -------------------------------------------------------------------------------------------- detection
@@ -95,6 +97,7 @@ def make_detector(name: str, model: str, cfg: dict[str, Any], threads: int, devi
             raise ModelError("the resnet50 backbone is not available in this version; use mobilenetv2")
         from btb.detect.retinaface import RetinaFaceDetector
 
+        models.verify_sidecar(model)
         return RetinaFaceDetector(model, score_floor=cfg["score_floor"],
                                   downscaled_long_side=cfg["downscaled_long_side"] or None,
                                   threads=threads, device=device)
@@ -277,7 +280,8 @@ def verify_residual(output: str, regions: str, models_: dict[str, str], out_flag
         Path(out_flags).parent.mkdir(parents=True, exist_ok=True)
         flags.to_csv(out_flags, sep="\t", index=False, float_format="%.2f")
         result = verdict(flags, n)
-        write_json(out_verdict, {"video_id": video_id, **result, "params": params})
+        write_json(out_verdict, {"video_id": video_id, **result, "output": output,
+                                 "output_sha256": sha256_file(output), "params": params})
         rec.add_outputs(out_flags, out_verdict)
         rec.counts = {"frames_checked": n, "residual_flags": len(flags), "frames_flagged": result["frames_flagged"]}
         rec.notes["verdict"] = result["verdict"]

@@ -134,8 +134,11 @@ def fill_and_extend(frame_index: np.ndarray, boxes: np.ndarray, track_of: np.nda
                     out_b.append(ba * (1 - w) + bb * w)
                     out_t.append(int(tid))
                     out_s.append(FILL)
+        # extension follows the track's motion at each end (a still track is simply held in place)
+        v_start = _end_velocity(uniq[:2], per_frame[:2])
+        v_end = _end_velocity(uniq[-2:], per_frame[-2:])
         for k in range(1, params.extend + 1):
-            for g, b in ((uniq[0] - k, per_frame[0]), (uniq[-1] + k, per_frame[-1])):
+            for g, b in ((uniq[0] - k, per_frame[0] - v_start * k), (uniq[-1] + k, per_frame[-1] + v_end * k)):
                 if 0 <= g < n_frames:
                     out_f.append(int(g))
                     out_b.append(b)
@@ -147,15 +150,27 @@ def fill_and_extend(frame_index: np.ndarray, boxes: np.ndarray, track_of: np.nda
             np.asarray(out_s, dtype=object))
 
 
+def _end_velocity(frames: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Box change per frame between two observations (zeros for a single one)."""
+    if len(frames) < 2 or frames[-1] == frames[0]:
+        return np.zeros(4)
+    return (boxes[-1] - boxes[0]) / (frames[-1] - frames[0])
+
+
 def speed_factors(frame_index: np.ndarray, boxes: np.ndarray, track_of: np.ndarray,
-                  params: TemporalParams) -> np.ndarray:
-    """Per box, the enlargement for its track's speed around that frame (1 for a still face)."""
+                  params: TemporalParams, measured: np.ndarray | None = None) -> np.ndarray:
+    """Per box, the enlargement for its track's speed around that frame (1 for a still face).
+
+    Speed is measured on the ``measured`` boxes only (detections and interpolated fills; by default all);
+    every other box of the track (extensions) takes the speed of the nearest measured frame.
+    """
     factors = np.ones(len(boxes))
     if params.speed_gain <= 0:
         return factors
+    measured = np.ones(len(boxes), dtype=bool) if measured is None else measured
     centres = _centre(boxes)
     for tid in np.unique(track_of):
-        sel = np.flatnonzero(track_of == tid)
+        sel = np.flatnonzero((track_of == tid) & measured)
         if len(sel) < 2:
             continue
         order = sel[np.argsort(frame_index[sel], kind="stable")]
@@ -168,5 +183,8 @@ def speed_factors(frame_index: np.ndarray, boxes: np.ndarray, track_of: np.ndarr
             if df > 0:
                 speed[i] = np.linalg.norm(c[hi] - c[lo]) / df
         size = np.maximum(boxes[order, 2], boxes[order, 3]).clip(min=1)
-        factors[order] = np.minimum(1 + params.speed_gain * speed / size, params.max_speed_enlarge)
+        factor = np.minimum(1 + params.speed_gain * speed / size, params.max_speed_enlarge)
+        members = np.flatnonzero(track_of == tid)
+        nearest = np.abs(frame_index[members][:, None] - f[None, :]).argmin(axis=1)
+        factors[members] = factor[nearest]
     return factors

@@ -4,7 +4,7 @@ rule blur_frames:
         regions="results/{vid}/regions.parquet",
         frames="results/{vid}/frames.tsv",
     output:
-        blurred=temp("results/{vid}/work/blurred.nut"),
+        blurred=maybe_temp("results/{vid}/work/blurred.nut"),
         audit="results/{vid}/audit/blur_frames.json",
     log:
         "results/logs/blur_frames/{vid}.log",

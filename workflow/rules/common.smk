@@ -131,6 +131,7 @@ def get_manifest_outputs(wildcards):
         f"results/{vid}/frames.tsv",
         f"results/{vid}/verification/flags.tsv",
         f"results/{vid}/verification/verdict.json",
+        get_output_check(wildcards),
     ] + (
         [f"results/{vid}/detections/cascade_frames.tsv"]
         if MERGE_MODE == "cascade"

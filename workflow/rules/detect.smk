@@ -1,6 +1,6 @@
 rule detect_yunet:
     input:
-        store="results/{vid}/work/frames",
+        store=ancient("results/{vid}/work/frames"),
         frames="results/{vid}/frames.tsv",
         model=YUNET_ONNX,
     output:
@@ -49,7 +49,7 @@ rule select_cascade_frames:
 
 rule detect_retinaface:
     input:
-        store="results/{vid}/work/frames",
+        store=ancient("results/{vid}/work/frames"),
         frames="results/{vid}/frames.tsv",
         model=RETINAFACE_ONNX,
         only=get_cascade_frames,

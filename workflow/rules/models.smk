@@ -19,6 +19,7 @@ rule stage_retinaface:
     output:
         graph=f"{MODELS}/retinaface_mobilenetv2_frozen_graph.pb",
         onnx=RETINAFACE_ONNX,
+        sidecar=f"{RETINAFACE_ONNX}.sha256",
         audit=RETINAFACE_AUDIT,
     log:
         "results/logs/stage_retinaface.log",

@@ -19,7 +19,7 @@ rule verify_residual:
         mem_mb=2000,
         runtime=480,
     params:
-        detect=config["detect"],
+        detect={k: config["detect"][k] for k in ("yunet", "retinaface", "device")},
         verify=config["verify"],
     script:
         "../scripts/verify_residual.py"

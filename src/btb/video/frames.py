@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -133,17 +134,20 @@ def iter_normalised(src: str | Path) -> Iterator[Frame]:
         *normalise_args(src),
         "-c:v", "rawvideo", "-pix_fmt", "bgr24", "-f", "nut", "pipe:1",
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout is not None
-    try:
-        with av.open(proc.stdout, format="nut", mode="r") as container:
-            stream = container.streams.video[0]
-            for index, frame in enumerate(container.decode(stream)):
-                yield Frame(index, int(frame.pts), frame.time_base, frame.to_ndarray(format="bgr24"))
-    finally:
-        proc.stdout.close()
-        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-        rc = proc.wait()
+    # stderr goes to a file: a pipe nobody reads while frames stream would fill up and stall ffmpeg
+    with tempfile.TemporaryFile() as errfile:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errfile)
+        assert proc.stdout is not None
+        try:
+            with av.open(proc.stdout, format="nut", mode="r") as container:
+                stream = container.streams.video[0]
+                for index, frame in enumerate(container.decode(stream)):
+                    yield Frame(index, int(frame.pts), frame.time_base, frame.to_ndarray(format="bgr24"))
+        finally:
+            proc.stdout.close()
+            rc = proc.wait()
+            errfile.seek(0)
+            err = errfile.read().decode(errors="replace")
     if rc != 0:
         raise ToolError(f"ffmpeg failed decoding {src}: {err.strip()[-2000:]}")
 
