@@ -45,6 +45,7 @@ def test_profiles_plan_a_run(profile, tmp_path):
                      cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "detect_retinaface" in proc.stdout and "encode_video" in proc.stdout
+    assert "rule make_demo:" in proc.stdout, "with no input given, the demo video is made first"
     if profile == "slurm":
         assert "slurm_account=CHANGE_ME_account" in proc.stdout
 

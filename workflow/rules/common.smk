@@ -7,7 +7,7 @@ sys.path.insert(0, f"{workflow.basedir}/src")
 
 from btb.config import validate_config
 from btb.image import output_suffix
-from btb.samples import labeled_clips, resolve_samples
+from btb.samples import DEMO_PATH, labeled_clips, resolve_samples
 
 validate_config(config, "config")
 
@@ -52,7 +52,7 @@ def get_video(wildcards):
     fails for that video alone with an error naming the file, and the other videos go on.
     """
     path = get_video_path(wildcards)
-    return path if os.path.exists(path) else []
+    return path if path == DEMO_PATH or os.path.exists(path) else []
 
 
 def get_model(wildcards):
