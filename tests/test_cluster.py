@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO, copy_clip, workflow_config
 
 FAKES = REPO / "tests" / "fake_cluster"
