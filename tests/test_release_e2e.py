@@ -77,7 +77,7 @@ def test_review_records_decisions_and_releases_on_approval(planted_run, capsys):
     assert check_chain(log) == []
     lines = log.read_text().splitlines()
     log.write_text(lines[0] + "\n")  # the newest entry (the approval) is deleted
-    assert any("review.head" in p for p in check_chain(log))
+    assert any("review.jsonl.head" in p for p in check_chain(log))
     log.write_text(lines[1] + "\n")  # the rejection is deleted
     assert check_chain(log) != []
     with pytest.raises(BTBError, match="does not follow"):

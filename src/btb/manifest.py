@@ -84,6 +84,24 @@ def build_manifest(
     }
 
 
+def audit_log_path(manifest_path: str | Path) -> Path:
+    """The run audit log: ``results/audit_log.jsonl`` for ``results/<id>/manifest.json``."""
+    return Path(manifest_path).resolve().parent.parent / "audit_log.jsonl"
+
+
+def record_manifest(out: str | Path, manifest: dict[str, Any]) -> None:
+    """Write a manifest and append its sha256 to the hash-chained run audit log."""
+    from btb.chain import append_entry
+
+    write_json(out, manifest)
+    outputs = [f for f in manifest["files"] if f["role"] == "output"]
+    append_entry(audit_log_path(out), {
+        "time_utc": manifest["created_utc"], "video_id": manifest["video_id"], "manifest": str(out),
+        "manifest_sha256": sha256_file(out), "output_sha256": outputs[0]["sha256"] if outputs else None,
+        "config_sha256": manifest["config_sha256"], "workflow_commit": manifest["workflow"].get("commit"),
+    })
+
+
 @dataclass(frozen=True)
 class Mismatch:
     path: str
@@ -123,7 +141,27 @@ def verify_manifest(manifest_path: str | Path, base: str | Path | None = None) -
         digest = sha256_file(p)
         if digest != f["sha256"]:
             problems.append(Mismatch(f["path"], f["role"], f"sha256 {digest} != recorded {f['sha256']}"))
+    problems += check_audit_log(manifest_path, m["video_id"])
     return problems, checked
+
+
+def check_audit_log(manifest_path: str | Path, video_id: str) -> list[Mismatch]:
+    """The run audit log beside ``results/`` must be intact, and its latest entry for this video must name
+    this manifest's exact bytes (so an edited manifest, or an edited or deleted log entry, is detected)."""
+    from btb.chain import check_chain, read_entries
+
+    log = audit_log_path(manifest_path)
+    if not log.is_file():
+        return [Mismatch(str(log), "audit log", "missing: the manifest cannot be checked against the run log")]
+    problems = [Mismatch(str(log), "audit log", p) for p in check_chain(log)]
+    entries = [e for e in read_entries(log) if e.get("video_id") == video_id]
+    digest = sha256_file(manifest_path)
+    if not entries:
+        problems.append(Mismatch(str(manifest_path), "manifest", "no entry in the run audit log"))
+    elif entries[-1]["manifest_sha256"] != digest:
+        problems.append(Mismatch(str(manifest_path), "manifest",
+                                 f"sha256 {digest} != the audit log's latest entry {entries[-1]['manifest_sha256']}"))
+    return problems
 
 
 def build_summary(manifests: list[str], releases: list[str] | None = None) -> dict[str, Any]:

@@ -3,20 +3,19 @@
 A de-identified file is *released* (linked into ``results/release/``) only when its residual verification
 passed, or when a reviewer approved this very file (decisions are bound to the file's sha256). Otherwise it
 stays where it was written, ``needs_review`` (or ``rejected``). Decisions are appended to
-``results/<id>/review.jsonl``; each entry carries the sha256 of the previous line, so an edited or deleted
-entry breaks the chain (``check_chain``).
+``results/<id>/review.jsonl``, a hash-chained log (``btb.chain``): an edited or deleted entry is detected.
 """
 
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 from btb.audit import utc_now, write_json
+from btb.chain import append_entry, check_chain, read_entries
 from btb.errors import BTBError
 from btb.hashing import sha256_file
 
@@ -25,41 +24,6 @@ DECISIONS = ("approve", "reject")
 
 def decisions_path(results: str | Path, video_id: str) -> Path:
     return Path(results) / video_id / "review.jsonl"
-
-
-def read_decisions(path: str | Path) -> list[dict[str, Any]]:
-    p = Path(path)
-    if not p.is_file():
-        return []
-    return [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def _head_path(log: Path) -> Path:
-    return log.with_name("review.head")
-
-
-def check_chain(path: str | Path) -> list[str]:
-    """Problems with the decision log (empty when intact): every entry must carry the hash of the one before
-    it, and the last entry and the count must match ``review.head`` (so removing the newest entries is
-    detected too)."""
-    problems = []
-    prev = None
-    p = Path(path)
-    lines = p.read_text(encoding="utf-8").splitlines() if p.is_file() else []
-    for n, line in enumerate(lines, start=1):
-        entry = json.loads(line)
-        if entry.get("prev_sha256") != prev:
-            problems.append(f"{p}: entry {n} does not follow entry {n - 1} (edited or removed entry)")
-        prev = hashlib.sha256(line.encode()).hexdigest()
-    head = _head_path(p)
-    if head.is_file():
-        recorded = json.loads(head.read_text())
-        if recorded != {"entries": len(lines), "last_sha256": prev}:
-            problems.append(f"{p}: {len(lines)} entries end in {prev}, but review.head records "
-                            f"{recorded['entries']} ending in {recorded['last_sha256']} (entries removed or edited)")
-    elif lines:
-        problems.append(f"{p}: review.head is missing")
-    return problems
 
 
 def record_decision(results: str | Path, video_id: str, decision: str, reviewer: str, reason: str) -> dict:
@@ -79,23 +43,11 @@ def record_decision(results: str | Path, video_id: str, decision: str, reviewer:
         return p if Path(p).is_absolute() else str(base / p)
 
     log = decisions_path(results, video_id)
-    problems = check_chain(log)
-    if problems:
-        raise BTBError("; ".join(problems))
-    lines = log.read_text(encoding="utf-8").splitlines() if log.is_file() else []
-    entry = {
+    append_entry(log, {
         "time_utc": utc_now(), "video_id": video_id, "decision": decision, "reviewer": reviewer,
         "reason": reason, "account": getpass.getuser(), "output": state["output"],
-        "output_sha256": sha256_file(here(state["output"])),
-        "verification": state.get("verdict"),
-        "prev_sha256": hashlib.sha256(lines[-1].encode()).hexdigest() if lines else None,
-    }
-    line = json.dumps(entry, sort_keys=True)
-    with open(log, "a", encoding="utf-8") as fh:
-        fh.write(line + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    write_json(_head_path(log), {"entries": len(lines) + 1, "last_sha256": hashlib.sha256(line.encode()).hexdigest()})
+        "output_sha256": sha256_file(here(state["output"])), "verification": state.get("verdict"),
+    })
     new_state = release_state(video_id, here(state["output"]), here(state["verification_file"]),
                               here(state["release_dir"]))
     # keep the recorded paths relative, as the workflow wrote them
@@ -114,7 +66,7 @@ def release_state(video_id: str, deliverable: str, verdict_json: str, release_di
     log = Path(deliverable).parent / "review.jsonl"
     if check_chain(log):
         raise BTBError("; ".join(check_chain(log)))
-    decision = next((d for d in reversed(read_decisions(log)) if d["output_sha256"] == digest), None)
+    decision = next((d for d in reversed(read_entries(log)) if d["output_sha256"] == digest), None)
     # a rejection always wins; a verdict counts only for the very file it checked
     if decision and decision["decision"] == "reject":
         status, why = "rejected", f"rejected by {decision['reviewer']}: {decision['reason']}"

@@ -248,9 +248,9 @@ def encode(blurred: str, video: str, probe_json: str, frame_table: str, out: str
 
 # ------------------------------------------------------------------------------------------ check/audit
 def manifest(out: str, **kwargs: Any) -> None:
-    from btb.manifest import build_manifest
+    from btb.manifest import build_manifest, record_manifest
 
-    write_json(out, build_manifest(**kwargs))
+    record_manifest(out, build_manifest(**kwargs))
     Path(out).with_name("failure.json").unlink(missing_ok=True)  # a failure of an earlier run is superseded
 
 
