@@ -41,7 +41,11 @@ if [ -z "${BTB_MODEL_MIRROR:-}" ] && [ -d ../shared/models ]; then
   export BTB_MODEL_MIRROR="$(cd ../shared/models && pwd)"
 fi
 if [ "${BTB_SKIP_MODELS:-0}" != 1 ]; then
-  .venv/bin/python -m snakemake --quiet --cores 1 --snakefile Snakefile stage_models >&2 \
-    || { say "model staging failed (offline? set BTB_MODEL_MIRROR to a folder with the model files)"; exit 1; }
+  log=$(mktemp)
+  if ! .venv/bin/python -m snakemake --quiet --cores 1 --snakefile Snakefile stage_models >"$log" 2>&1; then
+    cat "$log" >&2; rm -f "$log"
+    say "model staging failed (offline? set BTB_MODEL_MIRROR to a folder with the model files)"; exit 1
+  fi
+  rm -f "$log"
 fi
 say "ready"
