@@ -227,13 +227,3 @@ def _curve(a: np.ndarray, points: int = 100) -> list[float | None]:
     """A PR curve thinned to ``points`` values for the JSON report (NaN -> None)."""
     idx = np.linspace(0, len(a) - 1, min(points, len(a))).round().astype(int)
     return [None if math.isnan(float(v)) else round(float(v), 5) for v in np.asarray(a)[idx]]
-
-
-def threshold_sweep(evaluate: Any, detector: str, values: list[float], base: Mapping[str, float]
-                    ) -> list[dict[str, Any]]:
-    """``evaluate(thresholds) -> figures`` for each value of one detector's threshold, others at ``base``."""
-    rows = []
-    for v in values:
-        thr = {**base, detector: v}
-        rows.append({"detector": detector, "threshold": v, **evaluate(thr)})
-    return rows
