@@ -61,8 +61,8 @@ def nms(boxes: Boxes, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
     return np.asarray(keep, dtype=np.int64)
 
 
-def scale_about_centre(boxes: Boxes, factor: float) -> Boxes:
-    """Enlarge (factor > 1) or shrink each box about its centre."""
+def scale_about_centre(boxes: Boxes, factor: float | np.ndarray) -> Boxes:
+    """Enlarge (factor > 1) or shrink each box about its centre; ``factor`` is one number or one per box."""
     b = as_boxes(boxes)
     cx, cy = b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2
     w, h = b[:, 2] * factor, b[:, 3] * factor

@@ -142,7 +142,7 @@ def merge_detections(
         f, b, track = np.concatenate([f, af]), np.concatenate([b, ab]), np.concatenate([track, at])
         sc, src_arr = np.concatenate([sc, np.zeros(len(af))]), np.concatenate([src_arr, asrc])
         factor = speed_factors(f, b, track, temporal, measured=src_arr != EXTEND)
-    scaled = np.concatenate([scale_about_centre(b[i : i + 1], params.enlarge * factor[i]) for i in range(len(b))])
+    scaled = scale_about_centre(b, params.enlarge * factor)
     ib = to_int_pixels(clip_to_frame(scaled, width, height), width, height)
     keep = (ib[:, 2] > 0) & (ib[:, 3] > 0)
     df = pd.DataFrame({
