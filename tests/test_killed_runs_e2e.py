@@ -26,7 +26,10 @@ def test_sigkill_then_rerun(tmp_path, face_clip, models_dir, kill_when):
     cfg = workflow_config(models_dir, sheet)
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     res = tmp_path / "results" / "k1"
-    marker = {"detecting": res / "work" / "frames", "encoding": res / "work" / "blurred.nut"}[kill_when]
+    # a job's log file appears when its script starts: the run is then inside that stage
+    logs = tmp_path / "results" / "logs"
+    marker = {"detecting": logs / "detect_yunet" / "k1.1of1.log",
+              "encoding": logs / "encode_video" / "k1.log"}[kill_when]
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--profile",
            str(REPO / "profiles" / "default"), "--directory", str(tmp_path), "--configfile",
            str(tmp_path / "config.yaml"), "--cores", "1"]

@@ -17,7 +17,7 @@ def run_dir(tmp_path, monkeypatch):
         rec.add_outputs("model.onnx")
     (tmp_path / "store").mkdir()
     (tmp_path / "store" / "chunk_00000.nut").write_bytes(b"frames")
-    with stage_record("extract_frames", "v1", {"chunk_seconds": 10}, "audit/extract_frames.json") as rec:
+    with stage_record("index_frames", "v1", {"probe": "x"}, "audit/index_frames.json") as rec:
         rec.add_inputs("in.mp4")
         rec.add_outputs("store")
         rec.counts = {"frames": 3}
@@ -28,7 +28,7 @@ def run_dir(tmp_path, monkeypatch):
         rec.add_outputs("out.mp4")
     (tmp_path / "check.json").write_text(json.dumps({"passed": True}))
     m = build_manifest(video_id="v1", video="in.mp4", probe_json="probe.json",
-                       stage_audits=["audit/extract_frames.json", "audit/encode_video.json"],
+                       stage_audits=["audit/index_frames.json", "audit/encode_video.json"],
                        model_audits=["model.audit.json"], outputs=["out.mp4", "regions.parquet"],
                        output_check="check.json", config={"merge": {"mode": "union"}}, workdir=tmp_path)
     record_manifest(tmp_path / "results" / "v1" / "manifest.json", m)
@@ -40,8 +40,8 @@ def test_manifest_lists_every_file_with_role(run_dir):
     roles = {(f["path"], f["role"]) for f in m["files"]}
     assert roles == {("in.mp4", "input"), ("model.onnx", "model"), ("store/chunk_00000.nut", "intermediate"),
                      ("out.mp4", "output"), ("regions.parquet", "output")}
-    assert m["counts"] == {"extract_frames.frames": 3}
-    assert m["stages"]["extract_frames"]["params"] == {"chunk_seconds": 10}
+    assert m["counts"] == {"index_frames.frames": 3}
+    assert m["stages"]["index_frames"]["params"] == {"probe": "x"}
     assert m["started_utc"] <= m["ended_utc"]
     assert {"user", "host", "packages", "ffmpeg"} <= set(m["environment"])
     assert len(m["config_sha256"]) == 64

@@ -8,6 +8,7 @@ import pytest
 from conftest import dry_run_jobs, run_snakemake, workflow_config
 
 from btb.demo import demo_frames, demo_ground_truth, write_demo_video
+from btb.manifest import verify_manifest
 from btb.metrics import face_coverages
 
 pytestmark = pytest.mark.e2e
@@ -55,7 +56,31 @@ def test_without_tracks_those_frames_are_exposed(occluded_run):
     work, cfg, gt = occluded_run
     off = {**cfg, "merge": {**cfg["merge"], "temporal": {**cfg["merge"]["temporal"], "enabled": False}}}
     jobs = dry_run_jobs(work, off)
-    assert "merge_regions" in jobs and "detect_yunet" not in jobs and "extract_frames" not in jobs
+    assert "merge_regions" in jobs and "detect_yunet" not in jobs and "index_frames" not in jobs
     run_snakemake(work, off, ["--allowed-rules", "merge_regions", "--", "results/toy/regions.parquet"])
     cov, _ = coverage(work, gt)
     assert set(cov[cov < 0.8].index) == set(HIDDEN)
+
+
+def test_chunked_run_is_identical_and_covers_the_border(occluded_run, tmp_path):
+    """Two chunks split the video at frame 12, inside the hidden stretch (10-13): each chunk is detected and
+    blurred by its own jobs, temporal coverage still bridges the border, and every output is identical."""
+    work, cfg, gt = occluded_run
+    run_snakemake(work, cfg)  # the unchunked results as the default config makes them (another test changes them)
+    chunked = {**cfg, "frames": {**cfg["frames"], "chunks": 2}}
+    proc = run_snakemake(tmp_path, chunked, ["--printshellcmds"])
+    log = proc.stdout + proc.stderr
+    for rule in ("detect_yunet", "detect_retinaface", "blur_frames"):
+        assert log.count(f"rule {rule}:") == 2, f"{rule} ran once per chunk"
+    one, two = work / "results" / "toy", tmp_path / "results" / "toy"
+    pd.testing.assert_frame_equal(pd.read_parquet(one / "regions.parquet"), pd.read_parquet(two / "regions.parquet"))
+    for table in ("yunet", "retinaface_all"):
+        pd.testing.assert_frame_equal(pd.read_parquet(one / "detections" / f"{table}.parquet"),
+                                      pd.read_parquet(two / "detections" / f"{table}.parquet"))
+    assert (one / "toy.deid.mp4").read_bytes() == (two / "toy.deid.mp4").read_bytes()
+    cov, _ = coverage(tmp_path, gt)
+    assert (cov >= 0.8).all(), cov[cov < 0.8]
+    assert not (two / "work").exists() or not any((two / "work").iterdir()), "blurred chunks are removed"
+    assert not list((two / "detections").glob("chunks/*.parquet")), "chunk tables are temporary"
+    problems, _ = verify_manifest(two / "manifest.json")
+    assert problems == []

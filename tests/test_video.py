@@ -1,13 +1,23 @@
-"""Frame store and normalised decoding on real ffmpeg-made clips: VFR timing, rotation, odd sizes."""
+"""Frame indexing, chunks and normalised decoding on real ffmpeg-made clips: VFR timing, rotation, odd sizes."""
 
 import subprocess
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from btb.errors import InputError, ToolError
 from btb.video.encode import EncodeParams, encode_video, pixel_format
-from btb.video.frames import FFV1Writer, extract_store, iter_normalised, iter_store
+from btb.video.frames import (
+    FFV1Writer,
+    chunk_ranges,
+    concat_nut,
+    frame_durations,
+    index_frames,
+    iter_normalised,
+    iter_video_frames,
+    nominal_rate,
+)
 from btb.video.probe import frame_times, probe_video
 
 
@@ -24,21 +34,82 @@ def vfr_clip(tmp_path_factory):
     return path
 
 
-def test_store_keeps_every_frame_time(vfr_clip, tmp_path):
-    table = extract_store(vfr_clip, tmp_path / "store", chunk_seconds=0.5)
+def test_index_keeps_every_frame_time(vfr_clip):
+    table = index_frames(vfr_clip)
     src = frame_times(vfr_clip)
     assert len(table) == len(src) == 30
     assert np.diff(src).max() > 0.5, "the clip really has a pause"
     assert np.allclose(table["pts_time"] - table["pts_time"][0], np.array(src) - src[0], atol=1e-4)
-    assert table["chunk"].nunique() > 1, "stored in several segments"
-    assert len(list((tmp_path / "store").iterdir())) == table["chunk"].nunique(), "one file per chunk, not per frame"
-    assert (tmp_path / "store").stat().st_mode & 0o077 == 0, "frame store is owner-only"
-    frames = list(iter_store(tmp_path / "store"))
+    frames = list(iter_video_frames(vfr_clip, table))
     assert [f.index for f in frames] == list(range(30))
     decoded = list(iter_normalised(vfr_clip))
     assert all((a.image == b.image).all() and a.pts == b.pts for a, b in zip(frames, decoded, strict=True))
-    only = [f.index for f in iter_store(tmp_path / "store", wanted={3, 25})]
+    only = [f.index for f in iter_video_frames(vfr_clip, table, wanted={3, 25})]
     assert only == [3, 25]
+
+
+def test_chunks_cover_every_frame_once(vfr_clip):
+    assert chunk_ranges(10, 3) == [(0, 3), (3, 7), (7, 10)]
+    assert chunk_ranges(5, 1) == [(0, 5)]
+    for n, k in [(30, 4), (7, 7), (101, 8)]:
+        ranges = chunk_ranges(n, k)
+        assert ranges[0][0] == 0 and ranges[-1][1] == n and len(ranges) == k
+        assert all(a[1] == b[0] and a[0] < a[1] for a, b in zip(ranges, ranges[1:], strict=False))
+    table = index_frames(vfr_clip)
+    pieces = [list(iter_video_frames(vfr_clip, table, a, b)) for a, b in chunk_ranges(len(table), 4)]
+    assert [f.index for piece in pieces for f in piece] == list(range(30))
+    assert [f.pts for piece in pieces for f in piece] == table["pts"].tolist()
+
+
+def test_repeatability_is_checked(vfr_clip):
+    table = index_frames(vfr_clip)
+    table.loc[5, "pts"] += 1
+    with pytest.raises(InputError, match="not repeatable"):
+        list(iter_video_frames(vfr_clip, table))
+    real = index_frames(vfr_clip)
+    longer = pd.concat([real, real.assign(pts=real["pts"] + 10**6)], ignore_index=True)
+    with pytest.raises(InputError, match="decoded 30 frames but the frame table has 60"):
+        list(iter_video_frames(vfr_clip, longer, 31, 40))
+
+
+def test_joined_chunks_encode_like_one_file(vfr_clip, tmp_path):
+    """Blurred chunks joined packet for packet give the encoder exactly what one whole file gives it."""
+    frames = list(iter_normalised(vfr_clip))
+    table = index_frames(vfr_clip)
+    durations, rate = frame_durations(table), nominal_rate(table)
+    whole = FFV1Writer(tmp_path / "whole.nut", 160, 96, frames[0].time_base, rate)
+    for f in frames:
+        whole.write(f.image, f.pts, int(durations[f.index]))
+    whole.close()
+    parts = []
+    for k, (a, b) in enumerate(chunk_ranges(len(frames), 3)):
+        w = FFV1Writer(tmp_path / f"part{k}.nut", 160, 96, frames[0].time_base, rate)
+        for f in frames[a:b]:
+            w.write(f.image, f.pts, int(durations[f.index]))
+        w.close()
+        parts.append(tmp_path / f"part{k}.nut")
+    concat_nut(parts, tmp_path / "joined.nut")
+    assert (tmp_path / "joined.nut").stat().st_mode & 0o077 == 0, "owner-only"
+    for name in ("whole", "joined"):
+        encode_video(tmp_path / f"{name}.nut", vfr_clip, tmp_path / f"{name}.mp4", EncodeParams(preset="ultrafast"),
+                     160, 96)
+    assert (tmp_path / "whole.mp4").read_bytes() == (tmp_path / "joined.mp4").read_bytes()
+    # the last frame keeps the source's frame step (1/30 s), not a default frame rate's
+    assert abs(probe_video(tmp_path / "whole.mp4").duration_s - 1.5) < 0.005
+
+
+def test_early_stop_ends_ffmpeg_quietly(vfr_clip):
+    gen = iter_normalised(vfr_clip)
+    assert next(gen).index == 0
+    gen.close()  # no error: ffmpeg is ended, not reported as failed
+
+
+def test_damaged_stream_is_refused(vfr_clip, tmp_path):
+    cut = tmp_path / "cut.mp4"
+    data = vfr_clip.read_bytes()
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises((InputError, ToolError)):
+        index_frames(cut)
 
 
 def reencode(src, tmp_path, width, height):

@@ -107,8 +107,8 @@ def test_manifest_records_and_verify(union_run, capsys):
     m = json.loads(manifest_path.read_text())
     roles = {f["role"] for f in m["files"]}
     assert roles == {"input", "model", "intermediate", "output"}
-    assert any(f["role"] == "intermediate" and "/work/frames/" in f["path"] for f in m["files"])
-    assert not (work / "results" / VID / "work" / "frames").exists(), "frame store must be deleted"
+    assert any(f["role"] == "intermediate" and f["path"].endswith("/work/blurred.1of1.nut") for f in m["files"])
+    assert not list((work / "results" / VID).glob("work/*.nut")), "blurred lossless frames must be deleted"
     import subprocess
 
     from conftest import REPO
@@ -116,7 +116,7 @@ def test_manifest_records_and_verify(union_run, capsys):
     head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True)
     if head.returncode == 0:
         assert m["workflow"]["commit"] == head.stdout.strip()
-    assert m["counts"]["extract_frames.frames"] == 24
+    assert m["counts"]["index_frames.frames"] == 24
     assert m["counts"]["merge_regions.blur_regions"] > 0
     assert {"detect_yunet", "detect_retinaface_all", "merge_regions", "encode_video"} <= set(m["stages"])
     assert "Jane Doe" not in manifest_path.read_text().replace(str(clip), "")
@@ -159,9 +159,9 @@ def test_rerun_only_what_changed(union_run, face_clip):
     jobs = dry_run_jobs(work, added)
     assert jobs.pop("summarise_run") == 1 and jobs.pop("all") == 1
     # every other job runs once: the new video's, not the first video's again
-    assert jobs == {"probe_video": 1, "extract_frames": 1, "detect_yunet": 1, "detect_retinaface": 1,
-                    "merge_regions": 1, "blur_frames": 1, "encode_video": 1, "verify_residual": 1, "release": 1,
-                    "qa_report": 1, "write_manifest": 1}
+    assert jobs == {"probe_video": 1, "index_frames": 1, "detect_yunet": 1, "detect_retinaface": 1,
+                    "gather_detections": 2, "merge_regions": 1, "blur_frames": 1, "encode_video": 1,
+                    "verify_residual": 1, "release": 1, "qa_report": 1, "write_manifest": 1}
     proc = run_snakemake(work, added, ["-n"])
     planned = [line for line in proc.stdout.splitlines() if "wildcards:" in line]
     assert planned and all("child02" in line for line in planned)

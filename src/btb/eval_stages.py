@@ -97,10 +97,13 @@ def score_video_set(clips: dict[str, dict[str, str]], merge_cfg: dict[str, Any],
     for name, p in sorted(clips.items()):
         probe = json.loads(Path(p["probe"]).read_text())
         seconds = {}
-        for stage in ("extract_frames", "detect_yunet", "detect_retinaface_all"):
-            rec = Path(p["audit_dir"]) / f"{stage}.json"
-            if rec.is_file():
-                seconds[stage.removesuffix("_all")] = json.loads(rec.read_text())["seconds"]
+        audit_dir = Path(p["audit_dir"])
+        for stage in ("index_frames", "detect_yunet", "detect_retinaface_all"):
+            # detectors run one job per chunk (detect_yunet.1of4.json ...): their seconds add up
+            recs = [audit_dir / "index_frames.json"] if stage == "index_frames" else sorted(
+                audit_dir.glob(f"{stage}.*of*.json"))
+            if recs and all(r.is_file() for r in recs):
+                seconds[stage.removesuffix("_all")] = sum(json.loads(r.read_text())["seconds"] for r in recs)
         labeled.append(LabeledClip(
             name=name, gt=read_video_gt(p["gt"]),
             tables={"yunet": read_detections(p["yunet"]), "retinaface": read_detections(p["retinaface"])},

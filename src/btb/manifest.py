@@ -164,6 +164,15 @@ def check_audit_log(manifest_path: str | Path, video_id: str) -> list[Mismatch]:
     return problems
 
 
+def _seconds_between(start: str | None, end: str | None) -> float | None:
+    """Seconds from the first stage's start to the last stage's end (ISO-8601 UTC stamps)."""
+    if not start or not end:
+        return None
+    from datetime import datetime
+
+    return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 2)
+
+
 def build_summary(manifests: list[str], releases: list[str] | None = None) -> dict[str, Any]:
     rows = []
     states = {s["video_id"]: s for s in map(_load, releases or [])}
@@ -175,18 +184,22 @@ def build_summary(manifests: list[str], releases: list[str] | None = None) -> di
         rows.append({
             "video_id": m["video_id"],
             "status": "done" if m["output_check"]["passed"] else "check_failed",
-            "frames": m["counts"].get("extract_frames.frames"),
+            "frames": m["counts"].get("index_frames.frames"),
             "blur_regions": m["counts"].get("merge_regions.blur_regions"),
             "frames_with_region": m["counts"].get("merge_regions.frames_with_region"),
             "frames_without_region": m["counts"].get("merge_regions.frames_without_region"),
             "frames_to_second_detector": m["counts"].get("select_cascade_frames.frames_selected",
-                                                         m["counts"].get("extract_frames.frames")),
+                                                         m["counts"].get("index_frames.frames")),
             "merge_mode": m["config"]["merge"]["mode"],
             "verdict": state.get("verdict"),
             "residual_flags": state.get("flags"),
             "release": state.get("status"),
             "started_utc": m["started_utc"],
             "ended_utc": m["ended_utc"],
+            "wall_seconds": _seconds_between(m["started_utc"], m["ended_utc"]),
+            "job_seconds": round(sum(s.get("seconds") or 0.0 for s in m["stages"].values()), 2),
+            "detect_seconds": round(sum(s.get("seconds") or 0.0 for n, s in m["stages"].items()
+                                        if n.startswith("detect_") and "of" in n.rpartition(".")[2]), 2),
             "output": video_out["path"] if video_out else None,
             "output_sha256": video_out["sha256"] if video_out else None,
             "manifest": path,

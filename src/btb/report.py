@@ -31,13 +31,13 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 
 def _method_seconds(sec: dict[str, float], method: str, share_second: float) -> float | None:
     """Seconds a method costs: its detectors (cascade: RetinaFace scaled by the share of items it is sent),
-    plus frame extraction and blurring where measured. Merging takes milliseconds and is listed apart."""
+    plus frame indexing and blurring where measured. Merging takes milliseconds and is listed apart."""
     y, r = sec.get("detect_yunet"), sec.get("detect_retinaface")
     if y is None or r is None:
         return None
     det = {"yunet": y, "retinaface": r, "union": y + r, "intersection": y + r,
            "cascade": y + r * share_second}[method]
-    return det + sec.get("blur_union", 0.0) + sec.get("extract_frames", 0.0)
+    return det + sec.get("blur_union", 0.0) + sec.get("index_frames", 0.0)
 
 
 def image_section(r: dict[str, Any], plots: Path) -> str:

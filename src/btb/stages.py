@@ -5,7 +5,9 @@ Each stage reads its inputs, writes its outputs atomically and writes an audit r
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,19 @@ from btb.merge import MergeParams, merge_detections, temporal_params
 from btb.samples import is_image
 from btb.tables import concat_detections, detections_frame, read_detections, write_detections, write_regions
 from btb.video.encode import EncodeParams, encode_video
-from btb.video.frames import FFV1Writer, extract_store, image_store, iter_normalised, iter_store
+from btb.video.frames import (
+    FFV1Writer,
+    Frame,
+    chunk_ranges,
+    concat_nut,
+    frame_durations,
+    image_frame_table,
+    index_frames,
+    iter_normalised,
+    iter_video_frames,
+    nominal_rate,
+    parse_chunk_label,
+)
 from btb.video.probe import probe_video
 
 log = logging.getLogger("btb")
@@ -61,19 +75,25 @@ def probe(video: str, out: str, video_id: str) -> dict[str, Any]:
     return info
 
 
-def extract_frames(video: str, probe_json: str, store: str, frame_table: str, audit: str, video_id: str,
-                   chunk_seconds: float) -> None:
-    with stage_record("extract_frames", video_id, {"chunk_seconds": chunk_seconds}, audit) as rec:
+def index_video_frames(video: str, frame_table: str, audit: str, video_id: str) -> None:
+    """The frame table: one decoding pass (frames are not stored; later stages decode the source again)."""
+    with stage_record("index_frames", video_id, {}, audit) as rec:
         rec.add_inputs(video)
-        if is_image(video):
-            table = image_store(read_image(video), store)
-        else:
-            table = extract_store(video, store, chunk_seconds)
+        table = image_frame_table() if is_image(video) else index_frames(video)
         Path(frame_table).parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(frame_table, sep="\t", index=False)
-        rec.add_outputs(store, frame_table)
-        rec.counts = {"frames": len(table), "chunks": int(table["chunk"].nunique())}
-        rec.notes["frame_store"] = "temporary unless frames.keep_intermediates: removed once detection has used it"
+        rec.add_outputs(frame_table)
+        rec.counts = {"frames": len(table)}
+
+
+def iter_chunk(video: str, table: pd.DataFrame, chunk: str, wanted: set[int] | None = None) -> Iterator[Frame]:
+    """The frames of one chunk (``"2of4"``) of a video, or the single frame of a still image."""
+    if is_image(video):
+        yield Frame(0, 0, Fraction(1, 1), read_image(video))
+        return
+    part, chunks = parse_chunk_label(chunk)
+    start, stop = chunk_ranges(len(table), chunks)[part - 1]
+    yield from iter_video_frames(video, table, start, stop, wanted)
 
 
 # -------------------------------------------------------------------------------------------- detection
@@ -104,12 +124,13 @@ def make_detector(name: str, model: str, cfg: dict[str, Any], threads: int, devi
     raise ValueError(f"unknown detector {name!r}")
 
 
-def detect(name: str, store: str, frame_table: str, model: str, out: str, audit: str, video_id: str,
+def detect(name: str, video: str, frame_table: str, chunk: str, model: str, out: str, audit: str, video_id: str,
            cfg: dict[str, Any], threads: int, device: str, only_frames: str | None = None) -> None:
-    params = {"detector": name, **cfg, "device": device, "threads": threads,
+    """Run one detector over one chunk of a video's frames (all frames, or the cascade's selection)."""
+    params = {"detector": name, **cfg, "device": device, "threads": threads, "chunk": chunk,
               "frames": "cascade selection" if only_frames else "all"}
     with stage_record(f"detect_{name}", video_id, params, audit) as rec:
-        rec.add_inputs(frame_table, model, *([only_frames] if only_frames else []))
+        rec.add_inputs(video, frame_table, model, *([only_frames] if only_frames else []))
         detector = make_detector(name, model, cfg, threads, device)
         if hasattr(detector, "providers"):
             rec.notes["providers"] = detector.providers
@@ -117,7 +138,8 @@ def detect(name: str, store: str, frame_table: str, model: str, out: str, audit:
         if only_frames:
             wanted = set(pd.read_csv(only_frames, sep="\t")["frame_index"].astype(int))
         parts, n = [], 0
-        for frame in iter_store(store, wanted):
+        table = pd.read_csv(frame_table, sep="\t")
+        for frame in iter_chunk(video, table, chunk, wanted):
             d: RawDetections = detector.detect(frame.image)
             parts.append(detections_frame(frame.index, name, d.boxes, d.scores, d.landmarks, d.scale))
             n += 1
@@ -126,6 +148,22 @@ def detect(name: str, store: str, frame_table: str, model: str, out: str, audit:
         rec.add_outputs(out)
         rec.counts = {"frames_processed": n, "detections_stored": len(table),
                       "frames_with_detection": int(table["frame_index"].nunique())}
+
+
+def gather_detections(name: str, parts: list[str], part_audits: list[str], out: str, audit: str,
+                      video_id: str) -> None:
+    """Join a detector's per-chunk tables (in chunk order) into the video's detection table; its audit record
+    adds up the chunks' frame counts and seconds."""
+    with stage_record(name, video_id, {"chunks": len(parts)}, audit) as rec:
+        rec.add_inputs(*parts, *part_audits)
+        table = concat_detections([read_detections(p) for p in parts])
+        write_detections(table, out)
+        rec.add_outputs(out)
+        chunk_recs = [json.loads(Path(p).read_text()) for p in part_audits]
+        rec.counts = {"frames_processed": sum(r["counts"]["frames_processed"] for r in chunk_recs),
+                      "detections_stored": len(table), "frames_with_detection": int(table["frame_index"].nunique())}
+        rec.notes["chunk_seconds"] = [r["seconds"] for r in chunk_recs]
+        rec.notes["providers"] = sorted({p for r in chunk_recs for p in r.get("notes", {}).get("providers", [])})
 
 
 def select_cascade_frames(yunet: str, frame_table: str, out: str, audit: str, video_id: str,
@@ -163,37 +201,38 @@ def merge(detections: dict[str, str], probe_json: str, frame_table: str, out: st
 
 
 # ------------------------------------------------------------------------------------------- blur/encode
-def blur(video: str, regions: str, frame_table: str, out: str, audit: str, video_id: str,
+def blur(video: str, regions: str, frame_table: str, chunk: str, out: str, audit: str, video_id: str,
          params: dict[str, Any]) -> None:
+    """Blur the regions of one chunk of a video's frames into a lossless FFV1 file (the encoder's input)."""
     bp = BlurParams(method=params["method"], detail=params["detail"])
-    with stage_record("blur_frames", video_id, params, audit) as rec:
+    with stage_record("blur_frames", video_id, {**params, "chunk": chunk}, audit) as rec:
         rec.add_inputs(video, regions, frame_table)
         frames = pd.read_csv(frame_table, sep="\t")
+        part, chunks = parse_chunk_label(chunk)
+        start, stop = chunk_ranges(len(frames), chunks)[part - 1]
+        durations = frame_durations(frames)
         reg = pd.read_parquet(regions)
         by_frame = {int(k): g for k, g in reg.groupby("frame_index")}
         writer: FFV1Writer | None = None
         n = 0
         try:
-            for frame in iter_normalised(video):
-                if frame.index >= len(frames) or int(frames.at[frame.index, "pts"]) != frame.pts:
-                    raise InputError(video, f"decoding is not repeatable: frame {frame.index} differs from the "
-                                            "frame store's timing")
+            for frame in iter_video_frames(video, frames, start, stop):
                 if writer is None:
                     h, w = frame.image.shape[:2]
-                    writer = FFV1Writer(out, w, h, Fraction(frame.time_base))
+                    writer = FFV1Writer(out, w, h, Fraction(frame.time_base), nominal_rate(frames))
                 regs = by_frame.get(frame.index)
                 image = frame.image if regs is None else blur_frame(frame.image, regs, bp)
-                writer.write(image, frame.pts)
+                writer.write(image, frame.pts, int(durations[frame.index]))
                 n += 1
-            if writer is None or n != len(frames):
-                raise InputError(video, f"decoded {n} frames for blurring but the frame store has {len(frames)}")
+            if writer is None:
+                raise InputError(video, f"chunk {chunk} holds no frames (the video has {len(frames)})")
             writer.close()
         except BaseException:
             if writer is not None:
                 writer.abort()
             raise
         rec.add_outputs(out)
-        rec.counts = {"frames": n, "frames_blurred": len(by_frame)}
+        rec.counts = {"frames": n, "frames_blurred": sum(1 for i in by_frame if start <= i < stop)}
 
 
 def blur_image(image_path: str, regions: str, probe_json: str, out: str, check_json: str, audit: str,
@@ -220,7 +259,7 @@ def blur_image(image_path: str, regions: str, probe_json: str, out: str, check_j
         rec.counts = {"regions_blurred": len(reg)}
 
 
-def encode(blurred: str, video: str, probe_json: str, frame_table: str, out: str, check_json: str, audit: str,
+def encode(blurred: list[str], video: str, probe_json: str, frame_table: str, out: str, check_json: str, audit: str,
            video_id: str, params: dict[str, Any], threads: int) -> None:
     """Encode, then check the encoded file with ffprobe before it gets its final name."""
     from btb.output_check import check_output
@@ -228,7 +267,7 @@ def encode(blurred: str, video: str, probe_json: str, frame_table: str, out: str
     ep = EncodeParams(crf=params["crf"], preset=params["preset"], audio=params["audio"],
                       audio_bitrate=params["audio_bitrate"], threads=threads)
     with stage_record("encode_video", video_id, params, audit) as rec:
-        rec.add_inputs(blurred, frame_table)
+        rec.add_inputs(*blurred, frame_table)
         info = pd.read_json(probe_json, typ="series")
         width, height = int(info["width"]), int(info["height"])
         expect_audio = ep.audio == "keep" and int(info["n_audio_streams"]) > 0
@@ -240,7 +279,15 @@ def encode(blurred: str, video: str, probe_json: str, frame_table: str, out: str
             if not report["passed"]:
                 raise InputError(video, "encoded output failed its check: " + "; ".join(report["problems"]))
 
-        encode_video(blurred, video, out, ep, width, height, accept=accept)
+        if len(blurred) == 1:
+            encode_video(blurred[0], video, out, ep, width, height, accept=accept)
+        else:  # chunks blurred as separate jobs: joined packet for packet into one temporary lossless file
+            joined = Path(blurred[0]).with_name("blurred.joined.nut")
+            try:
+                concat_nut(blurred, joined)
+                encode_video(joined, video, out, ep, width, height, accept=accept)
+            finally:
+                joined.unlink(missing_ok=True)
         write_json(check_json, report)
         rec.add_outputs(out, check_json)
         rec.counts = {"output_frames": report["frames"]}

@@ -4,12 +4,12 @@ rule blur_frames:
         regions="results/{vid}/regions.parquet",
         frames="results/{vid}/frames.tsv",
     output:
-        blurred=maybe_temp("results/{vid}/work/blurred.nut"),
-        audit="results/{vid}/audit/blur_frames.json",
+        blurred=maybe_temp("results/{vid}/work/blurred.{chunk}.nut"),
+        audit="results/{vid}/audit/blur_frames.{chunk}.json",
     log:
-        "results/logs/blur_frames/{vid}.log",
+        "results/logs/blur_frames/{vid}.{chunk}.log",
     benchmark:
-        "results/benchmarks/blur_frames/{vid}.tsv"
+        "results/benchmarks/blur_frames/{vid}.{chunk}.tsv"
     conda:
         "../../envs/video.yaml"
     resources:
@@ -23,7 +23,7 @@ rule blur_frames:
 
 rule encode_video:
     input:
-        blurred="results/{vid}/work/blurred.nut",
+        blurred=get_blurred_chunks,
         video=get_video,
         probe="results/{vid}/probe.json",
         frames="results/{vid}/frames.tsv",

@@ -30,6 +30,8 @@ YUNET_AUDIT = f"{MODELS}/stage_yunet.audit.json"
 wildcard_constraints:
     vid="[A-Za-z0-9][A-Za-z0-9_.-]*",
     scope="all|cascade",
+    chunk="[0-9]+of[0-9]+",
+    table="yunet|retinaface_all|retinaface_cascade",
 
 
 EVAL_SETS = {s["name"]: s for s in config["evaluate"]["image_sets"]}
@@ -37,7 +39,7 @@ EVAL_CLIPS = labeled_clips(config["evaluate"]["video_dir"])
 
 
 def maybe_temp(path):
-    """Face-bearing intermediates are temporary unless frames.keep_intermediates is set."""
+    """Face-bearing intermediates (blurred lossless chunks) are temporary unless frames.keep_intermediates."""
     return path if config["frames"]["keep_intermediates"] else temp(path)
 
 
@@ -53,6 +55,33 @@ def get_video(wildcards):
     """
     path = get_video_path(wildcards)
     return path if path == DEMO_PATH or os.path.exists(path) else []
+
+
+def chunk_labels(vid):
+    """Chunk labels of a video (``1of4`` ...): frames.chunks contiguous frame ranges; one for a still image."""
+    n = 1 if vid in SAMPLES and SAMPLES[vid].is_image else config["frames"]["chunks"]
+    return [f"{k}of{n}" for k in range(1, n + 1)]
+
+
+def get_detection_chunks(wildcards):
+    return [
+        f"results/{wildcards.vid}/detections/chunks/{wildcards.table}.{c}.parquet"
+        for c in chunk_labels(wildcards.vid)
+    ]
+
+
+def get_detection_chunk_audits(wildcards):
+    return [
+        f"results/{wildcards.vid}/audit/detect_{wildcards.table}.{c}.json"
+        for c in chunk_labels(wildcards.vid)
+    ]
+
+
+def get_blurred_chunks(wildcards):
+    return [
+        f"results/{wildcards.vid}/work/blurred.{c}.nut"
+        for c in chunk_labels(wildcards.vid)
+    ]
 
 
 def get_model(wildcards):
@@ -102,22 +131,27 @@ def get_output_check(wildcards):
 
 
 def get_stage_audits(wildcards):
-    if SAMPLES[wildcards.vid].is_image:
-        last = [f"blur_image.{output_suffix(SAMPLES[wildcards.vid].path)}"]
+    vid = wildcards.vid
+    chunks = chunk_labels(vid)
+    if SAMPLES[vid].is_image:
+        last = [f"blur_image.{output_suffix(SAMPLES[vid].path)}"]
     else:
-        last = ["blur_frames", "encode_video"]
+        last = [*(f"blur_frames.{c}" for c in chunks), "encode_video"]
+    retinaface = "detect_retinaface_" + (
+        "cascade" if MERGE_MODE == "cascade" else "all"
+    )
     stages = [
-        "extract_frames",
+        "index_frames",
+        *(f"{d}.{c}" for d in ("detect_yunet", retinaface) for c in chunks),
         "detect_yunet",
+        retinaface,
         "merge_regions",
         *last,
         "verify_residual",
     ]
     if MERGE_MODE == "cascade":
-        stages += ["select_cascade_frames", "detect_retinaface_cascade"]
-    else:
-        stages += ["detect_retinaface_all"]
-    return [f"results/{wildcards.vid}/audit/{s}.json" for s in stages]
+        stages.append("select_cascade_frames")
+    return [f"results/{vid}/audit/{s}.json" for s in stages]
 
 
 def get_manifest_outputs(wildcards):

@@ -1,15 +1,17 @@
+# Detection runs as one job per chunk of a video's frames (frames.chunks; 1 = the whole video), and the
+# chunk tables are gathered into one table per detector.
 rule detect_yunet:
     input:
-        store=ancient("results/{vid}/work/frames"),
+        video=get_video,
         frames="results/{vid}/frames.tsv",
         model=YUNET_ONNX,
     output:
-        table="results/{vid}/detections/yunet.parquet",
-        audit="results/{vid}/audit/detect_yunet.json",
+        table=temp("results/{vid}/detections/chunks/yunet.{chunk}.parquet"),
+        audit="results/{vid}/audit/detect_yunet.{chunk}.json",
     log:
-        "results/logs/detect_yunet/{vid}.log",
+        "results/logs/detect_yunet/{vid}.{chunk}.log",
     benchmark:
-        "results/benchmarks/detect_yunet/{vid}.tsv"
+        "results/benchmarks/detect_yunet/{vid}.{chunk}.tsv"
     conda:
         "../../envs/detect.yaml"
     threads: config["detect"]["threads"]
@@ -49,17 +51,17 @@ rule select_cascade_frames:
 
 rule detect_retinaface:
     input:
-        store=ancient("results/{vid}/work/frames"),
+        video=get_video,
         frames="results/{vid}/frames.tsv",
         model=RETINAFACE_ONNX,
         only=get_cascade_frames,
     output:
-        table="results/{vid}/detections/retinaface_{scope}.parquet",
-        audit="results/{vid}/audit/detect_retinaface_{scope}.json",
+        table=temp("results/{vid}/detections/chunks/retinaface_{scope}.{chunk}.parquet"),
+        audit="results/{vid}/audit/detect_retinaface_{scope}.{chunk}.json",
     log:
-        "results/logs/detect_retinaface/{vid}_{scope}.log",
+        "results/logs/detect_retinaface/{vid}_{scope}.{chunk}.log",
     benchmark:
-        "results/benchmarks/detect_retinaface/{vid}_{scope}.tsv"
+        "results/benchmarks/detect_retinaface/{vid}_{scope}.{chunk}.tsv"
     conda:
         "../../envs/detect.yaml"
     threads: config["detect"]["threads"]
@@ -71,3 +73,23 @@ rule detect_retinaface:
         device=config["detect"]["device"],
     script:
         "../scripts/detect.py"
+
+
+rule gather_detections:
+    input:
+        tables=get_detection_chunks,
+        audits=get_detection_chunk_audits,
+    output:
+        table="results/{vid}/detections/{table}.parquet",
+        audit="results/{vid}/audit/detect_{table}.json",
+    log:
+        "results/logs/gather_detections/{vid}.{table}.log",
+    benchmark:
+        "results/benchmarks/gather_detections/{vid}.{table}.tsv"
+    conda:
+        "../../envs/detect.yaml"
+    resources:
+        mem_mb=500,
+        runtime=5,
+    script:
+        "../scripts/gather_detections.py"

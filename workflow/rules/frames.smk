@@ -18,24 +18,21 @@ rule probe_video:
         "../scripts/probe_video.py"
 
 
-rule extract_frames:
+rule index_frames:
     input:
         video=get_video,
         probe="results/{vid}/probe.json",
     output:
-        store=maybe_temp(directory("results/{vid}/work/frames")),
         frames="results/{vid}/frames.tsv",
-        audit="results/{vid}/audit/extract_frames.json",
+        audit="results/{vid}/audit/index_frames.json",
     log:
-        "results/logs/extract_frames/{vid}.log",
+        "results/logs/index_frames/{vid}.log",
     benchmark:
-        "results/benchmarks/extract_frames/{vid}.tsv"
+        "results/benchmarks/index_frames/{vid}.tsv"
     conda:
         "../../envs/video.yaml"
     resources:
-        mem_mb=1000,
+        mem_mb=500,
         runtime=60,
-    params:
-        chunk_seconds=config["frames"]["chunk_seconds"],
     script:
-        "../scripts/extract_frames.py"
+        "../scripts/index_frames.py"

@@ -5,8 +5,8 @@ from btb.workflow_adapter import run
 run(
     snakemake,
     lambda s: stages.detect(
-        s.rule.removeprefix("detect_"), s.input.store, s.input.frames, s.input.model, s.output.table,
-        s.output.audit, s.wildcards.vid, dict(s.params.cfg), s.threads, s.params.device,
+        s.rule.removeprefix("detect_"), s.input.video, s.input.frames, s.wildcards.chunk, s.input.model,
+        s.output.table, s.output.audit, s.wildcards.vid, dict(s.params.cfg), s.threads, s.params.device,
         only_frames=s.input.get("only") or None,
     ),
 )

@@ -4,7 +4,7 @@ from btb.workflow_adapter import run
 run(
     snakemake,
     lambda s: stages.encode(
-        s.input.blurred, s.input.video, s.input.probe, s.input.frames, s.output.video, s.output.check,
+        list(s.input.blurred), s.input.video, s.input.probe, s.input.frames, s.output.video, s.output.check,
         s.output.audit, s.wildcards.vid,
         dict(s.params.encode), s.threads,
     ),

@@ -1,14 +1,17 @@
-"""Normalised frames: one ffmpeg decode recipe shared by the frame store and the blur stage.
+"""Normalised frames: one ffmpeg decode recipe shared by indexing, detection, blurring and verification.
 
 Normalised means: the first video stream only, display rotation applied to the pixels, BGR pixels, and every
 frame's original presentation time kept (``-fps_mode passthrough``, the demuxer's time base), so variable
-frame rate survives. The frame store holds these frames as lossless FFV1 segments in NUT files (a handful of
-files per video, not one image per frame), with an index table of frame times.
+frame rate survives. Frames are streamed from ffmpeg through a pipe and never written to disk: the frame
+table (index and time of every frame) is built by one decoding pass, and each later stage decodes the source
+again and checks that it sees exactly the same frame times (decoding is repeatable, or the stage refuses).
+A video can be processed in contiguous chunks of frames (``chunk_ranges``), each decoded by its own job.
 """
 
 from __future__ import annotations
 
-import shutil
+import os
+import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -21,9 +24,10 @@ import numpy as np
 import pandas as pd
 
 from btb.errors import InputError, ToolError
-from btb.video.ffmpeg import require, run_ffmpeg
+from btb.video.ffmpeg import require
 
-FRAME_TABLE_COLUMNS = ["frame_index", "chunk", "pts", "time_base", "pts_time"]
+FRAME_TABLE_COLUMNS = ["frame_index", "pts", "time_base", "pts_time"]
+INDEX_SIZE = "16x16"  # the indexing pass needs frame times only: tiny frames keep the pipe cheap
 
 
 def normalise_args(src: str | Path) -> list[str]:
@@ -49,134 +53,188 @@ class Frame:
         return float(self.pts * self.time_base)
 
 
-def extract_store(src: str | Path, store_dir: str | Path, chunk_seconds: float) -> pd.DataFrame:
-    """Decode ``src`` into lossless FFV1 segments under ``store_dir``; return the frame table."""
-    store = Path(store_dir)
-    if store.exists():
-        shutil.rmtree(store)
-    store.mkdir(parents=True, mode=0o700)
-    errors = run_ffmpeg(
-        [
-            *normalise_args(src),
-            "-c:v", "ffv1", "-level", "3", "-g", "1", "-pix_fmt", "bgr0",
-            "-f", "segment", "-segment_format", "nut",
-            "-segment_time", str(chunk_seconds), "-reset_timestamps", "0",
-            str(store / "chunk_%05d.nut"),
-        ],
-        about=src,
-    )
-    if errors:
-        # a damaged or truncated file decodes partly: refuse it rather than de-identify half a video
-        shutil.rmtree(store, ignore_errors=True)
-        raise InputError(src, f"damaged or truncated video (ffmpeg: {errors.splitlines()[-1][:300]})")
-    table = index_store(store)
-    if table.empty:
-        shutil.rmtree(store, ignore_errors=True)
-        raise InputError(src, "contains no decodable video frames")
-    return table
+def iter_normalised(src: str | Path, *, size: str | None = None, strict: bool = False) -> Iterator[Frame]:
+    """Decode ``src`` with the normalising recipe, streaming raw frames through a pipe (nothing on disk).
 
-
-def chunk_files(store_dir: str | Path) -> list[Path]:
-    return sorted(Path(store_dir).glob("chunk_*.nut"))
-
-
-def image_store(image: np.ndarray, store_dir: str | Path) -> pd.DataFrame:
-    """The frame store of a still image: one lossless PNG frame and a one-row frame table."""
-    import cv2
-
-    store = Path(store_dir)
-    if store.exists():
-        shutil.rmtree(store)
-    store.mkdir(parents=True, mode=0o700)
-    cv2.imwrite(str(store / "frame_00000.png"), image)
-    return pd.DataFrame([(0, 0, 0, "1/1", 0.0)], columns=FRAME_TABLE_COLUMNS)
-
-
-def index_store(store_dir: str | Path) -> pd.DataFrame:
-    """Frame table of a store, from packet timestamps (FFV1 here is intra-only: one packet per frame)."""
-    rows = []
-    for chunk_no, path in enumerate(chunk_files(store_dir)):
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            tb = stream.time_base
-            pts = sorted(p.pts for p in container.demux(stream) if p.pts is not None)
-        rows.extend((chunk_no, t, f"{tb.numerator}/{tb.denominator}", float(t * tb)) for t in pts)
-    df = pd.DataFrame(rows, columns=FRAME_TABLE_COLUMNS[1:])
-    df.insert(0, "frame_index", np.arange(len(df), dtype=np.int64))
-    return df
-
-
-def iter_store(store_dir: str | Path, wanted: set[int] | None = None) -> Iterator[Frame]:
-    """Frames of a store in order; with ``wanted``, only those frame indices (others are still decoded)."""
-    stills = sorted(Path(store_dir).glob("frame_*.png"))
-    if stills:
-        import cv2
-
-        for index, path in enumerate(stills):
-            if wanted is None or index in wanted:
-                yield Frame(index, index, Fraction(1, 1), cv2.imread(str(path), cv2.IMREAD_COLOR))
-        return
-    index = 0
-    for path in chunk_files(store_dir):
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            for frame in container.decode(stream):
-                if wanted is None or index in wanted:
-                    yield Frame(index, int(frame.pts), frame.time_base, frame.to_ndarray(format="bgr24"))
-                index += 1
-
-
-def iter_normalised(src: str | Path) -> Iterator[Frame]:
-    """Decode ``src`` with the normalising recipe, streaming raw frames through a pipe (nothing on disk)."""
-    cmd = [
-        require("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error",
-        *normalise_args(src),
-        "-c:v", "rawvideo", "-pix_fmt", "bgr24", "-f", "nut", "pipe:1",
-    ]
+    ``size`` scales frames (``WxH``; timing is unchanged). ``strict``: anything ffmpeg reports at error level
+    (a damaged or truncated stream decodes partly) raises InputError naming the file. Stopping early (closing
+    the generator) ends ffmpeg quietly.
+    """
+    cmd = [require("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", *normalise_args(src),
+           *(["-s", size] if size else []), "-c:v", "rawvideo", "-pix_fmt", "bgr24", "-f", "nut", "pipe:1"]
     # stderr goes to a file: a pipe nobody reads while frames stream would fill up and stall ffmpeg
     with tempfile.TemporaryFile() as errfile:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errfile)
         assert proc.stdout is not None
+        finished = False
+        decode_error: Exception | None = None
         try:
             with av.open(proc.stdout, format="nut", mode="r") as container:
                 stream = container.streams.video[0]
                 for index, frame in enumerate(container.decode(stream)):
                     yield Frame(index, int(frame.pts), frame.time_base, frame.to_ndarray(format="bgr24"))
+            finished = True
+        except av.error.FFmpegError as exc:  # the pipe ended badly: ffmpeg's own message says why
+            decode_error = exc
         finally:
+            if not finished and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
             proc.stdout.close()
             rc = proc.wait()
-            errfile.seek(0)
-            err = errfile.read().decode(errors="replace")
-    if rc != 0:
-        raise ToolError(f"ffmpeg failed decoding {src}: {err.strip()[-2000:]}")
+        errfile.seek(0)
+        err = errfile.read().decode(errors="replace").strip()
+        if rc != 0:
+            raise ToolError(f"ffmpeg failed decoding {src}: {err[-2000:]}")
+        if decode_error is not None:
+            raise InputError(src, f"cannot be decoded ({decode_error}; ffmpeg: {err[-300:] or 'no message'})")
+        if strict and err:
+            raise InputError(src, f"damaged or truncated video (ffmpeg: {err.splitlines()[-1][:300]})")
+
+
+def index_frames(src: str | Path) -> pd.DataFrame:
+    """The frame table of a video: one decoding pass recording every frame's index and time."""
+    rows = []
+    for f in iter_normalised(src, size=INDEX_SIZE, strict=True):
+        tb = f.time_base
+        rows.append((f.index, f.pts, f"{tb.numerator}/{tb.denominator}", float(f.pts * tb)))
+    if not rows:
+        raise InputError(src, "contains no decodable video frames")
+    return pd.DataFrame(rows, columns=FRAME_TABLE_COLUMNS)
+
+
+def image_frame_table() -> pd.DataFrame:
+    """The frame table of a still image: one frame."""
+    return pd.DataFrame([(0, 0, "1/1", 0.0)], columns=FRAME_TABLE_COLUMNS)
+
+
+def chunk_ranges(n_frames: int, chunks: int) -> list[tuple[int, int]]:
+    """``chunks`` contiguous, near-equal frame ranges ``[start, stop)`` covering ``n_frames`` (none empty
+    unless there are fewer frames than chunks)."""
+    if chunks < 1:
+        raise ValueError("chunks must be at least 1")
+    bounds = [round(k * n_frames / chunks) for k in range(chunks + 1)]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def iter_video_frames(src: str | Path, table: pd.DataFrame, start: int = 0, stop: int | None = None,
+                      wanted: set[int] | None = None) -> Iterator[Frame]:
+    """Frames ``start`` to ``stop`` (exclusive; optionally only ``wanted`` indices) of a video whose frame
+    table is ``table``. Every decoded frame's time is checked against the table up to ``stop``."""
+    stop = len(table) if stop is None else stop
+    expected = table["pts"].to_numpy(dtype=np.int64)
+    seen = 0
+    frames = iter_normalised(src)
+    try:
+        for frame in frames:
+            if frame.index >= stop:
+                break
+            if frame.index >= len(expected) or expected[frame.index] != frame.pts:
+                raise InputError(src, f"decoding is not repeatable: frame {frame.index} differs from the "
+                                      "frame table's timing")
+            seen = frame.index + 1
+            if frame.index >= start and (wanted is None or frame.index in wanted):
+                yield frame
+    finally:
+        frames.close()
+    if seen < stop:
+        raise InputError(src, f"decoded {seen} frames but the frame table has {len(table)}")
+
+
+def frame_durations(table: pd.DataFrame) -> np.ndarray:
+    """Each frame's duration in its time base: the step to the next frame; the last frame repeats the step
+    before it (a single frame gets 1). Written into the lossless files so that chunks joined together carry
+    exactly the durations one whole file would."""
+    pts = table["pts"].to_numpy(dtype=np.int64)
+    if len(pts) < 2:
+        return np.ones(len(pts), dtype=np.int64)
+    steps = np.diff(pts)
+    return np.append(steps, steps[-1])
+
+
+def nominal_rate(table: pd.DataFrame) -> Fraction:
+    """The frame rate implied by the median step between frames (for VFR too: a nominal figure)."""
+    step = int(np.median(frame_durations(table)))
+    tb = Fraction(table.at[0, "time_base"])
+    return 1 / (step * tb) if step > 0 else Fraction(25)
+
+
+def chunk_label(part: int, chunks: int) -> str:
+    """File-name label of chunk ``part`` (1-based) of ``chunks``: ``1of4``."""
+    return f"{part}of{chunks}"
+
+
+def parse_chunk_label(label: str) -> tuple[int, int]:
+    part, _, chunks = label.partition("of")
+    p, n = int(part), int(chunks)
+    if not 1 <= p <= n:
+        raise ValueError(f"bad chunk label {label!r}")
+    return p, n
+
+
+def _create_private(path: Path) -> None:
+    """Create ``path`` empty and owner-only (0600) before a library opens it for writing."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+    os.chmod(path, 0o600)
+
+
+def concat_nut(parts: list[str | Path], out: str | Path) -> None:
+    """Join FFV1/NUT chunk files (intra-only, same stream settings) into one, packet for packet, atomically."""
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.part")
+    try:
+        _create_private(tmp)
+        with av.open(str(parts[0])) as first:
+            template = first.streams.video[0]
+            with av.open(str(tmp), mode="w", format="nut") as dst:
+                ostream = dst.add_stream_from_template(template)
+                for part in parts:
+                    with av.open(str(part)) as src:
+                        istream = src.streams.video[0]
+                        for packet in src.demux(istream):
+                            if packet.dts is None:
+                                continue  # the demuxer's end-of-stream flush packet
+                            packet.stream = ostream
+                            dst.mux(packet)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 class FFV1Writer:
     """Writes BGR frames losslessly (FFV1 in NUT) with the given timestamps, atomically on close."""
 
-    def __init__(self, path: str | Path, width: int, height: int, time_base: Fraction) -> None:
+    def __init__(self, path: str | Path, width: int, height: int, time_base: Fraction,
+                 rate: Fraction | None = None) -> None:
+        """``rate``: the nominal frame rate stored with the stream (a reader derives frame durations from it)."""
         self.path = Path(path)
         self._tmp = self.path.with_name(f".{self.path.name}.part")
+        _create_private(self._tmp)  # blurred frames may still hold a missed face: owner-only
         self._container = av.open(str(self._tmp), mode="w", format="nut")
-        self._stream = self._container.add_stream("ffv1")
+        self._stream = self._container.add_stream("ffv1", rate=rate)
         self._stream.width, self._stream.height = width, height
         self._stream.pix_fmt = "bgr0"
         self._stream.time_base = time_base
         self._stream.codec_context.time_base = time_base
         self.frames = 0
+        self._durations: dict[int, int] = {}
 
-    def write(self, image: np.ndarray, pts: int) -> None:
+    def write(self, image: np.ndarray, pts: int, duration: int | None = None) -> None:
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
         frame.pts = pts
-        frame.time_base = self._stream.time_base
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
+        if duration is not None:
+            self._durations[pts] = duration
+        self._mux(self._stream.encode(frame))
         self.frames += 1
 
-    def close(self) -> None:
-        for packet in self._stream.encode(None):
+    def _mux(self, packets: list[av.Packet]) -> None:
+        for packet in packets:
+            # the encoder stamps every packet with 1/frame-rate; the frame's own duration is kept instead
+            if packet.pts in self._durations:
+                packet.duration = self._durations.pop(packet.pts)
             self._container.mux(packet)
+
+    def close(self) -> None:
+        self._mux(self._stream.encode(None))
         self._container.close()
         self._tmp.replace(self.path)
 
