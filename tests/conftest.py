@@ -52,12 +52,13 @@ def default_config() -> dict:
 
 
 def run_snakemake(workdir: Path, config: dict, extra: list[str] | None = None, check: bool = True,
-                  env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run the real workflow in ``workdir`` with ``config`` written there; return the finished process."""
+                  env: dict | None = None, repo: Path = REPO) -> subprocess.CompletedProcess:
+    """Run the real workflow (of ``repo``: a copy in some tests) in ``workdir`` with ``config`` written there;
+    return the finished process."""
     workdir.mkdir(parents=True, exist_ok=True)
     cfg_path = workdir / "config.yaml"
     cfg_path.write_text(yaml.safe_dump(config))
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile"),
            "--profile", str(REPO / "profiles" / "default"), "--directory", str(workdir),
            "--configfile", str(cfg_path), "--cores", "2", *(extra or [])]
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env={**os.environ, **(env or {})})
@@ -66,9 +67,9 @@ def run_snakemake(workdir: Path, config: dict, extra: list[str] | None = None, c
     return proc
 
 
-def dry_run_jobs(workdir: Path, config: dict) -> dict[str, int]:
+def dry_run_jobs(workdir: Path, config: dict, extra: list[str] | None = None, repo: Path = REPO) -> dict[str, int]:
     """Job counts per rule of a dry run (what a real run would execute)."""
-    proc = run_snakemake(workdir, config, ["-n", "--quiet", "rules"])
+    proc = run_snakemake(workdir, config, ["-n", "--quiet", "rules", *(extra or [])], repo=repo)
     jobs: dict[str, int] = {}
     in_table = False
     for line in (proc.stdout + proc.stderr).splitlines():

@@ -29,3 +29,12 @@ def tree_records(path: str | Path) -> list[dict[str, object]]:
     if p.is_dir():
         return [file_record(f) for f in sorted(q for q in p.rglob("*") if q.is_file())]
     return [file_record(p)]
+
+
+def source_digest(root: str | Path, relpaths: list[str]) -> str:
+    """Short digest of some source files (names and bytes): a rule's ``code`` parameter, so that editing the
+    code a stage runs reruns that stage (Snakemake itself only watches the rule's script file)."""
+    h = hashlib.sha256()
+    for rel in sorted(relpaths):
+        h.update(rel.encode() + b"\0" + (Path(root) / rel).read_bytes() + b"\0")
+    return h.hexdigest()[:16]

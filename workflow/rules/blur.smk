@@ -16,6 +16,7 @@ rule blur_frames:
         mem_mb=1500,
         runtime=120,
     params:
+        code=CODE["blur_frames"],
         blur=config["blur"],
     script:
         "../scripts/blur_frames.py"
@@ -42,6 +43,7 @@ rule encode_video:
         mem_mb=1500,
         runtime=120,
     params:
+        code=CODE["encode_video"],
         encode=config["encode"],
     script:
         "../scripts/encode_video.py"
@@ -68,6 +70,7 @@ rule blur_image:
         mem_mb=1000,
         runtime=10,
     params:
+        code=CODE["blur_image"],
         blur=config["blur"],
     script:
         "../scripts/blur_image.py"

@@ -6,6 +6,7 @@ import sys
 sys.path.insert(0, f"{workflow.basedir}/src")
 
 from btb.config import validate_config
+from btb.hashing import source_digest
 from btb.image import output_suffix
 from btb.samples import DEMO_PATH, labeled_clips, resolve_samples
 
@@ -25,6 +26,41 @@ RETINAFACE_ONNX = f"{MODELS}/retinaface_mnv2_floor{RF_FLOOR}.onnx"
 RETINAFACE_AUDIT = f"{MODELS}/stage_retinaface_floor{RF_FLOOR}.audit.json"
 YUNET_ONNX = f"{MODELS}/face_detection_yunet_2023mar.onnx"
 YUNET_AUDIT = f"{MODELS}/stage_yunet.audit.json"
+
+# The package modules each stage's work depends on (beyond its thin script and btb/stages.py, the glue): a
+# digest of them is a rule parameter, so an edit reruns that stage and what follows, and nothing else.
+STAGE_CODE = {
+    "probe_video": ["video/probe.py", "video/ffmpeg.py", "image.py"],
+    "index_frames": ["video/frames.py", "video/ffmpeg.py"],
+    "detect_yunet": [
+        "detect/base.py",
+        "detect/yunet.py",
+        "video/frames.py",
+        "image.py",
+    ],
+    "detect_retinaface": [
+        "detect/base.py",
+        "detect/retinaface.py",
+        "video/frames.py",
+        "image.py",
+    ],
+    "gather_detections": ["tables.py"],
+    "select_cascade_frames": ["cascade.py", "tables.py"],
+    "merge_regions": ["merge.py", "temporal.py", "boxes.py", "tables.py"],
+    "blur_frames": ["blur.py", "video/frames.py"],
+    "blur_image": ["blur.py", "image.py"],
+    "encode_video": ["video/encode.py", "video/frames.py", "output_check.py"],
+    "verify_residual": [
+        "residual.py",
+        "detect/base.py",
+        "detect/yunet.py",
+        "detect/retinaface.py",
+    ],
+}
+CODE = {
+    stage: source_digest(f"{workflow.basedir}/src/btb", files)
+    for stage, files in STAGE_CODE.items()
+}
 
 
 wildcard_constraints:

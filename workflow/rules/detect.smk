@@ -19,6 +19,7 @@ rule detect_yunet:
         mem_mb=1500,
         runtime=240,
     params:
+        code=CODE["detect_yunet"],
         cfg=config["detect"]["yunet"],
         device=config["detect"]["device"],
     script:
@@ -42,6 +43,7 @@ rule select_cascade_frames:
         mem_mb=500,
         runtime=5,
     params:
+        code=CODE["select_cascade_frames"],
         threshold=config["merge"]["thresholds"]["yunet"],
         uncertain_floor=config["merge"]["cascade"]["uncertain_floor"],
         neighbours=config["merge"]["cascade"]["neighbours"],
@@ -69,6 +71,7 @@ rule detect_retinaface:
         mem_mb=2000,
         runtime=480,
     params:
+        code=CODE["detect_retinaface"],
         cfg=config["detect"]["retinaface"],
         device=config["detect"]["device"],
     script:
@@ -91,5 +94,7 @@ rule gather_detections:
     resources:
         mem_mb=500,
         runtime=5,
+    params:
+        code=CODE["gather_detections"],
     script:
         "../scripts/gather_detections.py"

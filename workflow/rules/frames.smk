@@ -13,6 +13,7 @@ rule probe_video:
         mem_mb=300,
         runtime=5,
     params:
+        code=CODE["probe_video"],
         path=get_video_path,
     script:
         "../scripts/probe_video.py"
@@ -34,5 +35,7 @@ rule index_frames:
     resources:
         mem_mb=500,
         runtime=60,
+    params:
+        code=CODE["index_frames"],
     script:
         "../scripts/index_frames.py"

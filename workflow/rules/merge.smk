@@ -17,6 +17,7 @@ rule merge_regions:
         mem_mb=1000,
         runtime=10,
     params:
+        code=CODE["merge_regions"],
         merge=config["merge"],
     script:
         "../scripts/merge_regions.py"

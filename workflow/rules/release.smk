@@ -19,6 +19,7 @@ rule verify_residual:
         mem_mb=2000,
         runtime=480,
     params:
+        code=CODE["verify_residual"],
         detect={k: config["detect"][k] for k in ("yunet", "retinaface", "device")},
         verify=config["verify"],
     script:
