@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, copy_clip, workflow_config
+from conftest import REPO, copy_clip, run_snakemake, workflow_config
 
 FAKES = REPO / "tests" / "fake_cluster"
 
@@ -70,3 +70,32 @@ def test_full_run_through_a_cluster_profile(tmp_path, face_clip, models_dir):
     assert len(submitted) >= 10, "every job went through the submit command"
     assert all(Path(p).read_text().strip() == "0" for p in submitted)
     assert (tmp_path / "results" / "c1" / "manifest.json").is_file()
+
+
+def test_slurm_gpu_request_for_retinaface_only(tmp_path, face_clip, models_dir):
+    """detect.device cuda: RetinaFace jobs ask SLURM for a GPU, YuNet jobs do not (OpenCV runs on the CPU);
+    one job per chunk. Frame indexing runs locally first, so that the first jobs the (fake) cluster receives
+    are the detectors."""
+    clip = copy_clip(face_clip, tmp_path / "clip.mp4")
+    sheet = tmp_path / "samples.tsv"
+    sheet.write_text(f"video_id\tpath\ng1\t{clip}\n")
+    cfg = workflow_config(models_dir, sheet, detect__device="cuda", frames__chunks=2)
+    run_snakemake(tmp_path, cfg, ["--", "results/g1/frames.tsv"])
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for tool in ("sbatch", "sacct", "squeue", "scontrol", "sacctmgr"):
+        shutil.copy(FAKES / tool, bindir / tool)
+    log = tmp_path / "sbatch.log"
+    env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}", "FAKE_SLURM_LOG": str(log)}
+    cmd = ["timeout", "-k", "5", "40", sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+           "--profile", str(REPO / "profiles" / "slurm"), "--directory", str(tmp_path),
+           "--configfile", str(tmp_path / "config.yaml"), "--jobs", "8"]
+    subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
+    lines = log.read_text().splitlines()
+    rules = [line.split("--comment rule_")[1].split("_wildcards")[0] for line in lines]
+    assert rules.count("detect_retinaface") >= 2 and rules.count("detect_yunet") >= 2, "one job per chunk"
+    for rule, line in zip(rules, lines, strict=True):
+        if rule == "detect_retinaface":
+            assert " --gpus=1 " in line, line
+        else:
+            assert "--gpus" not in line and "--gres" not in line, line

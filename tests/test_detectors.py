@@ -75,3 +75,24 @@ def test_yunet_needs_its_downscaled_pass_for_huge_faces(models_dir, astronaut):
     assert iou_matrix(without.boxes[without.scores >= 0.5], truth).max(initial=0) < 0.7
     good = (iou_matrix(with_pass.boxes, truth)[:, 0] > 0.85) & (with_pass.scores >= 0.9)
     assert good.any() and (with_pass.scale[good] < 1).all()
+
+
+def test_cuda_falls_back_to_cpu_with_a_log_line(caplog, monkeypatch):
+    """No GPU here: asking for CUDA runs on the CPU and says so; 'auto' says so quietly (info)."""
+    import logging
+
+    import onnxruntime as ort
+
+    from btb.detect.retinaface import choose_providers
+
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    with caplog.at_level(logging.INFO, logger="btb.detect.retinaface"):
+        assert choose_providers("cuda") == ["CPUExecutionProvider"]
+        assert choose_providers("auto") == ["CPUExecutionProvider"]
+        assert choose_providers("cpu") == ["CPUExecutionProvider"]
+    levels = [(r.levelname, "falling back to CPU" in r.message or "runs on the CPU" in r.message)
+              for r in caplog.records]
+    assert levels == [("WARNING", True), ("INFO", True)]
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert choose_providers("auto") == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert choose_providers("cpu") == ["CPUExecutionProvider"]

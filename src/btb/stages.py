@@ -100,6 +100,8 @@ def iter_chunk(video: str, table: pd.DataFrame, chunk: str, wanted: set[int] | N
 def make_detector(name: str, model: str, cfg: dict[str, Any], threads: int, device: str):  # noqa: ANN201
     if name == "yunet":
         models.verify_model("yunet_2023mar", model)
+        if device != "cpu":
+            log.info("YuNet runs on the CPU whatever detect.device says (OpenCV's DNN module here has no CUDA)")
         from btb.detect.yunet import YuNetDetector
 
         return YuNetDetector(model, score_floor=cfg["score_floor"], nms_iou=cfg["nms_iou"],

@@ -26,6 +26,10 @@ RETINAFACE_ONNX = f"{MODELS}/retinaface_mnv2_floor{RF_FLOOR}.onnx"
 RETINAFACE_AUDIT = f"{MODELS}/stage_retinaface_floor{RF_FLOOR}.audit.json"
 YUNET_ONNX = f"{MODELS}/face_detection_yunet_2023mar.onnx"
 YUNET_AUDIT = f"{MODELS}/stage_yunet.audit.json"
+# detect.device cuda: RetinaFace's jobs (detection and residual verification) ask the scheduler for a GPU and
+# use the onnxruntime-gpu environment; YuNet (OpenCV) stays on the CPU.
+GPUS = 1 if config["detect"]["device"] == "cuda" else 0
+RETINAFACE_ENV = "../../envs/detect-gpu.yaml" if GPUS else "../../envs/detect.yaml"
 
 # The package modules each stage's work depends on (beyond its thin script and btb/stages.py, the glue): a
 # digest of them is a rule parameter, so an edit reruns that stage and what follows, and nothing else.

@@ -65,9 +65,10 @@ rule detect_retinaface:
     benchmark:
         "results/benchmarks/detect_retinaface/{vid}_{scope}.{chunk}.tsv"
     conda:
-        "../../envs/detect.yaml"
+        RETINAFACE_ENV
     threads: config["detect"]["threads"]
     resources:
+        gpu=GPUS,
         mem_mb=2000,
         runtime=480,
     params:

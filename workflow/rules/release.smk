@@ -13,9 +13,10 @@ rule verify_residual:
     benchmark:
         "results/benchmarks/verify_residual/{vid}.tsv"
     conda:
-        "../../envs/detect.yaml"
+        RETINAFACE_ENV
     threads: config["detect"]["threads"]
     resources:
+        gpu=GPUS,
         mem_mb=2000,
         runtime=480,
     params:

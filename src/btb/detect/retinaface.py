@@ -22,9 +22,13 @@ def choose_providers(device: str) -> list[str]:
     """onnxruntime providers for ``device`` ('cpu', 'cuda' or 'auto'), falling back to CPU with a log line."""
     available = ort.get_available_providers()
     if device in ("cuda", "auto") and "CUDAExecutionProvider" in available:
+        log.info("RetinaFace runs on the GPU (onnxruntime CUDAExecutionProvider)")
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     if device == "cuda":
-        log.warning("CUDA requested but onnxruntime offers only %s; running on CPU", available)
+        log.warning("detect.device is cuda but onnxruntime offers only %s (install onnxruntime-gpu and CUDA: "
+                    "envs/detect-gpu.yaml); falling back to CPU", available)
+    elif device == "auto":
+        log.info("detect.device is auto and no CUDA provider is available: RetinaFace runs on the CPU")
     return ["CPUExecutionProvider"]
 
 
