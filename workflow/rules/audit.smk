@@ -7,7 +7,8 @@ rule write_manifest:
         outputs=get_manifest_outputs,
         check=get_output_check,
     output:
-        "results/{vid}/manifest.json",
+        manifest="results/{vid}/manifest.json",
+        signature=manifest_signature(),
     log:
         "results/logs/write_manifest/{vid}.log",
     benchmark:
@@ -20,6 +21,7 @@ rule write_manifest:
     params:
         config=PROCESSING_CONFIG,
         repo=workflow.basedir,
+        signing_key=SIGNING_KEY or "",
     script:
         "../scripts/write_manifest.py"
 
