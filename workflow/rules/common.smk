@@ -162,4 +162,5 @@ def get_final_output():
         ]
         + get_signatures()
         + ["results/summary.json", "results/summary.html"]
+        + ["results/ro-crate-metadata.json"]
     )
