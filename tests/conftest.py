@@ -51,15 +51,20 @@ def default_config() -> dict:
     return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
 
-def run_snakemake(workdir: Path, config: dict, extra: list[str] | None = None, check: bool = True,
-                  env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run the real workflow in ``workdir`` with ``config`` written there; return the finished process."""
+def snakemake_cmd(workdir: Path, config: dict, extra: list[str] | None = None, cores: int = 2) -> list[str]:
+    """The command line of a real workflow run in ``workdir``, with ``config`` written there."""
     workdir.mkdir(parents=True, exist_ok=True)
     cfg_path = workdir / "config.yaml"
     cfg_path.write_text(yaml.safe_dump(config))
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-           "--profile", str(REPO / "profiles" / "default"), "--directory", str(workdir),
-           "--configfile", str(cfg_path), "--cores", "2", *(extra or [])]
+    return [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+            "--profile", str(REPO / "profiles" / "default"), "--directory", str(workdir),
+            "--configfile", str(cfg_path), "--cores", str(cores), *(extra or [])]
+
+
+def run_snakemake(workdir: Path, config: dict, extra: list[str] | None = None, check: bool = True,
+                  env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the real workflow in ``workdir`` with ``config`` written there; return the finished process."""
+    cmd = snakemake_cmd(workdir, config, extra)
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env={**os.environ, **(env or {})})
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")

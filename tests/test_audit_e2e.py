@@ -1,10 +1,11 @@
 """A real signed run: every manifest carries a detached Ed25519 signature that `btb verify --key` checks, the
-private key is nowhere in the run's files, and the run's RO-Crate lists every output with its sha256 (and no
-face-bearing intermediate)."""
+private key is nowhere in the run's files, the run's RO-Crate lists every output with its sha256 (and no
+face-bearing intermediate), and kept intermediates are owner-only."""
 
 from __future__ import annotations
 
 import json
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -137,6 +138,18 @@ def test_run_crate_has_no_face_bearing_file(signed_run):
     assert not [f for f in results.rglob("*") if f.is_file() and f.stat().st_size == clip.stat().st_size
                 and sha256_file(f) == digest]
     assert sorted(p.name for p in results.glob("ro-crate*")) == ["ro-crate-metadata.json"]
+
+
+def test_kept_intermediates_are_owner_only(signed_run):
+    work, _, _ = signed_run
+    wdir = work / "results" / "s1" / "work"
+    chunks = sorted((wdir / "frames").glob("chunk_*.nut"))
+    assert chunks
+    assert stat.S_IMODE(wdir.stat().st_mode) == 0o700
+    assert stat.S_IMODE((wdir / "frames").stat().st_mode) == 0o700
+    for f in [*chunks, wdir / "blurred.nut"]:
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
+    assert not list(wdir.rglob(".*.part")), "no partial file left"
 
 
 def test_env_signing_key_overrides_and_reruns_only_the_audit_jobs(signed_run, tmp_path):

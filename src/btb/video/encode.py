@@ -67,7 +67,7 @@ def encode_video(blurred: str | Path, source: str | Path, out: str | Path, param
     tmp = out.with_name(f".{out.name}.part")
     try:
         run_ffmpeg(encode_args(Path(blurred), Path(source), tmp, params, width, height,
-                               params.audio == "keep"), about=source)
+                               params.audio == "keep"), about=source, writing=out)
         if accept is not None:
             accept(tmp)
         os.replace(tmp, out)

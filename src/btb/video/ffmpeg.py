@@ -20,14 +20,26 @@ def require(tool: str) -> str:
     return path
 
 
-def run_ffmpeg(args: list[str], *, about: str | Path) -> str:
-    """Run ffmpeg with ``args`` (without the program name); raise ToolError naming ``about`` on failure.
+DISK_FULL = ("No space left on device", "Disk quota exceeded")
+
+
+def run_ffmpeg(args: list[str], *, about: str | Path, writing: str | Path | None = None,
+               private: bool = False) -> str:
+    """Run ffmpeg with ``args`` (without the program name); raise ToolError naming ``about`` on failure (and
+    ``writing``, the file or folder it writes, when the disk or quota is full). ``private``: files it creates
+    are owner-only (umask 077), for face-bearing intermediates.
     Returns what ffmpeg reported at error level (empty for a clean run)."""
     cmd = [require("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, umask=0o077 if private else -1)
+    err = proc.stderr.strip()
+    # checked whatever the exit status: ffmpeg can exit 0 after failing to write (e.g. the MP4 trailer)
+    full = next((m for m in DISK_FULL if m in err), None)
+    if full:
+        line = next(x for x in err.splitlines() if full in x)
+        raise ToolError(f"{full.lower()} while writing {writing or 'the output'} (ffmpeg on {about}: {line[:300]})")
     if proc.returncode != 0:
-        raise ToolError(f"ffmpeg failed on {about}: {proc.stderr.strip()[-2000:]}")
-    return proc.stderr.strip()
+        raise ToolError(f"ffmpeg failed on {about}: {err[-2000:]}")
+    return err
 
 
 def ffprobe_json(path: str | Path, *extra: str) -> dict:

@@ -8,6 +8,7 @@ files per video, not one image per frame), with an index table of frame times.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -49,30 +50,51 @@ class Frame:
         return float(self.pts * self.time_base)
 
 
+def private_dir(path: str | Path) -> Path:
+    """Create ``path`` (and its parent, the video's ``work/`` folder) owner-only: 0700."""
+    p = Path(path)
+    p.mkdir(parents=True, exist_ok=True)
+    for d in (p.parent, p):
+        d.chmod(0o700)
+    return p
+
+
+def private_file(path: str | Path) -> Path:
+    """Create ``path`` empty and owner-only (0600) before a writer that keeps existing modes opens it."""
+    p = Path(path)
+    private_dir(p.parent)
+    os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+    p.chmod(0o600)
+    return p
+
+
 def extract_store(src: str | Path, store_dir: str | Path, chunk_seconds: float) -> pd.DataFrame:
-    """Decode ``src`` into lossless FFV1 segments under ``store_dir``; return the frame table."""
+    """Decode ``src`` into lossless FFV1 segments under ``store_dir`` (owner-only: folder 0700, files 0600);
+    return the frame table. On any failure (damaged input, full disk) the partial store is removed."""
     store = Path(store_dir)
     if store.exists():
         shutil.rmtree(store)
-    store.mkdir(parents=True, mode=0o700)
-    errors = run_ffmpeg(
-        [
-            *normalise_args(src),
-            "-c:v", "ffv1", "-level", "3", "-g", "1", "-pix_fmt", "bgr0",
-            "-f", "segment", "-segment_format", "nut",
-            "-segment_time", str(chunk_seconds), "-reset_timestamps", "0",
-            str(store / "chunk_%05d.nut"),
-        ],
-        about=src,
-    )
-    if errors:
-        # a damaged or truncated file decodes partly: refuse it rather than de-identify half a video
+    private_dir(store)
+    try:
+        errors = run_ffmpeg(
+            [
+                *normalise_args(src),
+                "-c:v", "ffv1", "-level", "3", "-g", "1", "-pix_fmt", "bgr0",
+                "-f", "segment", "-segment_format", "nut",
+                "-segment_time", str(chunk_seconds), "-reset_timestamps", "0",
+                str(store / "chunk_%05d.nut"),
+            ],
+            about=src, writing=store, private=True,
+        )
+        if errors:
+            # a damaged or truncated file decodes partly: refuse it rather than de-identify half a video
+            raise InputError(src, f"damaged or truncated video (ffmpeg: {errors.splitlines()[-1][:300]})")
+        table = index_store(store)
+        if table.empty:
+            raise InputError(src, "contains no decodable video frames")
+    except BaseException:
         shutil.rmtree(store, ignore_errors=True)
-        raise InputError(src, f"damaged or truncated video (ffmpeg: {errors.splitlines()[-1][:300]})")
-    table = index_store(store)
-    if table.empty:
-        shutil.rmtree(store, ignore_errors=True)
-        raise InputError(src, "contains no decodable video frames")
+        raise
     return table
 
 
@@ -87,8 +109,17 @@ def image_store(image: np.ndarray, store_dir: str | Path) -> pd.DataFrame:
     store = Path(store_dir)
     if store.exists():
         shutil.rmtree(store)
-    store.mkdir(parents=True, mode=0o700)
-    cv2.imwrite(str(store / "frame_00000.png"), image)
+    private_dir(store)
+    frame = private_file(store / "frame_00000.png")
+    try:
+        ok, data = cv2.imencode(".png", image)
+        if not ok:
+            raise InputError(frame, "could not encode the still frame")
+        with open(frame, "wb") as fh:
+            fh.write(data.tobytes())
+    except BaseException:
+        shutil.rmtree(store, ignore_errors=True)
+        raise
     return pd.DataFrame([(0, 0, 0, "1/1", 0.0)], columns=FRAME_TABLE_COLUMNS)
 
 
@@ -153,11 +184,12 @@ def iter_normalised(src: str | Path) -> Iterator[Frame]:
 
 
 class FFV1Writer:
-    """Writes BGR frames losslessly (FFV1 in NUT) with the given timestamps, atomically on close."""
+    """Writes BGR frames losslessly (FFV1 in NUT) with the given timestamps, atomically on close. The file is
+    face-bearing: owner-only (0600) in an owner-only folder from its first byte."""
 
     def __init__(self, path: str | Path, width: int, height: int, time_base: Fraction) -> None:
         self.path = Path(path)
-        self._tmp = self.path.with_name(f".{self.path.name}.part")
+        self._tmp = private_file(self.path.with_name(f".{self.path.name}.part"))
         self._container = av.open(str(self._tmp), mode="w", format="nut")
         self._stream = self._container.add_stream("ffv1")
         self._stream.width, self._stream.height = width, height
@@ -181,5 +213,10 @@ class FFV1Writer:
         self._tmp.replace(self.path)
 
     def abort(self) -> None:
-        self._container.close()
-        self._tmp.unlink(missing_ok=True)
+        """Discard the partial file (also after a failed ``close``, e.g. on a full disk)."""
+        try:
+            self._container.close()
+        except Exception:  # the file is being discarded; its error is not the one to report
+            pass
+        finally:
+            self._tmp.unlink(missing_ok=True)
