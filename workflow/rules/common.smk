@@ -53,11 +53,14 @@ def get_video_path(wildcards):
 
 
 def get_video(wildcards):
-    """The input file, or nothing when it is missing: then probe_video (which gets the path as a parameter)
-    fails for that video alone with an error naming the file, and the other videos go on.
+    """The input file, or nothing when it is missing or unreadable: then probe_video (which gets the path as a
+    parameter) fails for that video alone with an error naming the file, and the other videos go on. (Given
+    an unreadable input, Snakemake itself would stop the whole run when it checksums the job's inputs.)
     """
     path = get_video_path(wildcards)
-    return path if path == DEMO_PATH or os.path.exists(path) else []
+    if path == DEMO_PATH:
+        return path
+    return path if os.path.isfile(path) and os.access(path, os.R_OK) else []
 
 
 def get_model(wildcards):

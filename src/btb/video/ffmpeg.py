@@ -42,13 +42,28 @@ def run_ffmpeg(args: list[str], *, about: str | Path, writing: str | Path | None
     return err
 
 
-def ffprobe_json(path: str | Path, *extra: str) -> dict:
-    """ffprobe's JSON for a file; InputError naming the file when ffprobe cannot read it."""
+def check_readable(path: str | Path) -> Path:
+    """``path`` as a Path if it is a regular file this process may read; InputError naming it otherwise."""
     p = Path(path)
     if not p.exists():
         raise InputError(p, "file does not exist")
     if not p.is_file():
         raise InputError(p, "not a regular file")
+    try:
+        with open(p, "rb"):
+            pass
+    except PermissionError:
+        import getpass
+
+        mode = p.stat().st_mode & 0o777
+        raise InputError(p, f"cannot be read: permission denied for user {getpass.getuser()!r} (file mode "
+                            f"{mode:03o}); fix its permissions or leave it out") from None
+    return p
+
+
+def ffprobe_json(path: str | Path, *extra: str) -> dict:
+    """ffprobe's JSON for a file; InputError naming the file when ffprobe cannot read it."""
+    p = check_readable(path)
     cmd = [require("ffprobe"), "-v", "error", "-of", "json", *extra, str(p)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
