@@ -36,6 +36,8 @@ def encode_args(blurred: Path, source: Path, out: Path, params: EncodeParams, wi
     args = ["-i", str(blurred)]
     if keep_audio:
         args += ["-i", str(source)]
+    # explicit maps: the blurred video stream, and with audio=keep the source's first audio stream; nothing
+    # else (subtitles, data tracks, attachments, cover art) can reach the output
     args += ["-map", "0:v:0"]
     if keep_audio:
         args += ["-map", "1:a:0?", "-c:a", "aac", "-b:a", params.audio_bitrate, "-flags:a", "+bitexact",

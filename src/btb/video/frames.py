@@ -31,7 +31,8 @@ def normalise_args(src: str | Path) -> list[str]:
     """ffmpeg input + stream options that every stage uses to read a source's frames."""
     return [
         "-i", str(src),
-        "-map", "0:v:0", "-an", "-sn", "-dn",
+        # the first video stream that is not cover art (0:V), nothing else: no audio, subtitles, data, attachments
+        "-map", "0:V:0", "-an", "-sn", "-dn",
         "-map_metadata", "-1",
         "-fps_mode", "passthrough",
         "-enc_time_base", "-1",
