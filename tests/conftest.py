@@ -51,16 +51,22 @@ def default_config() -> dict:
     return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 
 
-def run_snakemake(workdir: Path, config: dict, extra: list[str] | None = None, check: bool = True,
-                  env: dict | None = None, repo: Path = REPO) -> subprocess.CompletedProcess:
-    """Run the real workflow (of ``repo``: a copy in some tests) in ``workdir`` with ``config`` written there;
-    return the finished process."""
+def snakemake_cmd(workdir: Path, config: dict, extra: list[str] | None = None, cores: int = 2,
+                  repo: Path = REPO) -> list[str]:
+    """The command line of a real workflow run (of ``repo``: a copy in some tests) in ``workdir``, with
+    ``config`` written there."""
     workdir.mkdir(parents=True, exist_ok=True)
     cfg_path = workdir / "config.yaml"
     cfg_path.write_text(yaml.safe_dump(config))
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile"),
-           "--profile", str(REPO / "profiles" / "default"), "--directory", str(workdir),
-           "--configfile", str(cfg_path), "--cores", "2", *(extra or [])]
+    return [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "Snakefile"),
+            "--profile", str(REPO / "profiles" / "default"), "--directory", str(workdir),
+            "--configfile", str(cfg_path), "--cores", str(cores), *(extra or [])]
+
+
+def run_snakemake(workdir: Path, config: dict, extra: list[str] | None = None, check: bool = True,
+                  env: dict | None = None, repo: Path = REPO) -> subprocess.CompletedProcess:
+    """Run the real workflow in ``workdir`` with ``config`` written there; return the finished process."""
+    cmd = snakemake_cmd(workdir, config, extra, repo=repo)
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env={**os.environ, **(env or {})})
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
@@ -111,3 +117,38 @@ def copy_clip(src: Path, dest: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, dest)
     return dest
+
+
+@pytest.fixture
+def run_dir(tmp_path, monkeypatch):
+    """A tiny fake run on disk: an input, a model, an intermediate that is deleted, outputs, and its (unsigned)
+    manifest recorded in results/v1/ with the run log beside it."""
+    import json
+
+    from btb.audit import stage_record
+    from btb.manifest import build_manifest, record_manifest
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.mp4").write_bytes(b"input video bytes")
+    (tmp_path / "model.onnx").write_bytes(b"model")
+    (tmp_path / "probe.json").write_text(json.dumps({"width": 4, "height": 4}))
+    with stage_record("stage_yunet", None, {"model_id": "m"}, "model.audit.json") as rec:
+        rec.add_outputs("model.onnx")
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "chunk_00000.nut").write_bytes(b"frames")
+    with stage_record("index_frames", "v1", {"probe": "x"}, "audit/index_frames.json") as rec:
+        rec.add_inputs("in.mp4")
+        rec.add_outputs("store")
+        rec.counts = {"frames": 3}
+    (tmp_path / "store" / "chunk_00000.nut").unlink()
+    (tmp_path / "out.mp4").write_bytes(b"blurred output")
+    (tmp_path / "regions.parquet").write_bytes(b"regions")
+    with stage_record("encode_video", "v1", {"crf": 18}, "audit/encode_video.json") as rec:
+        rec.add_outputs("out.mp4")
+    (tmp_path / "check.json").write_text(json.dumps({"passed": True}))
+    m = build_manifest(video_id="v1", video="in.mp4", probe_json="probe.json",
+                       stage_audits=["audit/index_frames.json", "audit/encode_video.json"],
+                       model_audits=["model.audit.json"], outputs=["out.mp4", "regions.parquet"],
+                       output_check="check.json", config={"merge": {"mode": "union"}}, workdir=tmp_path)
+    record_manifest(tmp_path / "results" / "v1" / "manifest.json", m)
+    return tmp_path

@@ -1,5 +1,6 @@
 """A run killed with SIGKILL mid-detection or mid-encoding leaves nothing that looks finished; after
-`snakemake --unlock` the next run completes and its manifest verifies."""
+`snakemake --unlock` the next run completes, its manifest verifies, and no face-bearing intermediate (the
+blurred frames a killed run left) remains."""
 
 from __future__ import annotations
 
@@ -26,21 +27,28 @@ def test_sigkill_then_rerun(tmp_path, face_clip, models_dir, kill_when):
     cfg = workflow_config(models_dir, sheet)
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     res = tmp_path / "results" / "k1"
-    # a job's log file appears when its script starts: the run is then inside that stage
     logs = tmp_path / "results" / "logs"
-    marker = {"detecting": logs / "detect_yunet" / "k1.1of1.log",
-              "encoding": logs / "encode_video" / "k1.log"}[kill_when]
+    markers = {
+        # YuNet has started (its job has opened its log) and not finished
+        "detecting": [res / "frames.tsv", logs / "detect_yunet" / "k1.1of1.log"],
+        # the blurred lossless frames are complete and the encoder has started
+        "encoding": [res / "work" / "blurred.1of1.nut", logs / "encode_video" / "k1.log"],
+    }[kill_when]
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--profile",
            str(REPO / "profiles" / "default"), "--directory", str(tmp_path), "--configfile",
            str(tmp_path / "config.yaml"), "--cores", "1"]
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.time() + 300
-    while not marker.exists() and proc.poll() is None and time.time() < deadline:
+    while not all(m.exists() for m in markers) and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)
     assert proc.poll() is None, "the run ended before it could be killed"
     os.killpg(proc.pid, signal.SIGKILL)  # the whole process group: snakemake and its running job
     proc.wait()
+    if kill_when == "detecting":
+        assert not (res / "detections" / "yunet.parquet").exists(), "killed while detection was running"
+    else:
+        assert list((res / "work").glob("blurred.*.nut")), "the killed run left its blurred frames"
     assert not (res / "k1.deid.mp4").exists() and not (res / "manifest.json").exists()
     assert not list(res.glob("*.deid.mp4*")), "no partial output under the final name"
     run_snakemake(tmp_path, cfg, ["--unlock"])

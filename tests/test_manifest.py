@@ -3,36 +3,7 @@ import json
 import pytest
 
 from btb.audit import stage_record
-from btb.manifest import build_manifest, build_summary, record_manifest, verify_manifest
-
-
-@pytest.fixture
-def run_dir(tmp_path, monkeypatch):
-    """A tiny fake run on disk: an input, a model, an intermediate that is deleted, outputs."""
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "in.mp4").write_bytes(b"input video bytes")
-    (tmp_path / "model.onnx").write_bytes(b"model")
-    (tmp_path / "probe.json").write_text(json.dumps({"width": 4, "height": 4}))
-    with stage_record("stage_yunet", None, {"model_id": "m"}, "model.audit.json") as rec:
-        rec.add_outputs("model.onnx")
-    (tmp_path / "store").mkdir()
-    (tmp_path / "store" / "chunk_00000.nut").write_bytes(b"frames")
-    with stage_record("index_frames", "v1", {"probe": "x"}, "audit/index_frames.json") as rec:
-        rec.add_inputs("in.mp4")
-        rec.add_outputs("store")
-        rec.counts = {"frames": 3}
-    (tmp_path / "store" / "chunk_00000.nut").unlink()
-    (tmp_path / "out.mp4").write_bytes(b"blurred output")
-    (tmp_path / "regions.parquet").write_bytes(b"regions")
-    with stage_record("encode_video", "v1", {"crf": 18}, "audit/encode_video.json") as rec:
-        rec.add_outputs("out.mp4")
-    (tmp_path / "check.json").write_text(json.dumps({"passed": True}))
-    m = build_manifest(video_id="v1", video="in.mp4", probe_json="probe.json",
-                       stage_audits=["audit/index_frames.json", "audit/encode_video.json"],
-                       model_audits=["model.audit.json"], outputs=["out.mp4", "regions.parquet"],
-                       output_check="check.json", config={"merge": {"mode": "union"}}, workdir=tmp_path)
-    record_manifest(tmp_path / "results" / "v1" / "manifest.json", m)
-    return tmp_path
+from btb.manifest import build_summary, verify_manifest
 
 
 def test_manifest_lists_every_file_with_role(run_dir):

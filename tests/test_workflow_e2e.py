@@ -150,14 +150,14 @@ def test_rerun_only_what_changed(union_run, face_clip):
     assert dry_run_jobs(work, cfg) == {}
     merge_changed = {**cfg, "merge": {**cfg["merge"], "mode": "intersection"}}
     downstream = {"verify_residual": 1, "release": 1, "qa_report": 1, "write_manifest": 1, "summarise_run": 1,
-                  "all": 1}
+                  "write_run_crate": 1, "all": 1}
     assert dry_run_jobs(work, merge_changed) == {"merge_regions": 1, "blur_frames": 1, "encode_video": 1,
                                                  **downstream}
     second = copy_clip(face_clip, work / "inputs" / "second.mp4")
     (work / "sheet2").mkdir(exist_ok=True)
     added = {**cfg, "samples": str(make_sheet(work / "sheet2", {VID: clip, "child02": second}))}
     jobs = dry_run_jobs(work, added)
-    assert jobs.pop("summarise_run") == 1 and jobs.pop("all") == 1
+    assert jobs.pop("summarise_run") == 1 and jobs.pop("write_run_crate") == 1 and jobs.pop("all") == 1
     # every other job runs once: the new video's, not the first video's again
     assert jobs == {"probe_video": 1, "index_frames": 1, "detect_yunet": 1, "detect_retinaface": 1,
                     "gather_detections": 2, "merge_regions": 1, "blur_frames": 1, "encode_video": 1,
@@ -171,7 +171,8 @@ def test_audio_keep(union_run):
     work, cfg, clip = union_run
     keep = {**cfg, "encode": {**cfg["encode"], "audio": "keep"}}
     assert dry_run_jobs(work, keep) == {"encode_video": 1, "blur_frames": 1, "verify_residual": 1, "release": 1,
-                                        "qa_report": 1, "write_manifest": 1, "summarise_run": 1, "all": 1}
+                                        "qa_report": 1, "write_manifest": 1, "summarise_run": 1,
+                                        "write_run_crate": 1, "all": 1}
     run_snakemake(work, keep)
     assert probe_video(out_path(work)).n_audio_streams == 1
     data = ffprobe_json(out_path(work), "-show_format", "-show_streams")

@@ -24,24 +24,38 @@ from typing import Any
 from btb.hashing import tree_records
 
 TRACKED_PACKAGES = ("btb", "snakemake", "numpy", "pandas", "pyarrow", "opencv-python-headless", "onnxruntime",
-                    "av", "jsonschema", "PyYAML", "tensorflow-cpu", "tf2onnx", "onnx", "scikit-image")
+                    "av", "jsonschema", "PyYAML", "tensorflow-cpu", "tf2onnx", "onnx", "scikit-image",
+                    "cryptography", "rocrate")
 
 
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def write_json(path: str | Path, data: Any) -> None:
-    """Write JSON atomically (temporary name, fsync, rename)."""
+def json_bytes(data: Any) -> bytes:
+    """The exact bytes ``write_json`` writes for ``data``."""
+    return (json.dumps(data, indent=2, sort_keys=False, default=str) + "\n").encode("utf-8")
+
+
+def write_atomic(path: str | Path, content: bytes) -> None:
+    """Write ``content`` atomically (temporary name, fsync, rename); on any error (a full disk) the
+    temporary file is removed and nothing appears under the final name."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.part")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, sort_keys=False, default=str)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(content)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    """Write JSON atomically (temporary name, fsync, rename)."""
+    write_atomic(path, json_bytes(data))
 
 
 def package_versions() -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""Command line: ``btb run`` (the workflow), ``btb verify`` (re-hash a manifest's files), ``btb demo``, ``btb test``."""
+"""Command line: ``btb run`` (the workflow), ``btb verify`` (re-hash a manifest's files, check its signature),
+``btb keygen``, ``btb review``, ``btb evaluate``, ``btb demo``, ``btb test``."""
 
 from __future__ import annotations
 
@@ -58,18 +59,34 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
 
 def cmd_verify(args: argparse.Namespace, extra: list[str]) -> int:
     from btb.manifest import verify_manifest
+    from btb.signing import load_public_key, public_key_sha256, signature_path
 
+    key = load_public_key(args.key) if args.key else None
     status = 0
     for manifest in args.manifests:
-        problems, checked = verify_manifest(manifest, args.base)
+        problems, checked = verify_manifest(manifest, args.base, public_key=key)
         if problems:
             status = 1
-            print(f"FAIL {manifest}: {len(problems)} of {checked} files do not match")
+            print(f"FAIL {manifest}: {len(problems)} problem(s) ({checked} files checked)")
             for p in problems:
                 print(f"  {p}")
-        else:
-            print(f"OK   {manifest}: {checked} files match their recorded sha256 and size")
+            continue
+        print(f"OK   {manifest}: {checked} files match their recorded sha256 and size; run log intact")
+        if key is not None:
+            print(f"     signature valid (Ed25519, public key sha256 {public_key_sha256(key)})")
+        elif signature_path(manifest).is_file():
+            print(f"     {signature_path(manifest).name} present but not checked: give --key PUBLIC.pem")
     return status
+
+
+def cmd_keygen(args: argparse.Namespace, extra: list[str]) -> int:
+    from btb.signing import generate_keypair
+
+    digest = generate_keypair(args.private, args.public)
+    print(f"private key {args.private} (owner-only: keep it outside results/, set audit.signing_key or "
+          f"BTB_SIGNING_KEY to it)\npublic key  {args.public} (give it to auditors: btb verify --key "
+          f"{args.public} ...)\npublic key sha256 {digest}")
+    return 0
 
 
 def cmd_review(args: argparse.Namespace, extra: list[str]) -> int:
@@ -130,7 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="re-hash the files a manifest lists; exit 1 on any mismatch")
     v.add_argument("manifests", nargs="+")
     v.add_argument("--base", help="folder that relative paths in the manifest are relative to")
+    v.add_argument("--key", help="Ed25519 public key (PEM): every manifest must carry a valid signature by it")
     v.set_defaults(func=cmd_verify)
+    k = sub.add_parser("keygen", help="make an Ed25519 key pair for signing manifests (audit.signing_key)")
+    k.add_argument("private", help="private key file to create (PEM, mode 600; never put it under results/)")
+    k.add_argument("public", help="public key file to create (PEM; what auditors verify with)")
+    k.set_defaults(func=cmd_keygen)
     rv = sub.add_parser("review", help="list outputs held for review; approve or reject one (recorded)")
     rv.add_argument("action", choices=["list", "approve", "reject"])
     rv.add_argument("video_id", nargs="?")

@@ -17,9 +17,9 @@ STRUCTURAL_INFO = {"jfif", "jfif_version", "jfif_unit", "jfif_density", "progres
 
 def read_image(path: str | Path) -> np.ndarray:
     """BGR pixels with the EXIF orientation applied; InputError naming the file if it cannot be decoded."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(p, "file does not exist")
+    from btb.video.ffmpeg import check_readable
+
+    p = check_readable(path)
     data = np.fromfile(p, dtype=np.uint8)
     image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if image is None:

@@ -13,10 +13,13 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from btb.audit import environment, git_state, utc_now, write_json
 from btb.hashing import file_record, sha256_file
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 MANIFEST_VERSION = 1
 CHECKED_ROLES = ("input", "model", "output")
@@ -89,16 +92,36 @@ def audit_log_path(manifest_path: str | Path) -> Path:
     return Path(manifest_path).resolve().parent.parent / "audit_log.jsonl"
 
 
-def record_manifest(out: str | Path, manifest: dict[str, Any]) -> None:
-    """Write a manifest and append its sha256 to the hash-chained run audit log."""
-    from btb.chain import append_entry
+def record_manifest(out: str | Path, manifest: dict[str, Any], signing_key: str | Path | None = None) -> None:
+    """Write a manifest (signed when ``signing_key`` names an Ed25519 private key) and append its sha256 to the
+    hash-chained run audit log.
 
-    write_json(out, manifest)
+    With a key, the manifest records which public key signs it (``signature``) and ``<manifest>.sig`` holds the
+    detached signature of its exact bytes. The key is loaded before anything is written, so a bad key fails the
+    job with nothing half-done; the key itself is never written anywhere.
+    """
+    from btb.audit import json_bytes, write_atomic
+    from btb.chain import append_entry
+    from btb.signing import ALGORITHM, load_private_key, public_key_sha256, sign_bytes, signature_path
+
+    out = Path(out)
+    key = load_private_key(signing_key) if signing_key else None
+    sig_path = signature_path(out)
+    if key is not None:
+        manifest = {**manifest, "signature": {"algorithm": ALGORITHM, "file": sig_path.name,
+                                              "public_key_sha256": public_key_sha256(key)}}
+    content = json_bytes(manifest)
+    if key is not None:
+        write_atomic(sig_path, sign_bytes(content, key))
+    else:
+        sig_path.unlink(missing_ok=True)  # a signature of an earlier manifest would not match this one
+    write_atomic(out, content)
     outputs = [f for f in manifest["files"] if f["role"] == "output"]
     append_entry(audit_log_path(out), {
         "time_utc": manifest["created_utc"], "video_id": manifest["video_id"], "manifest": str(out),
         "manifest_sha256": sha256_file(out), "output_sha256": outputs[0]["sha256"] if outputs else None,
         "config_sha256": manifest["config_sha256"], "workflow_commit": manifest["workflow"].get("commit"),
+        "signed_by": manifest["signature"]["public_key_sha256"] if key is not None else None,
     })
 
 
@@ -112,18 +135,25 @@ class Mismatch:
         return f"{self.role} {self.path}: {self.problem}"
 
 
-def verify_manifest(manifest_path: str | Path, base: str | Path | None = None) -> tuple[list[Mismatch], int]:
+def verify_manifest(manifest_path: str | Path, base: str | Path | None = None,
+                    public_key: Ed25519PublicKey | None = None) -> tuple[list[Mismatch], int]:
     """Re-hash the manifest's input, model and output files; return (mismatches, files checked).
 
     Relative paths are resolved against ``base``, else the manifest's recorded working directory when it
-    still exists, else the current directory.
+    still exists, else the current directory. With ``public_key``, the manifest's detached signature must be
+    present and verify under that key (an unsigned manifest is then a mismatch).
     """
-    m = _load(manifest_path)
+    problems: list[Mismatch] = []
+    if public_key is not None:
+        problems += check_signature(manifest_path, public_key)
+    try:
+        m = _load(manifest_path)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return problems + [Mismatch(str(manifest_path), "manifest", f"cannot be read as JSON ({exc})")], 0
     if base is None:
         recorded = Path(m.get("workdir", "."))
         base = recorded if recorded.is_dir() else Path.cwd()
     base = Path(base)
-    problems: list[Mismatch] = []
     checked = 0
     for f in m.get("files", []):
         if f["role"] not in CHECKED_ROLES:
@@ -143,6 +173,23 @@ def verify_manifest(manifest_path: str | Path, base: str | Path | None = None) -
             problems.append(Mismatch(f["path"], f["role"], f"sha256 {digest} != recorded {f['sha256']}"))
     problems += check_audit_log(manifest_path, m["video_id"])
     return problems, checked
+
+
+def check_signature(manifest_path: str | Path, public_key: Ed25519PublicKey) -> list[Mismatch]:
+    """The manifest's detached Ed25519 signature must exist and verify under ``public_key``."""
+    from btb.signing import public_key_sha256, signature_path, verify_signature
+
+    problems = [Mismatch(str(signature_path(manifest_path)), "signature", p)
+                for p in verify_signature(manifest_path, public_key)]
+    if problems:
+        try:
+            recorded = (_load(manifest_path).get("signature") or {}).get("public_key_sha256")
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            recorded = None
+        if recorded and recorded != public_key_sha256(public_key):
+            problems.append(Mismatch(str(manifest_path), "signature",
+                                     f"the manifest says it is signed by key sha256 {recorded}, not the given key"))
+    return problems
 
 
 def check_audit_log(manifest_path: str | Path, video_id: str) -> list[Mismatch]:
@@ -204,6 +251,7 @@ def build_summary(manifests: list[str], releases: list[str] | None = None) -> di
             "output_sha256": video_out["sha256"] if video_out else None,
             "manifest": path,
             "manifest_sha256": sha256_file(path),
+            "manifest_signed_by": (m.get("signature") or {}).get("public_key_sha256"),
         })
     return {"created_utc": utc_now(), "videos": rows, "n_videos": len(rows),
             "n_done": sum(r["status"] == "done" for r in rows),

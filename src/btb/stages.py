@@ -296,10 +296,10 @@ def encode(blurred: list[str], video: str, probe_json: str, frame_table: str, ou
 
 
 # ------------------------------------------------------------------------------------------ check/audit
-def manifest(out: str, **kwargs: Any) -> None:
+def manifest(out: str, signing_key: str | None = None, **kwargs: Any) -> None:
     from btb.manifest import build_manifest, record_manifest
 
-    record_manifest(out, build_manifest(**kwargs))
+    record_manifest(out, build_manifest(**kwargs), signing_key)
     Path(out).with_name("failure.json").unlink(missing_ok=True)  # a failure of an earlier run is superseded
 
 

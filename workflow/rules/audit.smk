@@ -7,7 +7,8 @@ rule write_manifest:
         outputs=get_manifest_outputs,
         check=get_output_check,
     output:
-        "results/{vid}/manifest.json",
+        manifest="results/{vid}/manifest.json",
+        signature=manifest_signature(),
     log:
         "results/logs/write_manifest/{vid}.log",
     benchmark:
@@ -20,6 +21,7 @@ rule write_manifest:
     params:
         config=PROCESSING_CONFIG,
         repo=workflow.basedir,
+        signing_key=SIGNING_KEY or "",
     script:
         "../scripts/write_manifest.py"
 
@@ -47,3 +49,27 @@ rule summarise_run:
         runtime=10,
     script:
         "../scripts/summarise_run.py"
+
+
+rule write_run_crate:
+    input:
+        manifests=expand("results/{vid}/manifest.json", vid=sorted(SAMPLES)),
+        signatures=get_signatures,
+        releases=expand("results/{vid}/release.json", vid=sorted(SAMPLES)),
+        qa=expand("results/{vid}/qa_report.html", vid=sorted(SAMPLES)),
+        summary=rules.summarise_run.output,
+    output:
+        "results/ro-crate-metadata.json",
+    log:
+        "results/logs/write_run_crate.log",
+    benchmark:
+        "results/benchmarks/write_run_crate.tsv"
+    conda:
+        "../../envs/audit.yaml"
+    resources:
+        mem_mb=500,
+        runtime=10,
+    params:
+        repo=workflow.basedir,
+    script:
+        "../scripts/write_run_crate.py"

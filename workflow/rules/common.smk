@@ -9,13 +9,18 @@ from btb.config import validate_config
 from btb.hashing import source_digest
 from btb.image import output_suffix
 from btb.samples import DEMO_PATH, labeled_clips, resolve_samples
+from btb.signing import resolve_signing_key
 
 validate_config(config, "config")
 
-# The configuration that shapes a video's processing (which videos are listed is not part of it).
+# The configuration that shapes a video's processing (which videos are listed and how manifests are signed
+# are not part of it).
 PROCESSING_CONFIG = {
-    k: v for k, v in config.items() if k not in ("samples", "input_dir")
+    k: v for k, v in config.items() if k not in ("samples", "input_dir", "audit")
 }
+# Ed25519 private key that signs every manifest ($BTB_SIGNING_KEY overrides audit.signing_key); None: unsigned.
+# Only its path travels (as a parameter: a new key re-signs); the key is read by write_manifest alone.
+SIGNING_KEY = resolve_signing_key(config.get("audit", {}).get("signing_key", ""))
 SAMPLES = {
     s.video_id: s for s in resolve_samples(config["samples"], config["input_dir"])
 }
@@ -90,11 +95,14 @@ def get_video_path(wildcards):
 
 
 def get_video(wildcards):
-    """The input file, or nothing when it is missing: then probe_video (which gets the path as a parameter)
-    fails for that video alone with an error naming the file, and the other videos go on.
+    """The input file, or nothing when it is missing or unreadable: then probe_video (which gets the path as a
+    parameter) fails for that video alone with an error naming the file, and the other videos go on. (Given
+    an unreadable input, Snakemake itself would stop the whole run when it checksums the job's inputs.)
     """
     path = get_video_path(wildcards)
-    return path if path == DEMO_PATH or os.path.exists(path) else []
+    if path == DEMO_PATH:
+        return path
+    return path if os.path.isfile(path) and os.access(path, os.R_OK) else []
 
 
 def chunk_labels(vid):
@@ -213,9 +221,23 @@ def get_manifest_outputs(wildcards):
     )
 
 
+def manifest_signature(vid="{vid}"):
+    """The manifest's detached signature, an output only when a signing key is set."""
+    return f"results/{vid}/manifest.json.sig" if SIGNING_KEY else []
+
+
+def get_signatures(wildcards=None):
+    return [manifest_signature(vid) for vid in sorted(SAMPLES)] if SIGNING_KEY else []
+
+
 def get_final_output():
-    return [
-        f"results/{vid}/{name}"
-        for vid in sorted(SAMPLES)
-        for name in ("manifest.json", "release.json", "qa_report.html")
-    ] + ["results/summary.json", "results/summary.html"]
+    return (
+        [
+            f"results/{vid}/{name}"
+            for vid in sorted(SAMPLES)
+            for name in ("manifest.json", "release.json", "qa_report.html")
+        ]
+        + get_signatures()
+        + ["results/summary.json", "results/summary.html"]
+        + ["results/ro-crate-metadata.json"]
+    )

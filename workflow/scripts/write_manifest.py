@@ -4,7 +4,8 @@ from btb.workflow_adapter import run
 run(
     snakemake,
     lambda s: stages.manifest(
-        s.output[0],
+        s.output.manifest,
+        signing_key=s.params.signing_key or None,
         video_id=s.wildcards.vid,
         video=s.input.video,
         probe_json=s.input.probe,

@@ -1,1 +1,1 @@
-"""Video input/output through ffmpeg: probing, normalised frame decoding, the chunked frame store, encoding."""
+"""Video input/output through ffmpeg: probing, normalised frame decoding and indexing, frame chunks, encoding."""

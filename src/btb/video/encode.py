@@ -36,6 +36,8 @@ def encode_args(blurred: Path, source: Path, out: Path, params: EncodeParams, wi
     args = ["-i", str(blurred)]
     if keep_audio:
         args += ["-i", str(source)]
+    # explicit maps: the blurred video stream, and with audio=keep the source's first audio stream; nothing
+    # else (subtitles, data tracks, attachments, cover art) can reach the output
     args += ["-map", "0:v:0"]
     if keep_audio:
         args += ["-map", "1:a:0?", "-c:a", "aac", "-b:a", params.audio_bitrate, "-flags:a", "+bitexact",
@@ -67,7 +69,7 @@ def encode_video(blurred: str | Path, source: str | Path, out: str | Path, param
     tmp = out.with_name(f".{out.name}.part")
     try:
         run_ffmpeg(encode_args(Path(blurred), Path(source), tmp, params, width, height,
-                               params.audio == "keep"), about=source)
+                               params.audio == "keep"), about=source, writing=out)
         if accept is not None:
             accept(tmp)
         os.replace(tmp, out)

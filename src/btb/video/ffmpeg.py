@@ -20,23 +20,50 @@ def require(tool: str) -> str:
     return path
 
 
-def run_ffmpeg(args: list[str], *, about: str | Path) -> str:
-    """Run ffmpeg with ``args`` (without the program name); raise ToolError naming ``about`` on failure.
+DISK_FULL = ("No space left on device", "Disk quota exceeded")
+
+
+def run_ffmpeg(args: list[str], *, about: str | Path, writing: str | Path | None = None,
+               private: bool = False) -> str:
+    """Run ffmpeg with ``args`` (without the program name); raise ToolError naming ``about`` on failure (and
+    ``writing``, the file or folder it writes, when the disk or quota is full). ``private``: files it creates
+    are owner-only (umask 077), for face-bearing intermediates.
     Returns what ffmpeg reported at error level (empty for a clean run)."""
     cmd = [require("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, umask=0o077 if private else -1)
+    err = proc.stderr.strip()
+    # checked whatever the exit status: ffmpeg can exit 0 after failing to write (e.g. the MP4 trailer)
+    full = next((m for m in DISK_FULL if m in err), None)
+    if full:
+        line = next(x for x in err.splitlines() if full in x)
+        raise ToolError(f"{full.lower()} while writing {writing or 'the output'} (ffmpeg on {about}: {line[:300]})")
     if proc.returncode != 0:
-        raise ToolError(f"ffmpeg failed on {about}: {proc.stderr.strip()[-2000:]}")
-    return proc.stderr.strip()
+        raise ToolError(f"ffmpeg failed on {about}: {err[-2000:]}")
+    return err
 
 
-def ffprobe_json(path: str | Path, *extra: str) -> dict:
-    """ffprobe's JSON for a file; InputError naming the file when ffprobe cannot read it."""
+def check_readable(path: str | Path) -> Path:
+    """``path`` as a Path if it is a regular file this process may read; InputError naming it otherwise."""
     p = Path(path)
     if not p.exists():
         raise InputError(p, "file does not exist")
     if not p.is_file():
         raise InputError(p, "not a regular file")
+    try:
+        with open(p, "rb"):
+            pass
+    except PermissionError:
+        import getpass
+
+        mode = p.stat().st_mode & 0o777
+        raise InputError(p, f"cannot be read: permission denied for user {getpass.getuser()!r} (file mode "
+                            f"{mode:03o}); fix its permissions or leave it out") from None
+    return p
+
+
+def ffprobe_json(path: str | Path, *extra: str) -> dict:
+    """ffprobe's JSON for a file; InputError naming the file when ffprobe cannot read it."""
+    p = check_readable(path)
     cmd = [require("ffprobe"), "-v", "error", "-of", "json", *extra, str(p)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:

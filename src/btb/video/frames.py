@@ -34,7 +34,8 @@ def normalise_args(src: str | Path) -> list[str]:
     """ffmpeg input + stream options that every stage uses to read a source's frames."""
     return [
         "-i", str(src),
-        "-map", "0:v:0", "-an", "-sn", "-dn",
+        # the first video stream that is not cover art (0:V), nothing else: no audio, subtitles, data, attachments
+        "-map", "0:V:0", "-an", "-sn", "-dn",
         "-map_metadata", "-1",
         "-fps_mode", "passthrough",
         "-enc_time_base", "-1",
@@ -171,10 +172,22 @@ def parse_chunk_label(label: str) -> tuple[int, int]:
     return p, n
 
 
-def _create_private(path: Path) -> None:
-    """Create ``path`` empty and owner-only (0600) before a library opens it for writing."""
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
-    os.chmod(path, 0o600)
+def private_dir(path: str | Path) -> Path:
+    """Create ``path`` (and its parent, the video's ``work/`` folder) owner-only: 0700."""
+    p = Path(path)
+    p.mkdir(parents=True, exist_ok=True)
+    for d in (p.parent, p):
+        d.chmod(0o700)
+    return p
+
+
+def private_file(path: str | Path) -> Path:
+    """Create ``path`` empty and owner-only (0600) before a writer that keeps existing modes opens it."""
+    p = Path(path)
+    private_dir(p.parent)
+    os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+    p.chmod(0o600)
+    return p
 
 
 def concat_nut(parts: list[str | Path], out: str | Path) -> None:
@@ -182,7 +195,7 @@ def concat_nut(parts: list[str | Path], out: str | Path) -> None:
     out = Path(out)
     tmp = out.with_name(f".{out.name}.part")
     try:
-        _create_private(tmp)
+        private_file(tmp)
         with av.open(str(parts[0])) as first:
             template = first.streams.video[0]
             with av.open(str(tmp), mode="w", format="nut") as dst:
@@ -207,8 +220,8 @@ class FFV1Writer:
                  rate: Fraction | None = None) -> None:
         """``rate``: the nominal frame rate stored with the stream (a reader derives frame durations from it)."""
         self.path = Path(path)
-        self._tmp = self.path.with_name(f".{self.path.name}.part")
-        _create_private(self._tmp)  # blurred frames may still hold a missed face: owner-only
+        # blurred frames may still hold a missed face: owner-only (0600 in a 0700 folder) from the first byte
+        self._tmp = private_file(self.path.with_name(f".{self.path.name}.part"))
         self._container = av.open(str(self._tmp), mode="w", format="nut")
         self._stream = self._container.add_stream("ffv1", rate=rate)
         self._stream.width, self._stream.height = width, height
@@ -239,5 +252,10 @@ class FFV1Writer:
         self._tmp.replace(self.path)
 
     def abort(self) -> None:
-        self._container.close()
-        self._tmp.unlink(missing_ok=True)
+        """Discard the partial file (also after a failed ``close``, e.g. on a full disk)."""
+        try:
+            self._container.close()
+        except Exception:  # the file is being discarded; its error is not the one to report
+            pass
+        finally:
+            self._tmp.unlink(missing_ok=True)
