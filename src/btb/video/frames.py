@@ -54,15 +54,20 @@ class Frame:
         return float(self.pts * self.time_base)
 
 
-def iter_normalised(src: str | Path, *, size: str | None = None, strict: bool = False) -> Iterator[Frame]:
+def iter_normalised(src: str | Path, *, size: str | None = None, strict: bool = False, start: int = 0,
+                    count: int | None = None) -> Iterator[Frame]:
     """Decode ``src`` with the normalising recipe, streaming raw frames through a pipe (nothing on disk).
 
-    ``size`` scales frames (``WxH``; timing is unchanged). ``strict``: anything ffmpeg reports at error level
-    (a damaged or truncated stream decodes partly) raises InputError naming the file. Stopping early (closing
-    the generator) ends ffmpeg quietly.
+    ``size`` scales frames (``WxH``; timing is unchanged). ``start``/``count``: only frames ``start`` to
+    ``start + count - 1`` come through the pipe (ffmpeg still decodes the frames before ``start``, but does not
+    convert or send them, and stops after the last). ``strict``: anything ffmpeg reports at error level (a
+    damaged or truncated stream decodes partly) raises InputError naming the file. Stopping early (closing the
+    generator) ends ffmpeg quietly.
     """
-    cmd = [require("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", *normalise_args(src),
-           *(["-s", size] if size else []), "-c:v", "rawvideo", "-pix_fmt", "bgr24", "-f", "nut", "pipe:1"]
+    select = ["-vf", f"select=gte(n\\,{start})"] if start > 0 else []
+    limit = ["-frames:v", str(count)] if count is not None else []
+    cmd = [require("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", *normalise_args(src), *select,
+           *limit, *(["-s", size] if size else []), "-c:v", "rawvideo", "-pix_fmt", "bgr24", "-f", "nut", "pipe:1"]
     # stderr goes to a file: a pipe nobody reads while frames stream would fill up and stall ffmpeg
     with tempfile.TemporaryFile() as errfile:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errfile)
@@ -72,7 +77,7 @@ def iter_normalised(src: str | Path, *, size: str | None = None, strict: bool = 
         try:
             with av.open(proc.stdout, format="nut", mode="r") as container:
                 stream = container.streams.video[0]
-                for index, frame in enumerate(container.decode(stream)):
+                for index, frame in enumerate(container.decode(stream), start):
                     yield Frame(index, int(frame.pts), frame.time_base, frame.to_ndarray(format="bgr24"))
             finished = True
         except av.error.FFmpegError as exc:  # the pipe ended badly: ffmpeg's own message says why
@@ -123,22 +128,21 @@ def iter_video_frames(src: str | Path, table: pd.DataFrame, start: int = 0, stop
     table is ``table``. Every decoded frame's time is checked against the table up to ``stop``."""
     stop = len(table) if stop is None else stop
     expected = table["pts"].to_numpy(dtype=np.int64)
-    seen = 0
-    frames = iter_normalised(src)
+    seen = start
+    frames = iter_normalised(src, start=start, count=stop - start)
     try:
         for frame in frames:
-            if frame.index >= stop:
-                break
             if frame.index >= len(expected) or expected[frame.index] != frame.pts:
                 raise InputError(src, f"decoding is not repeatable: frame {frame.index} differs from the "
                                       "frame table's timing")
             seen = frame.index + 1
-            if frame.index >= start and (wanted is None or frame.index in wanted):
+            if wanted is None or frame.index in wanted:
                 yield frame
     finally:
         frames.close()
     if seen < stop:
-        raise InputError(src, f"decoded {seen} frames but the frame table has {len(table)}")
+        raise InputError(src, f"frames {start} to {stop - 1} of the frame table ({len(table)} frames) were "
+                              f"wanted but decoding ended at frame {seen}")
 
 
 def frame_durations(table: pd.DataFrame) -> np.ndarray:
