@@ -34,7 +34,7 @@ Run from the repository root (the exact command behind benchmarks/results/stage_
 ``src/btb`` the job scripts import), so edits in progress in the working tree do not change what is timed.
 Prints a Markdown table per clip and mode. Working folders (which briefly hold unblurred frames) are
 deleted unless ``--keep-workdirs``. Other processes' CPU time during each run is measured (``/proc/stat`` minus
-this script's children); a clip/mode is measured again (``--retries``) when it exceeded ``--contention`` CPU
+this script and its children); a clip/mode is measured again (``--retries``) when it exceeded ``--contention`` CPU
 seconds per wall second, and the JSON keeps the rejected attempts' totals.
 """
 
@@ -54,6 +54,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -69,6 +71,10 @@ DETECT_STAGES = ("detect_yunet", "detect_retinaface_all", "detect_retinaface_cas
 # deleting the staged files first (and, offline, failing to fetch them again).
 MODEL_RULES_FILE = "workflow/rules/models.smk"
 RULE_LINE = re.compile(r"^(?:rule|checkpoint)\s+(\w+)\s*:", re.MULTILINE)
+
+
+# monitor(workdir, video_id) -> a context manager entered around one workflow run, with a result() -> dict
+Monitor = Callable[[Path, str], Any]
 
 
 def allowed_rules(wf: Path) -> list[str]:
@@ -125,14 +131,15 @@ def machine_cpu_seconds() -> float | None:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
-def own_children_cpu_seconds() -> float:
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
+def own_cpu_seconds() -> float:
+    """CPU seconds of this process and its finished (waited-for) children."""
+    return sum(ru.ru_utime + ru.ru_stime for ru in (resource.getrusage(resource.RUSAGE_SELF),
+                                                     resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
 def timed(cmd: list[str], log: Path) -> tuple[float, float | None]:
     """Wall seconds of ``cmd`` and the CPU seconds that other processes used on the machine meanwhile."""
-    busy0, own0 = machine_cpu_seconds(), own_children_cpu_seconds()
+    busy0, own0 = machine_cpu_seconds(), own_cpu_seconds()
     t0 = time.perf_counter()
     with log.open("w") as fh:
         # Own process group, so that an interrupted benchmark stops the workflow's jobs too.
@@ -144,7 +151,7 @@ def timed(cmd: list[str], log: Path) -> tuple[float, float | None]:
             proc.wait()
             raise
     seconds = time.perf_counter() - t0
-    busy1, own1 = machine_cpu_seconds(), own_children_cpu_seconds()
+    busy1, own1 = machine_cpu_seconds(), own_cpu_seconds()
     if proc.returncode != 0:
         sys.exit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{log.read_text()[-4000:]}")
     foreign = None if busy0 is None or busy1 is None else max(0.0, (busy1 - busy0) - (own1 - own0))
@@ -172,7 +179,9 @@ def collect(workdir: Path, vid: str) -> dict[str, Any]:
     for path in sorted((res / vid / "audit").glob("*.json")):
         rec = json.loads(path.read_text())
         stages[path.stem] = {"audit_s": rec["seconds"], "counts": rec.get("counts", {}),
-                             "started": parse_utc(rec["started_utc"]), "ended": parse_utc(rec["ended_utc"])}
+                             "started": parse_utc(rec["started_utc"]), "ended": parse_utc(rec["ended_utc"]),
+                             # every file a stage records was sha256-hashed by it (btb.audit)
+                             "hashed_bytes": sum(f["bytes"] for f in rec.get("inputs", []) + rec.get("outputs", []))}
     bench_root = res / "benchmarks"
     for path in sorted(bench_root.glob(f"*/{vid}*.tsv")):
         rule, stem = path.parent.name, path.stem
@@ -235,16 +244,13 @@ def probe_size(clip: Path) -> tuple[int, int]:
     return int(s["width"]), int(s["height"])
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--clips", nargs="+", type=Path, required=True)
-    ap.add_argument("--modes", nargs="+", default=["union", "cascade"], choices=["union", "cascade", "intersection"])
+def add_run_options(ap: argparse.ArgumentParser) -> None:
+    """Options of a workflow run (shared with vs_deface.py)."""
     ap.add_argument("--models", type=Path, default=REPO / "resources" / "models",
                     help="folder with the staged models (not restaged)")
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--parallel", action="store_true",
                     help="let independent jobs overlap (no serialising resource)")
-    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "stage_fps.json")
     ap.add_argument("--keep-workdirs", action="store_true")
     ap.add_argument("--retries", type=int, default=3,
                     help="measure a clip/mode again (at most this often) when other processes competed for the CPUs")
@@ -253,36 +259,53 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pause", type=float, default=60, help="seconds to wait before measuring again")
     ap.add_argument("--commit", help="run the workflow as committed at this revision (exported with git archive "
                     "into a temporary folder) instead of the working tree")
-    args = ap.parse_args(argv)
+
+
+def check_run_options(args: argparse.Namespace, clips: list[Path]) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up (finally blocks) when stopped
     args.models = args.models.resolve()
-
     if not models_digest(args.models):
         sys.exit(f"no staged models in {args.models}; run ./setup.sh first (this benchmark does not stage them)")
-    for clip in args.clips:
+    for clip in clips:
         if not clip.is_file():
             sys.exit(f"clip not found: {clip}")
-    snapshot: Path | None = None
+
+
+@contextmanager
+def workflow_tree(rev: str | None) -> Iterator[tuple[Path, str, bool]]:
+    """(folder, commit, uncommitted changes) of the workflow to run: this checkout as it is, or with ``rev``
+    the commit exported with git archive into a temporary folder (removed afterwards)."""
+    if not rev:
+        yield REPO, git(["rev-parse", "HEAD"]), bool(git(["status", "--porcelain", "--untracked-files=no"]))
+        return
+    snapshot = Path(tempfile.mkdtemp(prefix="btb_fps_workflow_"))
     try:
-        if args.commit:
-            snapshot = Path(tempfile.mkdtemp(prefix="btb_fps_workflow_"))
-            archive = subprocess.run(["git", "-C", str(REPO), "archive", args.commit], capture_output=True,
-                                     check=True)
-            subprocess.run(["tar", "-x", "-C", str(snapshot)], input=archive.stdout, check=True)
-            wf, commit, dirty = snapshot, git(["rev-parse", args.commit]), False
-        else:
-            wf, commit = REPO, git(["rev-parse", "HEAD"])
-            dirty = bool(git(["status", "--porcelain", "--untracked-files=no"]))
-        results = [measure(clip, mode, wf, args) for clip in args.clips for mode in args.modes]
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", rev], capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(snapshot)], input=archive.stdout, check=True)
+        yield snapshot, git(["rev-parse", rev]), False
     finally:
-        if snapshot is not None:
-            shutil.rmtree(snapshot, ignore_errors=True)
+        shutil.rmtree(snapshot, ignore_errors=True)
+
+
+def run_header(args: argparse.Namespace, commit: str, dirty: bool) -> dict[str, Any]:
+    return {"workflow_commit": commit, "working_tree_changes": dirty, "serialised": not args.parallel,
+            "cores": args.cores,
+            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--clips", nargs="+", type=Path, required=True)
+    ap.add_argument("--modes", nargs="+", default=["union", "cascade"], choices=["union", "cascade", "intersection"])
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "stage_fps.json")
+    add_run_options(ap)
+    args = ap.parse_args(argv)
+    check_run_options(args, args.clips)
+    with workflow_tree(args.commit) as (wf, commit, dirty):
+        results = [measure(clip, mode, wf, args) for clip in args.clips for mode in args.modes]
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"workflow_commit": commit, "working_tree_changes": dirty, "serialised": not args.parallel,
-           "cores": args.cores,
-           "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-           "runs": results}
+    doc = {**run_header(args, commit, dirty), "runs": results}
     args.out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
@@ -294,24 +317,37 @@ def contended(r: dict[str, Any], share: float) -> bool:
                                                             (r["transcode_foreign_cpu_s"], r["transcode_s"])))
 
 
-def measure(clip: Path, mode: str, wf: Path, args: argparse.Namespace) -> dict[str, Any]:
+def measure(clip: Path, mode: str, wf: Path, args: argparse.Namespace, monitor: Monitor | None = None
+            ) -> dict[str, Any]:
     """One clean run, retried (up to --retries times) while other processes competed for the CPUs."""
+    return retry_contended(lambda: run_one(clip, mode, wf, args, monitor), lambda r: contended(r, args.contention),
+                           args, f"{clip.stem} {mode}", ("end_to_end_s", "transcode_s", "foreign_cpu_s",
+                                                         "transcode_foreign_cpu_s"))
+
+
+def retry_contended(run: Callable[[], dict[str, Any]], is_contended: Callable[[dict[str, Any]], bool],
+                    args: argparse.Namespace, label: str, keep: tuple[str, ...]) -> dict[str, Any]:
+    """``run()`` again (at most ``args.retries`` times, ``args.pause`` seconds apart) while ``is_contended``;
+    the result records whether it was contended and the ``keep`` figures of the rejected attempts."""
     rejected: list[dict[str, Any]] = []
     while True:
-        r = run_one(clip, mode, wf, args)
-        if not contended(r, args.contention) or len(rejected) >= args.retries:
+        r = run()
+        if not is_contended(r) or len(rejected) >= args.retries:
             break
-        print(f"[{clip.stem} {mode}] other processes used {r['foreign_cpu_s']:.1f} CPU s during the workflow, "
-              f"{r['transcode_foreign_cpu_s']:.1f} during the transcode: measuring again", file=sys.stderr)
-        rejected.append({k: r[k] for k in ("end_to_end_s", "transcode_s", "foreign_cpu_s",
-                                           "transcode_foreign_cpu_s")})
+        print(f"[{label}] other processes competed for the CPUs "
+              f"({', '.join(f'{k}={r[k]:.1f}' for k in keep if r.get(k) is not None)}): measuring again",
+              file=sys.stderr)
+        rejected.append({k: r[k] for k in keep})
         time.sleep(args.pause)
-    r["contended"] = contended(r, args.contention)
+    r["contended"] = is_contended(r)
     r["rejected_attempts"] = rejected
     return r
 
 
-def run_one(clip: Path, mode: str, wf: Path, args: argparse.Namespace) -> dict[str, Any]:
+def run_one(clip: Path, mode: str, wf: Path, args: argparse.Namespace, monitor: Monitor | None = None
+            ) -> dict[str, Any]:
+    """One workflow run and one transcode of ``clip``. ``monitor(workdir, video_id)``, if given, is entered
+    around the workflow run only; its ``result()`` is stored under ``monitor``."""
     width, height = probe_size(clip)
     vid = clip.stem
     encode_threads = min(2, args.cores)  # rule encode_video asks for 2 threads, capped by --cores
@@ -322,7 +358,9 @@ def run_one(clip: Path, mode: str, wf: Path, args: argparse.Namespace) -> dict[s
         print(f"[{vid} {mode}] {' '.join(cmd)}", file=sys.stderr)
         before = models_digest(args.models)
         load_before = os.getloadavg()
-        end_to_end, foreign = timed(cmd, workdir / "snakemake.log")
+        watch = monitor(workdir, vid) if monitor else nullcontext()
+        with watch:
+            end_to_end, foreign = timed(cmd, workdir / "snakemake.log")
         load_after = os.getloadavg()
         if models_digest(args.models) != before:
             sys.exit(f"the models in {args.models} changed during the run; restage them (./setup.sh)")
@@ -334,6 +372,8 @@ def run_one(clip: Path, mode: str, wf: Path, args: argparse.Namespace) -> dict[s
                  ratio=end_to_end / transcode, loadavg_before=load_before,
                  loadavg_after=load_after, foreign_cpu_s=foreign, transcode_foreign_cpu_s=foreign_tc,
                  sum_job_s=sum(st.get("s", 0.0) for st in r["stages"].values()))
+        if monitor:
+            r["monitor"] = watch.result()
         for st in r["stages"].values():
             st.pop("started", None)
             st.pop("ended", None)

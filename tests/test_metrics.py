@@ -138,6 +138,19 @@ def test_ellipse_uses_region_mask() -> None:
     assert s["blurred_area"] == shape_mask(60, 60, "ellipse").sum() and s["recall_at_0_5"] == 1.0
 
 
+def test_custom_mask_of_scores_another_tools_painting() -> None:
+    # another tool's painting (here: only the left half of each region) is scored through mask_of
+    def left_half(height: int, width: int, regs: pd.DataFrame) -> np.ndarray:
+        m = np.zeros((height, width), dtype=bool)
+        for x, y, w, h in regs[["x", "y", "w", "h"]].itertuples(index=False):
+            m[y : y + h, x : x + w // 2] = True
+        return m
+
+    g = gt((0, 0, 0, 10, 10, 1))
+    cov = face_coverages(g, regions((0, 0, 0, 10, 10)), H, W, mask_of=left_half)
+    assert cov["coverage"].iloc[0] == pytest.approx(0.5) and cov["blurred_area"].iloc[0] == 50
+
+
 def test_pool_sums_clips() -> None:
     a = face_coverages(gt((0, 0, 0, 10, 10, 1)), regions((0, 0, 0, 10, 10)), H, W)
     b = face_coverages(gt((0, 0, 0, 10, 10, 1)), regions(), H, W)

@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -68,11 +68,14 @@ def coverage(gt_box: Iterable[float], mask: np.ndarray) -> float:
     return float(wy @ sub @ wx / area)
 
 
-def face_coverages(gt: pd.DataFrame, regions: pd.DataFrame, height: int, width: int) -> pd.DataFrame:
+def face_coverages(gt: pd.DataFrame, regions: pd.DataFrame, height: int, width: int,
+                   mask_of: Callable[[int, int, pd.DataFrame], np.ndarray] = region_mask) -> pd.DataFrame:
     """One row per labeled face: ``frame_index, coverage, gt_area, blurred_area`` (blurred pixels of its frame).
 
     Rows with ``labeled != 1`` are ignored. ``blurred_area`` is the frame's blurred pixel count, repeated on
-    each face of that frame (one labeled face per frame in the evaluation clips).
+    each face of that frame (one labeled face per frame in the evaluation clips). ``mask_of(height, width,
+    frame_regions)`` gives a frame's blurred pixels: ``region_mask`` (what this pipeline paints) unless
+    another tool's painting is scored (``benchmarks/deface_recall.py``).
     """
     faces = gt[gt["labeled"] == 1]
     by_frame = {int(k): g for k, g in regions.groupby("frame_index")} if len(regions) else {}
@@ -83,7 +86,7 @@ def face_coverages(gt: pd.DataFrame, regions: pd.DataFrame, height: int, width: 
         if f not in masks:
             regs = by_frame.get(f)
             masks[f] = (
-                np.zeros((height, width), dtype=bool) if regs is None else region_mask(height, width, regs)
+                np.zeros((height, width), dtype=bool) if regs is None else mask_of(height, width, regs)
             )
         mask = masks[f]
         rows.append((f, coverage((x, y, w, h), mask), clipped_area((x, y, w, h), height, width), int(mask.sum())))
