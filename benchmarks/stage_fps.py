@@ -84,8 +84,9 @@ def allowed_rules(wf: Path) -> list[str]:
     return [n for n in dict.fromkeys(names) if n not in model_rules]
 
 
-ORDER = ["probe_video", "extract_frames", "detect_yunet", "select_cascade_frames", "detect_retinaface_all",
-         "detect_retinaface_cascade", "merge_regions", "blur_frames", "encode_video", "verify_residual",
+ORDER = ["probe_video", "index_frames", "detect_yunet", "gather_yunet", "select_cascade_frames",
+         "detect_retinaface_all", "gather_retinaface_all", "detect_retinaface_cascade", "gather_retinaface_cascade",
+         "merge_regions", "blur_frames", "encode_video", "verify_residual",
          "qa_report", "write_manifest", "release", "summarise_run"]
 
 
@@ -93,7 +94,8 @@ def models_digest(models_dir: Path) -> dict[str, str]:
     return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(models_dir.iterdir()) if f.is_file()}
 
 
-def write_workdir(workdir: Path, clip: Path, vid: str, mode: str, models_dir: Path, wf: Path) -> None:
+def write_workdir(workdir: Path, clip: Path, vid: str, mode: str, models_dir: Path, wf: Path,
+                  chunks: int = 1) -> None:
     sheet = workdir / "samples.tsv"
     sheet.write_text(f"video_id\tpath\n{vid}\t{clip.resolve()}\n", encoding="utf-8")
     cfg = yaml.safe_load((wf / "config" / "config.yaml").read_text(encoding="utf-8"))
@@ -101,6 +103,7 @@ def write_workdir(workdir: Path, clip: Path, vid: str, mode: str, models_dir: Pa
     cfg["models"]["dir"] = str(models_dir.resolve())
     cfg["models"]["mirror"] = ""
     cfg["merge"]["mode"] = mode
+    cfg["frames"]["chunks"] = chunks
     (workdir / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
 
 
@@ -170,6 +173,20 @@ def parse_utc(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+CHUNK = re.compile(r"^(.*?)[._](\d+of\d+)$")
+
+
+def stage_name(stem: str) -> tuple[str, bool]:
+    """The stage of an audit record or benchmark file name, and whether it is one chunk's job
+    (``detect_yunet.1of4`` -> detect_yunet). A detector's record without a chunk label is its gather job."""
+    m = CHUNK.match(stem)
+    if m:
+        return m.group(1), True
+    if stem.startswith("detect_"):
+        return "gather_" + stem.removeprefix("detect_"), False
+    return stem, False
+
+
 def collect(workdir: Path, vid: str) -> dict[str, Any]:
     res = workdir / "results"
     with (res / vid / "frames.tsv").open() as fh:
@@ -178,15 +195,28 @@ def collect(workdir: Path, vid: str) -> dict[str, Any]:
     stages: dict[str, dict[str, Any]] = {}
     for path in sorted((res / vid / "audit").glob("*.json")):
         rec = json.loads(path.read_text())
-        stages[path.stem] = {"audit_s": rec["seconds"], "counts": rec.get("counts", {}),
-                             "started": parse_utc(rec["started_utc"]), "ended": parse_utc(rec["ended_utc"]),
-                             # every file a stage records was sha256-hashed by it (btb.audit)
-                             "hashed_bytes": sum(f["bytes"] for f in rec.get("inputs", []) + rec.get("outputs", []))}
+        name, chunked = stage_name(path.stem)
+        st = stages.setdefault(name, {"audit_s": 0.0, "counts": {}, "hashed_bytes": 0, "chunks": 0})
+        st["audit_s"] += rec["seconds"]
+        st["chunks"] += chunked
+        for k, v in rec.get("counts", {}).items():  # chunk jobs add up
+            st["counts"][k] = st["counts"].get(k, 0) + v if isinstance(v, int | float) else v
+        st["started"] = min(st.get("started", float("inf")), parse_utc(rec["started_utc"]))
+        st["ended"] = max(st.get("ended", 0.0), parse_utc(rec["ended_utc"]))
+        # every file a stage records was sha256-hashed by it (btb.audit)
+        st["hashed_bytes"] += sum(f["bytes"] for f in rec.get("inputs", []) + rec.get("outputs", []))
     bench_root = res / "benchmarks"
-    for path in sorted(bench_root.glob(f"*/{vid}*.tsv")):
-        rule, stem = path.parent.name, path.stem
-        name = rule if stem == vid else f"{rule}_{stem[len(vid) + 1:]}"  # detect_retinaface/<vid>_all.tsv
-        stages.setdefault(name, {}).update(read_benchmark(path))
+    for path in sorted(bench_root.glob(f"*/{vid}[._]*.tsv")) + sorted(bench_root.glob(f"*/{vid}.tsv")):
+        rule, rest = path.parent.name, path.stem[len(vid):].lstrip("._")
+        # detect_retinaface/<vid>_all.1of2.tsv -> detect_retinaface_all; gather_detections/<vid>.yunet.tsv
+        # -> gather_yunet; chunk jobs of one stage add up (seconds and CPU time; peak memory: the largest)
+        name, _ = stage_name(f"{rule}_{rest}" if rest else rule)
+        name = name.replace("gather_detections_", "gather_")
+        st = stages.setdefault(name, {})
+        for k, v in read_benchmark(path).items():
+            if v is None:
+                continue
+            st[k] = max(st.get(k) or 0.0, v) if k == "max_rss_mb" else (st.get(k) or 0.0) + v
     if (bench_root / "summarise_run.tsv").exists():
         stages.setdefault("summarise_run", {}).update(read_benchmark(bench_root / "summarise_run.tsv"))
     for name, st in stages.items():
@@ -210,7 +240,9 @@ def fmt(x: float | None, digits: int = 2) -> str:
 
 
 def table(clip: str, mode: str, r: dict[str, Any]) -> str:
-    lines = [f"### {clip} ({r['width']}x{r['height']}, {r['frames']} frames), merge mode {mode}", "",
+    size = f"{r['width']}x{r['height']}, {r['frames']} frames"
+    title = f"{clip} ({size}), merge mode {mode}, {r.get('chunks', 1)} chunk(s)"
+    lines = [f"### {title}", "",
              "| stage | stage s (audit) | job s (benchmark) | frames/s (audit) | frames/s (job) "
              "| frames processed | processed frames/s | max RSS MB |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
@@ -257,6 +289,8 @@ def add_run_options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--contention", type=float, default=0.1,
                     help="competition threshold: CPU seconds of other processes per wall second")
     ap.add_argument("--pause", type=float, default=60, help="seconds to wait before measuring again")
+    ap.add_argument("--chunks", type=int, nargs="+", default=[1],
+                    help="frames.chunks: jobs per video for detection and blurring (several: each is measured)")
     ap.add_argument("--commit", help="run the workflow as committed at this revision (exported with git archive "
                     "into a temporary folder) instead of the working tree")
 
@@ -302,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     check_run_options(args, args.clips)
     with workflow_tree(args.commit) as (wf, commit, dirty):
-        results = [measure(clip, mode, wf, args) for clip in args.clips for mode in args.modes]
+        results = [measure(clip, mode, wf, args, chunks=c) for clip in args.clips for mode in args.modes
+                   for c in args.chunks]
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     doc = {**run_header(args, commit, dirty), "runs": results}
@@ -317,12 +352,13 @@ def contended(r: dict[str, Any], share: float) -> bool:
                                                             (r["transcode_foreign_cpu_s"], r["transcode_s"])))
 
 
-def measure(clip: Path, mode: str, wf: Path, args: argparse.Namespace, monitor: Monitor | None = None
-            ) -> dict[str, Any]:
+def measure(clip: Path, mode: str, wf: Path, args: argparse.Namespace, monitor: Monitor | None = None,
+            chunks: int | None = None) -> dict[str, Any]:
     """One clean run, retried (up to --retries times) while other processes competed for the CPUs."""
-    return retry_contended(lambda: run_one(clip, mode, wf, args, monitor), lambda r: contended(r, args.contention),
-                           args, f"{clip.stem} {mode}", ("end_to_end_s", "transcode_s", "foreign_cpu_s",
-                                                         "transcode_foreign_cpu_s"))
+    chunks = chunks or args.chunks[0]
+    return retry_contended(lambda: run_one(clip, mode, wf, args, monitor, chunks),
+                           lambda r: contended(r, args.contention), args, f"{clip.stem} {mode} chunks={chunks}",
+                           ("end_to_end_s", "transcode_s", "foreign_cpu_s", "transcode_foreign_cpu_s"))
 
 
 def retry_contended(run: Callable[[], dict[str, Any]], is_contended: Callable[[dict[str, Any]], bool],
@@ -344,8 +380,8 @@ def retry_contended(run: Callable[[], dict[str, Any]], is_contended: Callable[[d
     return r
 
 
-def run_one(clip: Path, mode: str, wf: Path, args: argparse.Namespace, monitor: Monitor | None = None
-            ) -> dict[str, Any]:
+def run_one(clip: Path, mode: str, wf: Path, args: argparse.Namespace, monitor: Monitor | None = None,
+            chunks: int = 1) -> dict[str, Any]:
     """One workflow run and one transcode of ``clip``. ``monitor(workdir, video_id)``, if given, is entered
     around the workflow run only; its ``result()`` is stored under ``monitor``."""
     width, height = probe_size(clip)
@@ -353,7 +389,7 @@ def run_one(clip: Path, mode: str, wf: Path, args: argparse.Namespace, monitor: 
     encode_threads = min(2, args.cores)  # rule encode_video asks for 2 threads, capped by --cores
     workdir = Path(tempfile.mkdtemp(prefix=f"btb_fps_{vid}_{mode}_"))
     try:
-        write_workdir(workdir, clip, vid, mode, args.models, wf)
+        write_workdir(workdir, clip, vid, mode, args.models, wf, chunks)
         cmd = snakemake_cmd(workdir, args.cores, not args.parallel, wf)
         print(f"[{vid} {mode}] {' '.join(cmd)}", file=sys.stderr)
         before = models_digest(args.models)
@@ -367,7 +403,8 @@ def run_one(clip: Path, mode: str, wf: Path, args: argparse.Namespace, monitor: 
         tc = transcode_cmd(clip, workdir / "transcode.mp4", encode_threads)
         transcode, foreign_tc = timed(tc, workdir / "transcode.log")
         r = collect(workdir, vid)
-        r.update(clip=str(clip), video_id=vid, mode=mode, width=width, height=height, snakemake_command=cmd,
+        r.update(clip=str(clip), video_id=vid, mode=mode, chunks=chunks, width=width, height=height,
+                 snakemake_command=cmd,
                  transcode_command=tc, end_to_end_s=end_to_end, transcode_s=transcode,
                  ratio=end_to_end / transcode, loadavg_before=load_before,
                  loadavg_after=load_after, foreign_cpu_s=foreign, transcode_foreign_cpu_s=foreign_tc,
