@@ -17,23 +17,29 @@ from conftest import REPO, copy_clip, run_snakemake, workflow_config
 FAKES = REPO / "tests" / "fake_cluster"
 
 
-def test_slurm_profile_submits_with_account_partition_and_resources(tmp_path, mirror):
-    """The SLURM executor's exact sbatch command lines, captured by a fake sbatch on PATH."""
-    bindir = tmp_path / "bin"
+def fake_slurm_submissions(workdir: Path, seconds: int, jobs: int) -> list[str]:
+    """Run the workflow (config.yaml in ``workdir``) through profiles/slurm with fake SLURM tools on PATH for
+    ``seconds``; return the sbatch command lines it submitted. The fake queue reports every job failed, so
+    snakemake waits on retries until the timeout ends it."""
+    bindir = workdir / "bin"
     bindir.mkdir()
     for tool in ("sbatch", "sacct", "squeue", "scontrol", "sacctmgr"):
         shutil.copy(FAKES / tool, bindir / tool)
+    log = workdir / "sbatch.log"
+    env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}", "FAKE_SLURM_LOG": str(log)}
+    cmd = ["timeout", "-k", "5", str(seconds), sys.executable, "-m", "snakemake", "--snakefile",
+           str(REPO / "Snakefile"), "--profile", str(REPO / "profiles" / "slurm"), "--directory", str(workdir),
+           "--configfile", str(workdir / "config.yaml"), "--jobs", str(jobs)]
+    subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
+    return log.read_text().splitlines()
+
+
+def test_slurm_profile_submits_with_account_partition_and_resources(tmp_path, mirror):
+    """The SLURM executor's exact sbatch command lines, captured by a fake sbatch on PATH."""
     cfg = workflow_config(tmp_path / "models", "")
     cfg["models"]["mirror"] = str(mirror)
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
-    log = tmp_path / "sbatch.log"
-    env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}", "FAKE_SLURM_LOG": str(log)}
-    cmd = ["timeout", "-k", "5", "25", sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-           "--profile", str(REPO / "profiles" / "slurm"), "--directory", str(tmp_path),
-           "--configfile", str(tmp_path / "config.yaml"), "--jobs", "4"]
-    # the fake queue reports every job failed, so snakemake waits on retries until the timeout ends it
-    subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
-    lines = log.read_text().splitlines()
+    lines = fake_slurm_submissions(tmp_path, 25, 4)
     by_rule = {line.split("--comment rule_")[1].split()[0]: line for line in lines}
     assert {"stage_yunet", "stage_retinaface", "make_demo"} <= set(by_rule)
     for line in by_rule.values():
@@ -81,17 +87,7 @@ def test_slurm_gpu_request_for_retinaface_only(tmp_path, face_clip, models_dir):
     sheet.write_text(f"video_id\tpath\ng1\t{clip}\n")
     cfg = workflow_config(models_dir, sheet, detect__device="cuda", frames__chunks=2)
     run_snakemake(tmp_path, cfg, ["--", "results/g1/frames.tsv"])
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    for tool in ("sbatch", "sacct", "squeue", "scontrol", "sacctmgr"):
-        shutil.copy(FAKES / tool, bindir / tool)
-    log = tmp_path / "sbatch.log"
-    env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}", "FAKE_SLURM_LOG": str(log)}
-    cmd = ["timeout", "-k", "5", "40", sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-           "--profile", str(REPO / "profiles" / "slurm"), "--directory", str(tmp_path),
-           "--configfile", str(tmp_path / "config.yaml"), "--jobs", "8"]
-    subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
-    lines = log.read_text().splitlines()
+    lines = fake_slurm_submissions(tmp_path, 40, 8)
     rules = [line.split("--comment rule_")[1].split("_wildcards")[0] for line in lines]
     assert rules.count("detect_retinaface") >= 2 and rules.count("detect_yunet") >= 2, "one job per chunk"
     for rule, line in zip(rules, lines, strict=True):
