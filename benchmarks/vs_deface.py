@@ -16,12 +16,13 @@ repository). Run from the repository root (the command behind benchmarks/results
     .venv/bin/python benchmarks/vs_deface.py --deface /work/deface-venv/bin/deface --commit HEAD
 
 ``--quick`` is a validation run: each clip cut to its first ``--quick-frames`` frames, no long clip, no
-repeats, output to ``vs_deface_quick.json``. Other options as ``stage_fps.py`` (``--commit``, ``--retries``,
-``--pause``, ``--contention``, ``--models``, ``--cores``, ``--parallel``).
+repeats, output to ``vs_deface_quick.json`` in the cache folder. Other options as ``stage_fps.py``
+(``--commit``, ``--retries``, ``--pause``, ``--contention``, ``--models``, ``--cores``, ``--parallel``: jobs
+overlap as in a normal run instead of one at a time).
 
 Figures per clip (JSON and a Markdown table): wall seconds and frames/s of the transcode, deface and each mode;
 ratios (ours/deface throughput = deface wall / our wall, cascade/union wall, ours/transcode, deface/transcode,
-and the same on CPU seconds, which contention disturbs less); per-stage seconds and peak RSS; peak temporary
+and ours/deface on CPU seconds, which contention disturbs less); per-stage seconds and peak RSS; peak temporary
 disk against the input's size; and the share of the wall time spent on audit hashing and verification:
 ``verify_residual`` and ``write_manifest`` (job seconds) plus the hashing inside the other stages, estimated
 as the bytes their audit records list (every one of them was sha256-hashed) over the sha256 speed measured
@@ -282,8 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     ap.add_argument("--quick", action="store_true", help="validation run: clips cut short, no long clip, no repeats")
     ap.add_argument("--quick-frames", type=int, default=30)
-    ap.add_argument("--out", type=Path, help="default benchmarks/results/vs_deface.json (vs_deface_quick.json with "
-                    "--quick)")
+    ap.add_argument("--out", type=Path, help="default benchmarks/results/vs_deface.json (with --quick: "
+                    "vs_deface_quick.json in the cache folder)")
     add_deface_option(ap)
     add_run_options(ap)
     args = ap.parse_args(argv)
@@ -295,8 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         args.retries = 0
     elif args.loop_frames:
         clips.append(looped_clip(args.loop_clip, args.loop_frames, cache))
-    out_path = args.out or REPO / "benchmarks" / "results" / ("vs_deface_quick.json" if args.quick
-                                                               else "vs_deface.json")
+    out_path = args.out or (cache / "vs_deface_quick.json" if args.quick
+                            else REPO / "benchmarks" / "results" / "vs_deface.json")
     check_run_options(args, clips)
     info = deface_info(exe)
     sha = sha256_mb_per_s()
