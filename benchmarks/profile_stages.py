@@ -1,7 +1,7 @@
 """cProfile of the per-frame stages: detect_yunet, detect_retinaface (all frames), blur_frames, verify_residual.
 
-The workflow first runs once on the clip (as ``stage_fps.py`` runs it, merge mode union, with
-``frames.keep_intermediates: true`` so that the frame store survives); then each stage is called again, each in
+The workflow first runs once on the clip (as ``stage_fps.py`` runs it, merge mode union, one chunk, with
+``frames.keep_intermediates: true``); then each stage is called again on the whole video (chunk ``1of1``), each in
 a fresh Python process as a workflow job is, through the same ``btb.stages`` function and arguments as its
 workflow script (``workflow/scripts/*.py``), reading the workflow's files and writing to a scratch folder,
 under ``cProfile``. Writes the top entries by cumulative time (and by own time) of each stage as Markdown:
@@ -45,13 +45,12 @@ def stage_call(stage: str, vid: str, video: str, cfg: dict[str, Any], scratch: s
               "retinaface": f"{cfg['models']['dir']}/retinaface_mnv2_floor{det['retinaface']['score_floor']}.onnx"}
     if stage in ("detect_yunet", "detect_retinaface"):
         name = stage.removeprefix("detect_")
-        return lambda: stages.detect(name, f"{res}/work/frames", f"{res}/frames.tsv", models[name],
+        return lambda: stages.detect(name, video, f"{res}/frames.tsv", "1of1", models[name],
                                      f"{scratch}/{name}.parquet", f"{scratch}/{stage}.json", vid, dict(det[name]),
                                      det["threads"], det["device"])
     if stage == "blur_frames":
-        return lambda: stages.blur(video, f"{res}/regions.parquet",
-                                   f"{res}/frames.tsv", f"{scratch}/blurred.nut", f"{scratch}/{stage}.json", vid,
-                                   dict(cfg["blur"]))
+        return lambda: stages.blur(video, f"{res}/regions.parquet", f"{res}/frames.tsv", "1of1",
+                                   f"{scratch}/blurred.nut", f"{scratch}/{stage}.json", vid, dict(cfg["blur"]))
     if stage == "verify_residual":
         return lambda: stages.verify_residual(
             f"{res}/{vid}.deid.mp4", f"{res}/regions.parquet", models, f"{scratch}/flags.tsv",
@@ -128,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = yaml.safe_load(cfg_path.read_text())
         cfg["frames"]["keep_intermediates"] = True
         cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-        print(f"[{vid}] workflow run (keeping the frame store)", file=sys.stderr)
+        print(f"[{vid}] workflow run (keeping its intermediates)", file=sys.stderr)
         timed(snakemake_cmd(workdir, 2, True, REPO), workdir / "snakemake.log")
         n = frames_of(workdir, vid)
         sections = []

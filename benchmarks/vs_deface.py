@@ -5,8 +5,8 @@ folder each, one job at a time, per-stage seconds and peak memory from Snakemake
 after it a plain ffmpeg decode + re-encode at the pipeline's output settings as the floor), then deface at
 its defaults (``deface CLIP --output OUT``: CenterFace threshold 0.2, mask scale 1.3, ellipse blur, its own
 encoder settings). While the workflow runs, a sampling thread (``Watch``) records the disk used by
-``results/<id>/work`` (the temporary frame store and blurred intermediate) and by all of ``results/``, and the
-summed RSS of this script's descendants; the same thread watches deface.
+``results/<id>/work`` (the temporary blurred lossless chunks; before chunks, also the frame store) and by all
+of ``results/``, and the summed RSS of this script's descendants; the same thread watches deface.
 
 Clips (default): ``short_hamilton_clip.mp4`` (640x360), ``facenet_multiface_1080p.mp4`` (1080p) and a long
 clip, ``short_hamilton_clip.mp4`` looped (``ffmpeg -stream_loop``, stream copy) to at least ``--loop-frames``
