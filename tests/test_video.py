@@ -1,6 +1,7 @@
 """Frame indexing, chunks and normalised decoding on real ffmpeg-made clips: VFR timing, rotation, odd sizes."""
 
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -170,3 +171,33 @@ def test_failed_encode_leaves_no_output(tmp_path):
     with pytest.raises(ToolError, match="missing.mp4"):
         encode_video(tmp_path / "missing.nut", tmp_path / "missing.mp4", tmp_path / "o.mp4", EncodeParams(), 16, 16)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_more_chunks_than_frames_encode_like_one(tmp_path):
+    """A 2-frame video in 3 chunks: the middle one is empty (an empty file that encode skips); the output is
+    byte-identical to blurring the video as one chunk (chunk_ranges(2, 3): frames 0, none, 1)."""
+    from btb import stages
+    from btb.tables import empty_regions
+
+    clip = tmp_path / "two.mp4"
+    ff("-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-frames:v", "2", "-c:v", "libx264", str(clip))
+    stages.probe(str(clip), str(tmp_path / "probe.json"), "two")
+    stages.index_video_frames(str(clip), str(tmp_path / "frames.tsv"), str(tmp_path / "index.json"), "two")
+    empty_regions().to_parquet(tmp_path / "regions.parquet")
+    params = {"method": "gaussian", "detail": 6}
+    outputs = {}
+    for n in (1, 3):
+        parts = []
+        for k in range(1, n + 1):
+            part = tmp_path / f"blurred.{k}of{n}.nut"
+            stages.blur(str(clip), str(tmp_path / "regions.parquet"), str(tmp_path / "frames.tsv"), f"{k}of{n}",
+                        str(part), str(tmp_path / f"blur{k}of{n}.json"), "two", params)
+            parts.append(str(part))
+        out = tmp_path / f"out{n}.mp4"
+        stages.encode(parts, str(clip), str(tmp_path / "probe.json"), str(tmp_path / "frames.tsv"), str(out),
+                      str(tmp_path / f"check{n}.json"), str(tmp_path / f"encode{n}.json"), "two",
+                      {"crf": 18, "preset": "ultrafast", "audio": "drop", "audio_bitrate": "128k"}, 1)
+        outputs[n] = out.read_bytes()
+        if n == 3:
+            assert [Path(p).stat().st_size == 0 for p in parts] == [False, True, False]
+    assert outputs[1] == outputs[3]

@@ -38,6 +38,7 @@ from btb.video.frames import (
     iter_video_frames,
     nominal_rate,
     parse_chunk_label,
+    private_file,
 )
 from btb.video.probe import probe_video
 
@@ -226,9 +227,10 @@ def blur(video: str, regions: str, frame_table: str, chunk: str, out: str, audit
                 image = frame.image if regs is None else blur_frame(frame.image, regs, bp)
                 writer.write(image, frame.pts, int(durations[frame.index]))
                 n += 1
-            if writer is None:
-                raise InputError(video, f"chunk {chunk} holds no frames (the video has {len(frames)})")
-            writer.close()
+            if writer is None:  # an empty chunk (fewer frames than chunks): an empty file, skipped by encode
+                private_file(out)
+            else:
+                writer.close()
         except BaseException:
             if writer is not None:
                 writer.abort()
@@ -281,12 +283,14 @@ def encode(blurred: list[str], video: str, probe_json: str, frame_table: str, ou
             if not report["passed"]:
                 raise InputError(video, "encoded output failed its check: " + "; ".join(report["problems"]))
 
+        blurred = [b for b in blurred if Path(b).stat().st_size > 0]  # empty chunks hold no frames
         if len(blurred) == 1:
             encode_video(blurred[0], video, out, ep, width, height, accept=accept)
         else:  # chunks blurred as separate jobs: joined packet for packet into one temporary lossless file
             joined = Path(blurred[0]).with_name("blurred.joined.nut")
             try:
-                concat_nut(blurred, joined)
+                durations = dict(zip(frames["pts"].astype(int), frame_durations(frames).tolist(), strict=True))
+                concat_nut(blurred, joined, durations)
                 encode_video(joined, video, out, ep, width, height, accept=accept)
             finally:
                 joined.unlink(missing_ok=True)

@@ -127,6 +127,8 @@ def iter_video_frames(src: str | Path, table: pd.DataFrame, start: int = 0, stop
     """Frames ``start`` to ``stop`` (exclusive; optionally only ``wanted`` indices) of a video whose frame
     table is ``table``. Every decoded frame's time is checked against the table up to ``stop``."""
     stop = len(table) if stop is None else stop
+    if stop <= start:  # an empty chunk (a video with fewer frames than chunks)
+        return
     expected = table["pts"].to_numpy(dtype=np.int64)
     seen = start
     frames = iter_normalised(src, start=start, count=stop - start)
@@ -194,8 +196,10 @@ def private_file(path: str | Path) -> Path:
     return p
 
 
-def concat_nut(parts: list[str | Path], out: str | Path) -> None:
-    """Join FFV1/NUT chunk files (intra-only, same stream settings) into one, packet for packet, atomically."""
+def concat_nut(parts: list[str | Path], out: str | Path, durations: dict[int, int] | None = None) -> None:
+    """Join FFV1/NUT chunk files (intra-only, same stream settings) into one, packet for packet, atomically.
+    ``durations`` (pts -> duration, in the stream's time base) restores each frame's duration where a
+    demuxer cannot tell it (the last frame of a one-frame chunk)."""
     out = Path(out)
     tmp = out.with_name(f".{out.name}.part")
     try:
@@ -204,12 +208,18 @@ def concat_nut(parts: list[str | Path], out: str | Path) -> None:
             template = first.streams.video[0]
             with av.open(str(tmp), mode="w", format="nut") as dst:
                 ostream = dst.add_stream_from_template(template)
+                ostream.time_base = template.time_base
+                # NUT keeps no per-packet durations: readers derive them from the stream's rate, so keep it
+                if template.guessed_rate:
+                    ostream.codec_context.framerate = template.guessed_rate
                 for part in parts:
                     with av.open(str(part)) as src:
                         istream = src.streams.video[0]
                         for packet in src.demux(istream):
                             if packet.dts is None:
                                 continue  # the demuxer's end-of-stream flush packet
+                            if durations is not None and packet.pts in durations:
+                                packet.duration = durations[packet.pts]
                             packet.stream = ostream
                             dst.mux(packet)
         tmp.replace(out)
