@@ -58,9 +58,7 @@ def load_private_key(path: str | Path) -> Ed25519PrivateKey:
     except (ValueError, UnsupportedAlgorithm):
         raise InputError(path, "not a PEM private key (make one with 'btb keygen' or "
                                "'openssl genpkey -algorithm ed25519')") from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise InputError(path, f"signing key is {type(key).__name__.removeprefix('_')}, not an Ed25519 key")
-    return key
+    return _ed25519(key, Ed25519PrivateKey, path, "signing key")
 
 
 def load_public_key(path: str | Path) -> Ed25519PublicKey:
@@ -70,8 +68,12 @@ def load_public_key(path: str | Path) -> Ed25519PublicKey:
     except (ValueError, UnsupportedAlgorithm):
         raise InputError(path, "not a PEM public key (expected '-----BEGIN PUBLIC KEY-----'; a private key "
                                "is never needed to verify)") from None
-    if not isinstance(key, Ed25519PublicKey):
-        raise InputError(path, f"public key is {type(key).__name__.removeprefix('_')}, not an Ed25519 key")
+    return _ed25519(key, Ed25519PublicKey, path, "public key")
+
+
+def _ed25519(key: object, kind: type, path: str | Path, what: str):  # noqa: ANN202 (returns ``kind``)
+    if not isinstance(key, kind):
+        raise InputError(path, f"{what} is {type(key).__name__.removeprefix('_')}, not an Ed25519 key")
     return key
 
 

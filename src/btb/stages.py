@@ -31,7 +31,6 @@ from btb.video.frames import (
     Frame,
     chunk_ranges,
     concat_nut,
-    frame_durations,
     image_frame_table,
     index_frames,
     iter_normalised,
@@ -213,7 +212,6 @@ def blur(video: str, regions: str, frame_table: str, chunk: str, out: str, audit
         frames = pd.read_csv(frame_table, sep="\t")
         part, chunks = parse_chunk_label(chunk)
         start, stop = chunk_ranges(len(frames), chunks)[part - 1]
-        durations = frame_durations(frames)
         reg = pd.read_parquet(regions)
         by_frame = {int(k): g for k, g in reg.groupby("frame_index")}
         writer: FFV1Writer | None = None
@@ -225,7 +223,7 @@ def blur(video: str, regions: str, frame_table: str, chunk: str, out: str, audit
                     writer = FFV1Writer(out, w, h, Fraction(frame.time_base), nominal_rate(frames))
                 regs = by_frame.get(frame.index)
                 image = frame.image if regs is None else blur_frame(frame.image, regs, bp)
-                writer.write(image, frame.pts, int(durations[frame.index]))
+                writer.write(image, frame.pts)
                 n += 1
             if writer is None:  # an empty chunk (fewer frames than chunks): an empty file, skipped by encode
                 private_file(out)
@@ -289,8 +287,7 @@ def encode(blurred: list[str], video: str, probe_json: str, frame_table: str, ou
         else:  # chunks blurred as separate jobs: joined packet for packet into one temporary lossless file
             joined = Path(blurred[0]).with_name("blurred.joined.nut")
             try:
-                durations = dict(zip(frames["pts"].astype(int), frame_durations(frames).tolist(), strict=True))
-                concat_nut(blurred, joined, durations)
+                concat_nut(blurred, joined)
                 encode_video(joined, video, out, ep, width, height, accept=accept)
             finally:
                 joined.unlink(missing_ok=True)

@@ -147,20 +147,12 @@ def iter_video_frames(src: str | Path, table: pd.DataFrame, start: int = 0, stop
                               f"wanted but decoding ended at frame {seen}")
 
 
-def frame_durations(table: pd.DataFrame) -> np.ndarray:
-    """Each frame's duration in its time base: the step to the next frame; the last frame repeats the step
-    before it (a single frame gets 1). Written into the lossless files so that chunks joined together carry
-    exactly the durations one whole file would."""
-    pts = table["pts"].to_numpy(dtype=np.int64)
-    if len(pts) < 2:
-        return np.ones(len(pts), dtype=np.int64)
-    steps = np.diff(pts)
-    return np.append(steps, steps[-1])
-
-
 def nominal_rate(table: pd.DataFrame) -> Fraction:
-    """The frame rate implied by the median step between frames (for VFR too: a nominal figure)."""
-    step = int(np.median(frame_durations(table)))
+    """The frame rate implied by the median step between frames (for VFR too: a nominal figure). NUT files
+    store no per-packet durations: readers derive them from this rate, so every lossless chunk of a video
+    carries the same one, and joined chunks encode exactly as one whole file."""
+    pts = table["pts"].to_numpy(dtype=np.int64)
+    step = int(np.median(np.diff(pts))) if len(pts) > 1 else 0
     tb = Fraction(table.at[0, "time_base"])
     return 1 / (step * tb) if step > 0 else Fraction(25)
 
@@ -196,10 +188,8 @@ def private_file(path: str | Path) -> Path:
     return p
 
 
-def concat_nut(parts: list[str | Path], out: str | Path, durations: dict[int, int] | None = None) -> None:
-    """Join FFV1/NUT chunk files (intra-only, same stream settings) into one, packet for packet, atomically.
-    ``durations`` (pts -> duration, in the stream's time base) restores each frame's duration where a
-    demuxer cannot tell it (the last frame of a one-frame chunk)."""
+def concat_nut(parts: list[str | Path], out: str | Path) -> None:
+    """Join FFV1/NUT chunk files (intra-only, same stream settings) into one, packet for packet, atomically."""
     out = Path(out)
     tmp = out.with_name(f".{out.name}.part")
     try:
@@ -218,8 +208,6 @@ def concat_nut(parts: list[str | Path], out: str | Path, durations: dict[int, in
                         for packet in src.demux(istream):
                             if packet.dts is None:
                                 continue  # the demuxer's end-of-stream flush packet
-                            if durations is not None and packet.pts in durations:
-                                packet.duration = durations[packet.pts]
                             packet.stream = ostream
                             dst.mux(packet)
         tmp.replace(out)
@@ -243,25 +231,17 @@ class FFV1Writer:
         self._stream.time_base = time_base
         self._stream.codec_context.time_base = time_base
         self.frames = 0
-        self._durations: dict[int, int] = {}
 
-    def write(self, image: np.ndarray, pts: int, duration: int | None = None) -> None:
+    def write(self, image: np.ndarray, pts: int) -> None:
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
         frame.pts = pts
-        if duration is not None:
-            self._durations[pts] = duration
-        self._mux(self._stream.encode(frame))
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
         self.frames += 1
 
-    def _mux(self, packets: list[av.Packet]) -> None:
-        for packet in packets:
-            # the encoder stamps every packet with 1/frame-rate; the frame's own duration is kept instead
-            if packet.pts in self._durations:
-                packet.duration = self._durations.pop(packet.pts)
-            self._container.mux(packet)
-
     def close(self) -> None:
-        self._mux(self._stream.encode(None))
+        for packet in self._stream.encode(None):
+            self._container.mux(packet)
         self._container.close()
         self._tmp.replace(self.path)
 
