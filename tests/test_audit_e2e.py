@@ -29,7 +29,8 @@ def signed_run(tmp_path_factory, face_clip, models_dir):
     clip = copy_clip(face_clip, work / "in" / "clip.mp4")
     sheet = work / "samples.tsv"
     sheet.write_text(f"video_id\tpath\ns1\t{clip}\n")
-    cfg = workflow_config(models_dir, sheet, frames__keep_intermediates=True)
+    cfg = workflow_config(models_dir, sheet, frames__keep_intermediates=True,
+                          frames__chunks=2)  # two chunks: blurred lossless chunks exist to be kept
     cfg["audit"] = {"signing_key": str(keys / "signing.pem")}
     run_snakemake(work, cfg)
     return work, keys, clip

@@ -1,7 +1,7 @@
-"""A disk that fills up while frames are extracted (ffmpeg), while blurred frames are written (PyAV, in Python)
-or while the output is encoded (ffmpeg): the run fails with an error naming the file being written and the
-problem, exits non-zero, and leaves nothing that looks finished (no output, no manifest, no temporary file)
-and no face-bearing intermediate.
+"""A disk that fills up while blurred lossless chunks are written (PyAV, in Python; chunked runs) or while
+the output is encoded (ffmpeg, fed blurred frames through a pipe): the run fails with an error naming the
+file being written and the problem, exits non-zero, and leaves nothing that looks finished (no output, no
+manifest, no temporary file) and no face-bearing intermediate.
 
 ``results/`` is a small tmpfs in a private mount namespace (``unshare -rm``: a user namespace, so no root is
 needed where unprivileged user namespaces are allowed); ``fill_fs.py`` fills it when the stage before the one
@@ -51,17 +51,18 @@ def run_until_full(prefix: list[str], work: Path, cfg: dict, trigger: str, leave
     return json.loads(report.read_text())
 
 
-@pytest.mark.parametrize(("stage", "trigger", "leave", "rule", "writing"), [
-    # fill once the blur regions exist: the blurred frames (written by PyAV, in Python) come next
-    ("blurred", "k1/regions.parquet", 32 * 1024, "blur_frames", "results/k1/work/"),
-    # fill once blurring has finished: the encoded output is the next large file
-    ("output", "k1/audit/blur_frames.1of1.json", 32 * 1024, "encode_video", "results/k1/k1.deid.mp4"),
+@pytest.mark.parametrize(("stage", "chunks", "trigger", "leave", "rule", "writing"), [
+    # two chunks: once the blur regions exist, the blurred lossless chunks (written by PyAV, in Python) come next
+    ("blurred", 2, "k1/regions.parquet", 32 * 1024, "blur_frames", "results/k1/work/"),
+    # one chunk: once the blur regions exist, the encoder (fed blurred frames through a pipe) writes the output
+    ("output", 1, "k1/regions.parquet", 32 * 1024, "encode_video", "results/k1/k1.deid.mp4"),
 ])
-def test_disk_full(namespace_mount, tmp_path, face_clip, models_dir, stage, trigger, leave, rule, writing):
+def test_disk_full(namespace_mount, tmp_path, face_clip, models_dir, stage, chunks, trigger, leave, rule, writing):
     clip = copy_clip(face_clip, tmp_path / "in" / "clip.mp4")
     sheet = tmp_path / "samples.tsv"
     sheet.write_text(f"video_id\tpath\nk1\t{clip}\n")
-    rep = run_until_full(namespace_mount, tmp_path, workflow_config(models_dir, sheet), trigger, leave)
+    cfg = workflow_config(models_dir, sheet, frames__chunks=chunks)
+    rep = run_until_full(namespace_mount, tmp_path, cfg, trigger, leave)
     assert rep["triggered"], f"the filesystem was never filled: {rep['stderr'][-3000:]}"
     assert rep["rc"] != 0, "a run that could not write its output must fail"
     files = {f["path"]: f for f in rep["files"]}

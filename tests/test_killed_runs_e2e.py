@@ -1,6 +1,6 @@
 """A run killed with SIGKILL mid-detection or mid-encoding leaves nothing that looks finished; after
-`snakemake --unlock` the next run completes, its manifest verifies, and no face-bearing intermediate (the
-blurred frames a killed run left) remains."""
+`snakemake --unlock` the next run completes, its manifest verifies, and nothing partial (the killed encoder's
+hidden file) remains."""
 
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ def test_sigkill_then_rerun(tmp_path, face_clip, models_dir, kill_when):
     markers = {
         # YuNet has started (its job has opened its log) and not finished
         "detecting": [res / "frames.tsv", logs / "detect_yunet" / "k1.1of1.log"],
-        # the blurred lossless frames are complete and the encoder has started
-        "encoding": [res / "work" / "blurred.1of1.nut", logs / "encode_video" / "k1.log"],
+        # the encoder has started writing (blurred frames stream into it; its partial file has a hidden name)
+        "encoding": [logs / "encode_video" / "k1.log", res / ".k1.deid.mp4.part"],
     }[kill_when]
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--profile",
            str(REPO / "profiles" / "default"), "--directory", str(tmp_path), "--configfile",
@@ -47,11 +47,10 @@ def test_sigkill_then_rerun(tmp_path, face_clip, models_dir, kill_when):
     proc.wait()
     if kill_when == "detecting":
         assert not (res / "detections" / "yunet.parquet").exists(), "killed while detection was running"
-    else:
-        assert list((res / "work").glob("blurred.*.nut")), "the killed run left its blurred frames"
     assert not (res / "k1.deid.mp4").exists() and not (res / "manifest.json").exists()
-    assert not list(res.glob("*.deid.mp4*")), "no partial output under the final name"
+    assert not list(res.glob("k1.deid.mp4*")), "no partial output under the final name"
     run_snakemake(tmp_path, cfg, ["--unlock"])
     run_snakemake(tmp_path, cfg)
     assert verify_manifest(res / "manifest.json")[0] == []
     assert not (res / "work").exists(), "face-bearing intermediates removed after the completed rerun"
+    assert not list(res.glob(".*.part")), "the killed encoder's partial file is gone after the rerun"

@@ -16,7 +16,7 @@ from conftest import REPO, dry_run_jobs, run_snakemake, workflow_config
 pytestmark = pytest.mark.e2e
 VID = "big01"
 # what follows a changed region table: blur, encode, and every check and record after them
-AFTER_REGIONS = {"blur_frames": 1, "encode_video": 1, "verify_residual": 1, "release": 1, "qa_report": 1,
+AFTER_REGIONS = {"encode_video": 1, "verify_residual": 1, "release": 1, "qa_report": 1,
                  "write_manifest": 1, "summarise_run": 1, "write_run_crate": 1, "all": 1}
 
 
@@ -69,7 +69,7 @@ def test_parameter_changes_rerun_their_stage_and_what_follows(finished):
     blur = {**cfg, "blur": {**cfg["blur"], "detail": cfg["blur"]["detail"] + 2}}
     assert jobs(finished, blur) == AFTER_REGIONS
     encode = {**cfg, "encode": {**cfg["encode"], "crf": cfg["encode"]["crf"] + 2}}
-    # encode needs the (temporary, already removed) blurred frames again
+    # one chunk: encode_video blurs as it encodes, so a blur or encode change reruns that one job
     assert jobs(finished, encode) == AFTER_REGIONS
     temporal = {**cfg, "merge": {**cfg["merge"], "temporal": {**cfg["merge"]["temporal"], "max_gap": 3}}}
     assert jobs(finished, temporal) == {"merge_regions": 1, **AFTER_REGIONS}
@@ -96,7 +96,7 @@ def test_code_changes_rerun_only_the_stage_they_touch(finished):
     module = repo / "src" / "btb" / "blur.py"
     original = module.read_text()
     module.write_text(original + "\n# edited\n")
-    assert jobs(finished) == AFTER_REGIONS, "blur.py feeds blur_frames (and what follows) only"
+    assert jobs(finished) == AFTER_REGIONS, "blur.py feeds the blurring encoder (and what follows) only"
     module.write_text(original)
     assert jobs(finished) == {}
     # a stage's own (thin) script: Snakemake's code trigger (its mtime: this one stays changed)

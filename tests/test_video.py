@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from btb.errors import InputError, ToolError
-from btb.video.encode import EncodeParams, encode_video, pixel_format
+from btb.video.encode import EncodeParams, encode_frames, encode_video, pixel_format
 from btb.video.frames import (
     FFV1Writer,
     chunk_ranges,
@@ -95,6 +95,11 @@ def test_joined_chunks_encode_like_one_file(vfr_clip, tmp_path):
         encode_video(tmp_path / f"{name}.nut", vfr_clip, tmp_path / f"{name}.mp4", EncodeParams(preset="ultrafast"),
                      160, 96)
     assert (tmp_path / "whole.mp4").read_bytes() == (tmp_path / "joined.mp4").read_bytes()
+    # frames streamed straight into the encoder (one job blurs and encodes) give the same bytes again
+    sent = encode_frames(((f.image, f.pts) for f in frames), frames[0].time_base, rate, vfr_clip,
+                         tmp_path / "streamed.mp4", EncodeParams(preset="ultrafast"), 160, 96)
+    assert sent == len(frames)
+    assert (tmp_path / "streamed.mp4").read_bytes() == (tmp_path / "whole.mp4").read_bytes()
     # the last frame keeps the source's frame step (1/30 s), not a default frame rate's
     assert abs(probe_video(tmp_path / "whole.mp4").duration_s - 1.5) < 0.005
 

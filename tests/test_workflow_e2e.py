@@ -107,8 +107,11 @@ def test_manifest_records_and_verify(union_run, capsys):
     m = json.loads(manifest_path.read_text())
     roles = {f["role"] for f in m["files"]}
     assert roles == {"input", "model", "intermediate", "output"}
-    assert any(f["role"] == "intermediate" and f["path"].endswith("/work/blurred.1of1.nut") for f in m["files"])
-    assert not list((work / "results" / VID).glob("work/*.nut")), "blurred lossless frames must be deleted"
+    assert any(f["role"] == "intermediate" and f["path"].endswith("/detections/chunks/yunet.1of1.parquet")
+               for f in m["files"])
+    # one chunk: the encoder blurs as it encodes, so no blurred frame was ever written to disk
+    assert not [f for f in m["files"] if "/work/" in f["path"]], "no face-bearing intermediate"
+    assert not (work / "results" / VID / "work").exists()
     import subprocess
 
     from conftest import REPO
@@ -151,7 +154,7 @@ def test_rerun_only_what_changed(union_run, face_clip):
     merge_changed = {**cfg, "merge": {**cfg["merge"], "mode": "intersection"}}
     downstream = {"verify_residual": 1, "release": 1, "qa_report": 1, "write_manifest": 1, "summarise_run": 1,
                   "write_run_crate": 1, "all": 1}
-    assert dry_run_jobs(work, merge_changed) == {"merge_regions": 1, "blur_frames": 1, "encode_video": 1,
+    assert dry_run_jobs(work, merge_changed) == {"merge_regions": 1, "encode_video": 1,
                                                  **downstream}
     second = copy_clip(face_clip, work / "inputs" / "second.mp4")
     (work / "sheet2").mkdir(exist_ok=True)
@@ -160,7 +163,7 @@ def test_rerun_only_what_changed(union_run, face_clip):
     assert jobs.pop("summarise_run") == 1 and jobs.pop("write_run_crate") == 1 and jobs.pop("all") == 1
     # every other job runs once: the new video's, not the first video's again
     assert jobs == {"probe_video": 1, "index_frames": 1, "detect_yunet": 1, "detect_retinaface": 1,
-                    "gather_detections": 2, "merge_regions": 1, "blur_frames": 1, "encode_video": 1,
+                    "gather_detections": 2, "merge_regions": 1, "encode_video": 1,
                     "verify_residual": 1, "release": 1, "qa_report": 1, "write_manifest": 1}
     proc = run_snakemake(work, added, ["-n"])
     planned = [line for line in proc.stdout.splitlines() if "wildcards:" in line]
@@ -170,7 +173,7 @@ def test_rerun_only_what_changed(union_run, face_clip):
 def test_audio_keep(union_run):
     work, cfg, clip = union_run
     keep = {**cfg, "encode": {**cfg["encode"], "audio": "keep"}}
-    assert dry_run_jobs(work, keep) == {"encode_video": 1, "blur_frames": 1, "verify_residual": 1, "release": 1,
+    assert dry_run_jobs(work, keep) == {"encode_video": 1, "verify_residual": 1, "release": 1,
                                         "qa_report": 1, "write_manifest": 1, "summarise_run": 1,
                                         "write_run_crate": 1, "all": 1}
     run_snakemake(work, keep)

@@ -12,6 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from btb import models
@@ -25,7 +26,7 @@ from btb.image import check_image, probe_image, read_image, write_image
 from btb.merge import MergeParams, merge_detections, temporal_params
 from btb.samples import is_image
 from btb.tables import concat_detections, detections_frame, read_detections, write_detections, write_regions
-from btb.video.encode import EncodeParams, encode_video
+from btb.video.encode import EncodeParams, encode_frames, encode_video
 from btb.video.frames import (
     FFV1Writer,
     Frame,
@@ -139,13 +140,18 @@ def detect(name: str, video: str, frame_table: str, chunk: str, model: str, out:
         wanted = None
         if only_frames:
             wanted = set(pd.read_csv(only_frames, sep="\t")["frame_index"].astype(int))
-        parts, n = [], 0
-        table = pd.read_csv(frame_table, sep="\t")
-        for frame in iter_chunk(video, table, chunk, wanted):
+        found: list[RawDetections] = []
+        indices: list[np.ndarray] = []
+        n = 0
+        for frame in iter_chunk(video, pd.read_csv(frame_table, sep="\t"), chunk, wanted):
             d: RawDetections = detector.detect(frame.image)
-            parts.append(detections_frame(frame.index, name, d.boxes, d.scores, d.landmarks, d.scale))
+            if len(d):
+                found.append(d)
+                indices.append(np.full(len(d), frame.index, dtype=np.int64))
             n += 1
-        table = concat_detections(parts)
+        raw = RawDetections.concat(found)
+        table = detections_frame(np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64), name,
+                                 raw.boxes, raw.scores, raw.landmarks, raw.scale)
         write_detections(table, out)
         rec.add_outputs(out)
         rec.counts = {"frames_processed": n, "detections_stored": len(table),
@@ -203,27 +209,38 @@ def merge(detections: dict[str, str], probe_json: str, frame_table: str, out: st
 
 
 # ------------------------------------------------------------------------------------------- blur/encode
+def _blurred_frames(video: str, frames: pd.DataFrame, start: int, stop: int, by_frame: dict[int, pd.DataFrame],
+                    bp: BlurParams) -> Iterator[Frame]:
+    """Frames ``start`` to ``stop`` of a video, each with its regions blurred."""
+    for frame in iter_video_frames(video, frames, start, stop):
+        regs = by_frame.get(frame.index)
+        yield frame if regs is None else Frame(frame.index, frame.pts, frame.time_base,
+                                               blur_frame(frame.image, regs, bp))
+
+
+def _regions_by_frame(regions: str) -> dict[int, pd.DataFrame]:
+    return {int(k): g for k, g in pd.read_parquet(regions).groupby("frame_index")}
+
+
 def blur(video: str, regions: str, frame_table: str, chunk: str, out: str, audit: str, video_id: str,
          params: dict[str, Any]) -> None:
-    """Blur the regions of one chunk of a video's frames into a lossless FFV1 file (the encoder's input)."""
+    """Blur the regions of one chunk of a video's frames into a lossless FFV1 file, for ``encode`` to join
+    with the other chunks (runs with one chunk per video blur while encoding instead: no such file)."""
     bp = BlurParams(method=params["method"], detail=params["detail"])
     with stage_record("blur_frames", video_id, {**params, "chunk": chunk}, audit) as rec:
         rec.add_inputs(video, regions, frame_table)
         frames = pd.read_csv(frame_table, sep="\t")
         part, chunks = parse_chunk_label(chunk)
         start, stop = chunk_ranges(len(frames), chunks)[part - 1]
-        reg = pd.read_parquet(regions)
-        by_frame = {int(k): g for k, g in reg.groupby("frame_index")}
+        by_frame = _regions_by_frame(regions)
         writer: FFV1Writer | None = None
         n = 0
         try:
-            for frame in iter_video_frames(video, frames, start, stop):
+            for frame in _blurred_frames(video, frames, start, stop, by_frame, bp):
                 if writer is None:
                     h, w = frame.image.shape[:2]
                     writer = FFV1Writer(out, w, h, Fraction(frame.time_base), nominal_rate(frames))
-                regs = by_frame.get(frame.index)
-                image = frame.image if regs is None else blur_frame(frame.image, regs, bp)
-                writer.write(image, frame.pts)
+                writer.write(frame.image, frame.pts)
                 n += 1
             if writer is None:  # an empty chunk (fewer frames than chunks): an empty file, skipped by encode
                 private_file(out)
@@ -262,14 +279,22 @@ def blur_image(image_path: str, regions: str, probe_json: str, out: str, check_j
 
 
 def encode(blurred: list[str], video: str, probe_json: str, frame_table: str, out: str, check_json: str, audit: str,
-           video_id: str, params: dict[str, Any], threads: int) -> None:
-    """Encode, then check the encoded file with ffprobe before it gets its final name."""
+           video_id: str, params: dict[str, Any], threads: int, regions: str | None = None,
+           blur_params: dict[str, Any] | None = None) -> None:
+    """Encode, then check the encoded file with ffprobe before it gets its final name.
+
+    ``blurred``: the lossless blurred chunks of a chunked run, joined and encoded. Empty: this job blurs
+    ``regions`` itself and streams the frames straight into the encoder (nothing face-bearing on disk)."""
     from btb.output_check import check_output
 
     ep = EncodeParams(crf=params["crf"], preset=params["preset"], audio=params["audio"],
                       audio_bitrate=params["audio_bitrate"], threads=threads)
-    with stage_record("encode_video", video_id, params, audit) as rec:
-        rec.add_inputs(*blurred, frame_table)
+    streamed = not blurred
+    if streamed and (regions is None or blur_params is None):
+        raise ValueError("encode without blurred chunks needs the regions and blur parameters")
+    record_params = {**params, "blur": blur_params} if streamed else params
+    with stage_record("encode_video", video_id, record_params, audit) as rec:
+        rec.add_inputs(*(blurred or [video, regions]), frame_table)
         info = pd.read_json(probe_json, typ="series")
         width, height = int(info["width"]), int(info["height"])
         expect_audio = ep.audio == "keep" and int(info["n_audio_streams"]) > 0
@@ -281,19 +306,28 @@ def encode(blurred: list[str], video: str, probe_json: str, frame_table: str, ou
             if not report["passed"]:
                 raise InputError(video, "encoded output failed its check: " + "; ".join(report["problems"]))
 
-        blurred = [b for b in blurred if Path(b).stat().st_size > 0]  # empty chunks hold no frames
-        if len(blurred) == 1:
-            encode_video(blurred[0], video, out, ep, width, height, accept=accept)
-        else:  # chunks blurred as separate jobs: joined packet for packet into one temporary lossless file
-            joined = Path(blurred[0]).with_name("blurred.joined.nut")
-            try:
-                concat_nut(blurred, joined)
-                encode_video(joined, video, out, ep, width, height, accept=accept)
-            finally:
-                joined.unlink(missing_ok=True)
+        if streamed:
+            assert regions is not None and blur_params is not None
+            bp = BlurParams(method=blur_params["method"], detail=blur_params["detail"])
+            by_frame = _regions_by_frame(regions)
+            source = ((f.image, f.pts) for f in _blurred_frames(video, frames, 0, len(frames), by_frame, bp))
+            encode_frames(source, Fraction(frames.at[0, "time_base"]), nominal_rate(frames), video, out, ep,
+                          width, height, accept=accept)
+            rec.counts = {"frames_blurred": len(by_frame)}
+        else:
+            blurred = [b for b in blurred if Path(b).stat().st_size > 0]  # empty chunks hold no frames
+            if len(blurred) == 1:
+                encode_video(blurred[0], video, out, ep, width, height, accept=accept)
+            else:  # chunks blurred as separate jobs: joined packet for packet into one temporary lossless file
+                joined = Path(blurred[0]).with_name("blurred.joined.nut")
+                try:
+                    concat_nut(blurred, joined)
+                    encode_video(joined, video, out, ep, width, height, accept=accept)
+                finally:
+                    joined.unlink(missing_ok=True)
         write_json(check_json, report)
         rec.add_outputs(out, check_json)
-        rec.counts = {"output_frames": report["frames"]}
+        rec.counts = {**rec.counts, "output_frames": report["frames"]}
 
 
 # ------------------------------------------------------------------------------------------ check/audit

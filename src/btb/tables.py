@@ -57,19 +57,20 @@ def empty_regions() -> pd.DataFrame:
 
 
 def detections_frame(
-    frame_index: int,
+    frame_index: int | np.ndarray,
     detector: str,
     boxes: np.ndarray,
     scores: np.ndarray,
     landmarks: np.ndarray,
     pass_scale: np.ndarray | float = 1.0,
 ) -> pd.DataFrame:
-    """Build a typed detection table for one frame from arrays (boxes (N,4) xywh, landmarks (N,10))."""
+    """Build a typed detection table from arrays (boxes (N,4) xywh, landmarks (N,10)): of one frame, or of
+    many with ``frame_index`` an (N,) array (one table per stage, not one per frame: far cheaper)."""
     n = len(boxes)
     if n == 0:
         return empty_detections()
     data: dict[str, object] = {
-        "frame_index": np.full(n, frame_index, dtype=np.int64),
+        "frame_index": np.broadcast_to(np.asarray(frame_index, dtype=np.int64), (n,)),
         "detector": [detector] * n,
         "pass_scale": np.broadcast_to(np.asarray(pass_scale, dtype=np.float64), (n,)),
         "score": np.asarray(scores, dtype=np.float64),

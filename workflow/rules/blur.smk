@@ -26,6 +26,7 @@ rule encode_video:
     input:
         blurred=get_blurred_chunks,
         video=get_video,
+        regions="results/{vid}/regions.parquet",
         probe="results/{vid}/probe.json",
         frames="results/{vid}/frames.tsv",
     output:
@@ -45,6 +46,7 @@ rule encode_video:
     params:
         code=CODE["encode_video"],
         encode=config["encode"],
+        blur=config["blur"],
     script:
         "../scripts/encode_video.py"
 

@@ -58,7 +58,7 @@ STAGE_CODE = {
     "merge_regions": ["merge.py", "temporal.py", "boxes.py", "tables.py"],
     "blur_frames": ["blur.py", "video/frames.py"],
     "blur_image": ["blur.py", "image.py"],
-    "encode_video": ["video/encode.py", "video/frames.py", "output_check.py"],
+    "encode_video": ["video/encode.py", "video/frames.py", "output_check.py", "blur.py"],
     "verify_residual": [
         "residual.py",
         "detect/base.py",
@@ -126,10 +126,12 @@ def get_detection_chunk_audits(wildcards):
 
 
 def get_blurred_chunks(wildcards):
-    return [
-        f"results/{wildcards.vid}/work/blurred.{c}.nut"
-        for c in chunk_labels(wildcards.vid)
-    ]
+    """Blurred lossless chunks for encode_video to join; none with one chunk: encode_video then blurs while
+    it encodes, and no blurred frame is written to disk."""
+    chunks = chunk_labels(wildcards.vid)
+    if len(chunks) == 1:
+        return []
+    return [f"results/{wildcards.vid}/work/blurred.{c}.nut" for c in chunks]
 
 
 def get_model(wildcards):
@@ -184,7 +186,8 @@ def get_stage_audits(wildcards):
     if SAMPLES[vid].is_image:
         last = [f"blur_image.{output_suffix(SAMPLES[vid].path)}"]
     else:
-        last = [*(f"blur_frames.{c}" for c in chunks), "encode_video"]
+        blurred = [f"blur_frames.{c}" for c in chunks] if len(chunks) > 1 else []
+        last = [*blurred, "encode_video"]
     retinaface = "detect_retinaface_" + (
         "cascade" if MERGE_MODE == "cascade" else "all"
     )

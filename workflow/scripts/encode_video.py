@@ -6,6 +6,6 @@ run(
     lambda s: stages.encode(
         list(s.input.blurred), s.input.video, s.input.probe, s.input.frames, s.output.video, s.output.check,
         s.output.audit, s.wildcards.vid,
-        dict(s.params.encode), s.threads,
+        dict(s.params.encode), s.threads, regions=s.input.regions, blur_params=dict(s.params.blur),
     ),
 )

@@ -1,14 +1,27 @@
 """Final encode: the blurred frames into H.264 with the input's size and frame times, audio by policy, and
-no container metadata (global, stream, chapters, encoder strings)."""
+no container metadata (global, stream, chapters, encoder strings).
+
+Two ways in: a lossless file of blurred frames (``encode_video``; chunked runs join their blurred chunks into
+one), or frames streamed from Python straight into the encoder (``encode_frames``; one job blurs and encodes,
+and no blurred frame is ever written to disk). Both give the encoder the same pixels, times and frame rate,
+so both give the same bytes.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
-from btb.video.ffmpeg import run_ffmpeg
+import av
+import numpy as np
+
+from btb.errors import ToolError
+from btb.video.ffmpeg import ffmpeg_command, raise_for_ffmpeg, run_ffmpeg
 
 AUDIO_POLICIES = ("drop", "keep")
 
@@ -31,9 +44,10 @@ def pixel_format(width: int, height: int) -> str:
     return "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
 
 
-def encode_args(blurred: Path, source: Path, out: Path, params: EncodeParams, width: int, height: int,
+def encode_args(blurred: Path | None, source: Path, out: Path, params: EncodeParams, width: int, height: int,
                 keep_audio: bool) -> list[str]:
-    args = ["-i", str(blurred)]
+    """ffmpeg arguments; ``blurred`` None reads the frames as NUT from standard input."""
+    args = ["-f", "nut", "-i", "pipe:0"] if blurred is None else ["-i", str(blurred)]
     if keep_audio:
         args += ["-i", str(source)]
     # explicit maps: the blurred video stream, and with audio=keep the source's first audio stream; nothing
@@ -75,3 +89,62 @@ def encode_video(blurred: str | Path, source: str | Path, out: str | Path, param
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def encode_frames(frames: Iterable[tuple[np.ndarray, int]], time_base: Fraction, rate: Fraction,
+                  source: str | Path, out: str | Path, params: EncodeParams, width: int, height: int,
+                  accept: Callable[[Path], None] | None = None) -> int:
+    """Encode BGR frames with their presentation times (in ``time_base``), streamed through a pipe into
+    ffmpeg as raw video in NUT with the nominal ``rate``, atomically as ``encode_video`` does. Returns the
+    number of frames sent. An error in ``frames`` (or a failing ffmpeg) leaves no output and no partial file."""
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.part")
+    cmd = ffmpeg_command(encode_args(None, Path(source), tmp, params, width, height, params.audio == "keep"))
+    sent = 0
+    try:
+        with tempfile.TemporaryFile() as errfile:
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=errfile)
+            assert proc.stdin is not None
+            broken: Exception | None = None  # ffmpeg stopped reading (it failed, e.g. on a full disk)
+            try:
+                try:
+                    bgra = np.full((height, width, 4), 255, dtype=np.uint8)
+                    with av.open(proc.stdin, mode="w", format="nut") as container:
+                        stream = container.add_stream("rawvideo", rate=rate)
+                        # bgra, as the lossless files' bgr0: the encoder's colour conversion is then the same
+                        stream.width, stream.height, stream.pix_fmt = width, height, "bgra"
+                        stream.time_base = time_base
+                        stream.codec_context.time_base = time_base
+                        for image, pts in frames:
+                            bgra[:, :, :3] = image
+                            frame = av.VideoFrame.from_ndarray(bgra, format="bgra")
+                            frame.pts = pts
+                            container.mux(stream.encode(frame))
+                            sent += 1
+                        container.mux(stream.encode(None))
+                except (av.error.FFmpegError, OSError) as exc:
+                    broken = exc
+                try:
+                    proc.stdin.close()
+                except OSError as exc:
+                    broken = broken or exc
+                rc = proc.wait()
+            except BaseException:  # the frames failed (e.g. the source does not decode as indexed): stop ffmpeg
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+                raise
+            errfile.seek(0)
+            # ffmpeg's own message says why it stopped; a broken pipe it did not explain is reported as such
+            raise_for_ffmpeg(errfile.read().decode(errors="replace"), rc, about=source, writing=out)
+            if broken is not None:
+                raise ToolError(f"ffmpeg stopped reading the frames of {source} while encoding {out}: {broken}")
+        if accept is not None:
+            accept(tmp)
+        os.replace(tmp, out)
+    finally:
+        close = getattr(frames, "close", None)
+        if close is not None:  # a generator of decoded frames: end its decoder now, not at garbage collection
+            close()
+        tmp.unlink(missing_ok=True)
+    return sent

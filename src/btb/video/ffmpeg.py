@@ -23,23 +23,33 @@ def require(tool: str) -> str:
 DISK_FULL = ("No space left on device", "Disk quota exceeded")
 
 
+def ffmpeg_command(args: list[str]) -> list[str]:
+    """The full ffmpeg command line for ``args``: quiet except for errors, overwriting its output."""
+    return [require("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args]
+
+
+def raise_for_ffmpeg(err: str, returncode: int | None, *, about: str | Path, writing: str | Path | None) -> None:
+    """Raise ToolError for a failed ffmpeg run given its error output: naming ``about``, and ``writing`` when
+    the disk or quota is full. Checked whatever the exit status: ffmpeg can exit 0 after failing to write
+    (e.g. the MP4 trailer)."""
+    err = err.strip()
+    full = next((m for m in DISK_FULL if m in err), None)
+    if full:
+        line = next(x for x in err.splitlines() if full in x)
+        raise ToolError(f"{full.lower()} while writing {writing or 'the output'} (ffmpeg on {about}: {line[:300]})")
+    if returncode != 0:
+        raise ToolError(f"ffmpeg failed on {about}: {err[-2000:]}")
+
+
 def run_ffmpeg(args: list[str], *, about: str | Path, writing: str | Path | None = None,
                private: bool = False) -> str:
     """Run ffmpeg with ``args`` (without the program name); raise ToolError naming ``about`` on failure (and
     ``writing``, the file or folder it writes, when the disk or quota is full). ``private``: files it creates
     are owner-only (umask 077), for face-bearing intermediates.
     Returns what ffmpeg reported at error level (empty for a clean run)."""
-    cmd = [require("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, umask=0o077 if private else -1)
-    err = proc.stderr.strip()
-    # checked whatever the exit status: ffmpeg can exit 0 after failing to write (e.g. the MP4 trailer)
-    full = next((m for m in DISK_FULL if m in err), None)
-    if full:
-        line = next(x for x in err.splitlines() if full in x)
-        raise ToolError(f"{full.lower()} while writing {writing or 'the output'} (ffmpeg on {about}: {line[:300]})")
-    if proc.returncode != 0:
-        raise ToolError(f"ffmpeg failed on {about}: {err[-2000:]}")
-    return err
+    proc = subprocess.run(ffmpeg_command(args), capture_output=True, text=True, umask=0o077 if private else -1)
+    raise_for_ffmpeg(proc.stderr, proc.returncode, about=about, writing=writing)
+    return proc.stderr.strip()
 
 
 def check_readable(path: str | Path) -> Path:
