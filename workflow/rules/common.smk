@@ -58,7 +58,12 @@ STAGE_CODE = {
     "merge_regions": ["merge.py", "temporal.py", "boxes.py", "tables.py"],
     "blur_frames": ["blur.py", "video/frames.py"],
     "blur_image": ["blur.py", "image.py"],
-    "encode_video": ["video/encode.py", "video/frames.py", "output_check.py", "blur.py"],
+    "encode_video": [
+        "video/encode.py",
+        "video/frames.py",
+        "output_check.py",
+        "blur.py",
+    ],
     "verify_residual": [
         "residual.py",
         "detect/base.py",
