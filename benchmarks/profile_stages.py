@@ -1,4 +1,6 @@
-"""cProfile of the per-frame stages: detect_yunet, detect_retinaface (all frames), blur_frames, verify_residual.
+"""cProfile of the per-frame stages: detect_yunet, detect_retinaface (all frames), encode_video (blurring while
+encoding: the frames stream into ffmpeg's x264, whose time is in another process and not in the profile),
+verify_residual.
 
 The workflow first runs once on the clip (as ``stage_fps.py`` runs it, merge mode union, one chunk, with
 ``frames.keep_intermediates: true``); then each stage is called again on the whole video (chunk ``1of1``), each in
@@ -33,7 +35,7 @@ import yaml
 from deface_tool import cache_dir
 from stage_fps import REPO, git, snakemake_cmd, timed, write_workdir
 
-STAGES = ("detect_yunet", "detect_retinaface", "blur_frames", "verify_residual")
+STAGES = ("detect_yunet", "detect_retinaface", "encode_video", "verify_residual")
 
 
 def stage_call(stage: str, vid: str, video: str, cfg: dict[str, Any], scratch: str) -> Callable[[], None]:
@@ -48,9 +50,10 @@ def stage_call(stage: str, vid: str, video: str, cfg: dict[str, Any], scratch: s
         return lambda: stages.detect(name, video, f"{res}/frames.tsv", "1of1", models[name],
                                      f"{scratch}/{name}.parquet", f"{scratch}/{stage}.json", vid, dict(det[name]),
                                      det["threads"], det["device"])
-    if stage == "blur_frames":
-        return lambda: stages.blur(video, f"{res}/regions.parquet", f"{res}/frames.tsv", "1of1",
-                                   f"{scratch}/blurred.nut", f"{scratch}/{stage}.json", vid, dict(cfg["blur"]))
+    if stage == "encode_video":
+        return lambda: stages.encode([], video, f"{res}/probe.json", f"{res}/frames.tsv", f"{scratch}/out.mp4",
+                                     f"{scratch}/check.json", f"{scratch}/{stage}.json", vid, dict(cfg["encode"]), 2,
+                                     regions=f"{res}/regions.parquet", blur_params=dict(cfg["blur"]))
     if stage == "verify_residual":
         return lambda: stages.verify_residual(
             f"{res}/{vid}.deid.mp4", f"{res}/regions.parquet", models, f"{scratch}/flags.tsv",

@@ -205,3 +205,39 @@ def test_more_chunks_than_frames_encode_like_one(tmp_path):
         if n == 3:
             assert [Path(p).stat().st_size == 0 for p in parts] == [False, True, False]
     assert outputs[1] == outputs[3]
+    # one chunk, blurred while encoding (no lossless file): the same bytes again
+    stages.encode([], str(clip), str(tmp_path / "probe.json"), str(tmp_path / "frames.tsv"), str(tmp_path / "s.mp4"),
+                  str(tmp_path / "checks.json"), str(tmp_path / "encodes.json"), "two",
+                  {"crf": 18, "preset": "ultrafast", "audio": "drop", "audio_bitrate": "128k"}, 1,
+                  regions=str(tmp_path / "regions.parquet"), blur_params=params)
+    assert (tmp_path / "s.mp4").read_bytes() == outputs[1]
+
+
+def test_streamed_encode_failures_leave_nothing(vfr_clip, tmp_path):
+    """A frame source that fails midway (e.g. the source stops decoding as indexed) or an encoder that fails:
+    the error comes through, ffmpeg is stopped, and no output or partial file is left."""
+    frames = list(iter_normalised(vfr_clip))
+    table = index_frames(vfr_clip)
+
+    def failing():
+        for f in frames[:5]:
+            yield f.image, f.pts
+        raise InputError(vfr_clip, "decoding is not repeatable: frame 5 differs from the frame table's timing")
+
+    with pytest.raises(InputError, match="not repeatable"):
+        encode_frames(failing(), frames[0].time_base, nominal_rate(table), vfr_clip, tmp_path / "o.mp4",
+                      EncodeParams(preset="ultrafast"), 160, 96)
+    assert list(tmp_path.iterdir()) == []
+    # the encoder cannot write its output (its folder does not exist): ffmpeg's own error, naming the source
+    with pytest.raises(ToolError, match=f"ffmpeg failed on {vfr_clip}"):
+        encode_frames(((f.image, f.pts) for f in frames), frames[0].time_base, nominal_rate(table), vfr_clip,
+                      tmp_path / "no" / "o.mp4", EncodeParams(preset="ultrafast"), 160, 96)
+    assert list(tmp_path.iterdir()) == []
+    # an output check that refuses the file: nothing under the final name either
+    def refuse(candidate):
+        raise InputError(vfr_clip, "encoded output failed its check")
+
+    with pytest.raises(InputError, match="failed its check"):
+        encode_frames(((f.image, f.pts) for f in frames), frames[0].time_base, nominal_rate(table), vfr_clip,
+                      tmp_path / "o.mp4", EncodeParams(preset="ultrafast"), 160, 96, accept=refuse)
+    assert list(tmp_path.iterdir()) == []
