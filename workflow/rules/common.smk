@@ -43,7 +43,9 @@ MODEL_ONNX = {
     "retinaface": RETINAFACE_ONNX,
     "centerface": CENTERFACE_ONNX,
 }
-MODEL_AUDITS = [YUNET_AUDIT, RETINAFACE_AUDIT] + ([CENTERFACE_AUDIT] if CENTERFACE else [])
+MODEL_AUDITS = [YUNET_AUDIT, RETINAFACE_AUDIT] + (
+    [CENTERFACE_AUDIT] if CENTERFACE else []
+)
 # detect.device cuda: RetinaFace's and CenterFace's jobs (detection and residual verification) ask the
 # scheduler for a GPU and use the onnxruntime-gpu environment; YuNet (OpenCV) stays on the CPU.
 GPUS = 1 if config["detect"]["device"] == "cuda" else 0
