@@ -74,7 +74,7 @@ def score_image_set(name: str, image_dir: str, gt_file: str, difficulty_dir: str
 def _image_figures(labeled: LabeledImages, merge_cfg: dict[str, Any], thr: dict[str, float]) -> dict[str, Any]:
     from btb.evaluate import image_method_regions
 
-    regions, _ = image_method_regions(labeled, merge_cfg, thr)
+    regions, _ = image_method_regions(labeled, merge_cfg, thr, only=SWEEP_METHODS)
     out = {}
     for m in (m for m in SWEEP_METHODS if m in regions):
         s = wider.score_images(labeled.gt, regions[m], labeled.sizes)
@@ -118,7 +118,7 @@ def score_video_set(clips: dict[str, dict[str, str]], merge_cfg: dict[str, Any],
     result = evaluate_videos(labeled, merge_cfg)
 
     def figures(thr: dict[str, float]) -> dict[str, Any]:
-        r = evaluate_videos(labeled, merge_cfg, thr)
+        r = evaluate_videos(labeled, merge_cfg, thr, only=SWEEP_METHODS)
         return {g: {m: {k: r["groups"][g][m][k] for k in ("recall_at_0_8", "exposed_frames", "blur_area_ratio")}
                     for m in SWEEP_METHODS if m in r["methods"]} for g in r["groups"]}
 

@@ -128,10 +128,14 @@ def clip_group(name: str) -> str:
 
 
 def evaluate_videos(clips: list[LabeledClip], merge_cfg: Mapping[str, Any],
-                    thresholds: Mapping[str, float] | None = None) -> dict[str, Any]:
-    """Per clip, per group (shared prefix) and pooled figures of every method, plus per-frame timelines."""
+                    thresholds: Mapping[str, float] | None = None, only: Iterable[str] | None = None
+                    ) -> dict[str, Any]:
+    """Per clip, per group (shared prefix) and pooled figures of every method (or those of ``only`` that the
+    tables allow), plus per-frame timelines."""
     per_clip: dict[str, dict[str, Any]] = {}
     methods = methods_for(set.intersection(*(set(c.tables) for c in clips))) if clips else []
+    if only is not None:
+        methods = [m for m in methods if m in set(only)]
     coverages: dict[str, dict[str, pd.DataFrame]] = {m: {} for m in methods}
     selected: dict[str, int] = {}
     for clip in clips:
@@ -187,13 +191,14 @@ class LabeledImages:
 
 
 def image_method_regions(s: LabeledImages, merge_cfg: Mapping[str, Any],
-                         thresholds: Mapping[str, float] | None = None
+                         thresholds: Mapping[str, float] | None = None, only: Iterable[str] | None = None
                          ) -> tuple[dict[str, dict[str, pd.DataFrame]], int]:
-    """Per method, per image, the region table (frame_index 0); and how many images cascade sent on."""
+    """Per method (every one the tables allow, or those of ``only``), per image, the region table
+    (frame_index 0); and how many images cascade sent on."""
     by_image = {d: {int(k): g.assign(frame_index=0) for k, g in t.groupby("frame_index")}
                 for d, t in s.tables.items()}
     empty = {d: t.iloc[0:0] for d, t in s.tables.items()}
-    methods = methods_for(s.tables)
+    methods = [m for m in methods_for(s.tables) if only is None or m in set(only)]
     out: dict[str, dict[str, pd.DataFrame]] = {m: {} for m in methods}
     sent = 0
     for i, name in enumerate(s.images):
