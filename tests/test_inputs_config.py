@@ -65,3 +65,33 @@ def test_input_dir_ids(tmp_path):
 
 def test_demo_when_nothing_given():
     assert [s.video_id for s in resolve_samples("", "")] == ["demo"]
+
+
+def test_btb_evaluate_command_names_its_target_outside_the_configfile_list(monkeypatch):
+    """`btb evaluate --configfile X`: snakemake's --configfile takes every word after it, so the target must
+    come first (it was read as a config file named 'evaluate')."""
+    import subprocess
+
+    from btb import cli
+
+    seen = []
+    monkeypatch.setattr(subprocess, "call", lambda cmd, cwd=None: seen.append(cmd) or 1)
+    cli.main(["evaluate", "--configfile", "config/evaluate_shared.yaml", "--", "-n"])
+    cmd = seen[0]
+    assert cmd[3] == "evaluate" and cmd.index("-n") < cmd.index("--configfile")
+    assert cmd[cmd.index("--configfile") + 1:][-1].endswith("config/evaluate_shared.yaml")
+
+
+def test_centerface_disabled_leaves_no_key_for_the_stages():
+    """Disabled (the default), the stages get exactly the two-detector configuration: same parameters, jobs
+    and outputs as the workflow without CenterFace."""
+    from btb.config import detectors, stage_config
+
+    cfg = default_config()
+    assert cfg["detect"]["centerface"]["enabled"] is False and detectors(cfg) == ["yunet", "retinaface"]
+    seen = stage_config(cfg)
+    assert "centerface" not in seen["detect"] and "centerface" not in seen["merge"]["thresholds"]
+    assert "centerface" not in seen["merge"]["cascade"] and "centerface" not in seen["verify"]["thresholds"]
+    assert cfg["merge"]["thresholds"]["centerface"] == 0.2, "the caller's configuration is not changed"
+    cfg["detect"]["centerface"]["enabled"] = True
+    assert detectors(cfg) == ["yunet", "retinaface", "centerface"] and stage_config(cfg) == cfg

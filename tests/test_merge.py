@@ -63,3 +63,26 @@ def test_no_detections_gives_empty_typed_table():
 def test_unknown_mode_rejected():
     with pytest.raises(ValueError, match="merge mode"):
         MergeParams(mode="vote", thresholds={})
+
+
+def test_intersection_of_three_keeps_boxes_another_detector_confirms():
+    y = det("yunet", [(0, 10, 10, 20, 20, 0.9), (0, 100, 100, 20, 20, 0.9)])
+    r = det("retinaface", [(0, 150, 150, 20, 20, 0.9)])  # alone: dropped
+    c = det("centerface", [(0, 101, 101, 20, 20, 0.9), (0, 60, 60, 20, 20, 0.9)])  # confirms YuNet's second box
+    thresholds = {"yunet": 0.5, "retinaface": 0.2, "centerface": 0.2}
+    out = merge_detections({"yunet": y, "retinaface": r, "centerface": c},
+                           MergeParams(mode="intersection", thresholds=thresholds, enlarge=1.0, shape="box"),
+                           200, 200)
+    assert out[["x", "y", "w", "h"]].values.tolist() == [[100, 100, 21, 21]]
+    assert out["source"].tolist() == ["centerface+yunet"]
+
+
+def test_union_of_three_fuses_across_detectors():
+    y = det("yunet", [(0, 10, 10, 20, 20, 0.9)])
+    r = det("retinaface", [(0, 11, 10, 20, 20, 0.3)])
+    c = det("centerface", [(0, 9, 8, 22, 24, 0.25), (0, 120, 40, 30, 30, 0.1)])  # second below 0.2
+    thresholds = {"yunet": 0.5, "retinaface": 0.2, "centerface": 0.2}
+    out = merge_detections({"yunet": y, "retinaface": r, "centerface": c},
+                           MergeParams(mode="union", thresholds=thresholds, enlarge=1.0, shape="box"), 200, 200)
+    assert out[["x", "y", "w", "h"]].values.tolist() == [[9, 8, 22, 24]]
+    assert out["source"].tolist() == ["centerface+retinaface+yunet"]

@@ -10,9 +10,35 @@ from btb.hashing import sha256_file
 
 def test_pins_match_the_mirror(mirror):
     sums = dict(reversed(line.split()) for line in (mirror / "SHA256SUMS").read_text().splitlines() if line)
-    for src in models.SOURCES.values():
+    mirrored = [src for src in models.SOURCES.values() if src.filename in sums]
+    assert {s.model_id for s in mirrored} >= {"yunet_2023mar", "retinaface_mnv2"}
+    for src in mirrored:
         assert sums[src.filename] == src.sha256
         assert (mirror / src.filename).stat().st_size == src.bytes
+
+
+def test_centerface_pins_match_its_wheel(models_dir):
+    """CenterFace is not in the mirror: staging took it from the pinned wheel on PyPI (the real download)."""
+    src = models.SOURCES["centerface"]
+    staged = models_dir / src.filename
+    assert sha256_file(staged) == src.sha256 and staged.stat().st_size == src.bytes
+    audit = json.loads((models_dir / "stage_centerface.audit.json").read_text())
+    conv = audit["notes"]["conversion"]
+    assert conv["input_declared_before"] == [10, 3, 32, 32] and conv["input_declared_after"] == ["N", 3, "H", "W"]
+    assert {f["path"].rsplit("/", 1)[-1] for f in audit["outputs"]} == {"centerface.onnx", "centerface_dynamic.onnx"}
+    models.verify_sidecar(models_dir / "centerface_dynamic.onnx")
+
+
+def test_mirror_without_the_file_falls_back_to_the_origin(tmp_path, mirror, monkeypatch):
+    """A mirror made before a model was added: that model comes from its origin, the others from the mirror."""
+    partial = tmp_path / "mirror"
+    partial.mkdir()
+    fetched = []
+    monkeypatch.setattr(models, "_download", lambda url, dest: (fetched.append(url), shutil.copyfile(
+        mirror / "face_detection_yunet_2023mar.onnx", dest)))
+    dest = models.stage_model("yunet_2023mar", tmp_path / "y.onnx", str(partial))
+    assert fetched == [models.SOURCES["yunet_2023mar"].url]
+    assert sha256_file(dest) == models.SOURCES["yunet_2023mar"].sha256
 
 
 def test_stage_from_mirror_verifies(tmp_path, mirror):
@@ -33,9 +59,13 @@ def test_tampered_mirror_is_refused(tmp_path, mirror):
     assert not dest.exists() and not list(tmp_path.glob(".out.onnx.part"))
 
 
-def test_missing_mirror_file_is_named(tmp_path):
-    with pytest.raises(ModelError, match="face_detection_yunet_2023mar.onnx"):
+def test_missing_mirror_file_is_named(tmp_path, monkeypatch):
+    """Neither the mirror nor the origin (offline): the error names the file, the mirror and the way out."""
+    monkeypatch.setattr(models, "SOURCES", {"yunet_2023mar": models.SOURCES["yunet_2023mar"].__class__(
+        **{**models.SOURCES["yunet_2023mar"].__dict__, "url": "http://127.0.0.1:9/yunet.onnx"})})
+    with pytest.raises(ModelError, match=f"mirror {tmp_path} has no face_detection_yunet_2023mar.onnx.*origin failed"):
         models.stage_model("yunet_2023mar", tmp_path / "x.onnx", str(tmp_path))
+    assert not list(tmp_path.glob(".x.onnx.part"))
 
 
 def test_replaced_staged_model_refused_before_detection(tmp_path, mirror):

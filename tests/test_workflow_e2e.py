@@ -199,3 +199,31 @@ def test_cascade_mode(tmp_path, face_clip, models_dir):
     assert set(regions["frame_index"]) == set(range(24))
     assert verify_manifest(res / "manifest.json")[0] == []
     assert json.loads((res / "output_check.json").read_text())["passed"]
+
+
+def test_centerface_enabled(tmp_path, face_clip, models_dir):
+    """The one run with CenterFace: detected in 2 chunks and gathered, merged, verified, in the QA report and
+    the manifest; switched off again, only merging and what follows rerun, with the two-detector plan."""
+    clip = copy_clip(face_clip, tmp_path / "clip.mp4")
+    cfg = workflow_config(models_dir, make_sheet(tmp_path, {"c1": clip}), frames__chunks=2)
+    cfg["detect"]["centerface"]["enabled"] = True
+    run_snakemake(tmp_path, cfg)
+    res = tmp_path / "results" / "c1"
+    m = json.loads((res / "manifest.json").read_text())
+    assert [s["stage"] for s in m["models"]] == ["stage_yunet", "stage_retinaface", "stage_centerface"]
+    assert {"detect_centerface_all.1of2", "detect_centerface_all.2of2", "detect_centerface_all"} <= set(m["stages"])
+    assert m["counts"]["detect_centerface_all.frames_processed"] == 24
+    assert m["config"]["detect"]["centerface"]["enabled"] is True
+    assert any(f["path"].endswith("detections/centerface_all.parquet") for f in m["files"] if f["role"] == "output")
+    cf = pd.read_parquet(res / "detections" / "centerface_all.parquet")
+    assert set(cf["frame_index"]) == set(range(24)) and (cf["detector"] == "centerface").all()
+    regions = pd.read_parquet(res / "regions.parquet")
+    assert regions["source"].str.contains("centerface").any()
+    verdict = json.loads((res / "verification" / "verdict.json").read_text())
+    assert set(verdict["params"]["thresholds"]) == {"yunet", "retinaface", "centerface"}
+    assert set(verdict["by_detector"]) <= {"yunet", "retinaface", "centerface"}
+    assert verify_manifest(res / "manifest.json")[0] == []
+    off = {**cfg, "detect": {**cfg["detect"], "centerface": {**cfg["detect"]["centerface"], "enabled": False}}}
+    assert dry_run_jobs(tmp_path, off) == {"merge_regions": 1, "blur_frames": 2, "encode_video": 1,
+                                           "verify_residual": 1, "release": 1, "qa_report": 1, "write_manifest": 1,
+                                           "summarise_run": 1, "write_run_crate": 1, "all": 1}

@@ -43,12 +43,13 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
 
 def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
     """The workflow's ``evaluate`` target: detection + merge on labeled sets, scored into a report."""
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-           "--profile", str(REPO / "profiles" / "default"), "--cores", str(args.cores),
-           "--configfile", str(REPO / "config" / "config.yaml"), *[str(Path(c).resolve()) for c in args.configfile]]
+    # the target comes before --configfile, whose list of files would otherwise swallow it
+    cmd = [sys.executable, "-m", "snakemake", "evaluate", "--snakefile", str(REPO / "Snakefile"),
+           "--profile", str(REPO / "profiles" / "default"), "--cores", str(args.cores)]
     if args.directory:
         cmd += ["--directory", str(args.directory)]
-    cmd += [*extra, "evaluate"]
+    cmd += [*extra, "--configfile", str(REPO / "config" / "config.yaml"),
+            *[str(Path(c).resolve()) for c in args.configfile]]
     print("+", " ".join(cmd), file=sys.stderr)
     rc = subprocess.call(cmd, cwd=args.directory or REPO)
     report = Path(args.directory or REPO) / "results" / "eval" / "report.md"

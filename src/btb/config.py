@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -38,3 +39,19 @@ def load_config(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError(p, "configuration must be a YAML mapping")
     return validate_config(data, p)
+
+
+def detectors(config: dict[str, Any]) -> list[str]:
+    """The detectors a run uses, in cascade order: YuNet, RetinaFace, and CenterFace when enabled."""
+    return ["yunet", "retinaface"] + (["centerface"] if config["detect"]["centerface"]["enabled"] else [])
+
+
+def stage_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The configuration as the stages see it: with CenterFace disabled its keys are dropped, so that a run
+    without it has exactly the parameters, jobs and outputs of the two-detector workflow (nothing reruns)."""
+    out = copy.deepcopy(config)
+    if not config["detect"]["centerface"]["enabled"]:
+        del out["detect"]["centerface"]
+        for section in (out["merge"]["thresholds"], out["merge"]["cascade"], out["verify"]["thresholds"]):
+            section.pop("centerface", None)
+    return out

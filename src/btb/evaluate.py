@@ -1,17 +1,19 @@
 """Evaluation: the pipeline's own detection tables and merge rules scored against ground truth.
 
-Five methods are scored from the same cached detector tables, so another merge rule or threshold re-scores
-without re-detecting: ``yunet`` and ``retinaface`` alone, ``union``, ``cascade`` (RetinaFace's table restricted
-to the frames the cascade rule selects: the detector is deterministic per frame, so this is what a cascade
-run produces) and ``intersection``. Labeled images (WIDER FACE layout) and labeled videos (``video.mp4`` +
-``video_gt.csv``) are supported; metric definitions are those of ``btb.metrics`` and ``btb.wider``.
+The methods (``SPECS``) are scored from the same cached detector tables, so another merge rule or threshold
+re-scores without re-detecting: ``yunet`` and ``retinaface`` alone, ``union``, ``cascade`` (RetinaFace's table
+restricted to the frames the cascade rule selects: the detector is deterministic per frame, so this is what a
+cascade run produces) and ``intersection``; with CenterFace's table also ``centerface`` alone and its
+combinations (``union3``, ``cascade3``, ``cascade3_cf_all``, ``intersection3``, ``union_yc``, ``cascade_yc``).
+Labeled images (WIDER FACE layout) and labeled videos (``video.mp4`` + ``video_gt.csv``) are supported;
+metric definitions are those of ``btb.metrics`` and ``btb.wider``.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,49 @@ from btb.cascade import CascadeRule, select_uncertain_frames
 from btb.merge import MergeParams, merge_detections, temporal_params
 from btb.metrics import face_coverages, pool, summarise
 
-METHODS = ("yunet", "retinaface", "union", "cascade", "intersection")
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A way to combine detectors: merge ``mode``; detectors run on every frame (``every``) and on the frames
+    YuNet leaves uncertain only (``selected``, the cascade's second stage)."""
+
+    mode: str
+    every: tuple[str, ...]
+    selected: tuple[str, ...] = ()
+    about: str = ""
+
+    @property
+    def detectors(self) -> tuple[str, ...]:
+        return self.every + self.selected
+
+
+SPECS: dict[str, MethodSpec] = {
+    "yunet": MethodSpec("union", ("yunet",), about="YuNet alone"),
+    "retinaface": MethodSpec("union", ("retinaface",), about="RetinaFace alone"),
+    "union": MethodSpec("union", ("yunet", "retinaface"), about="YuNet + RetinaFace, every frame"),
+    "cascade": MethodSpec("cascade", ("yunet",), ("retinaface",),
+                          about="YuNet; RetinaFace on the frames YuNet leaves uncertain"),
+    "intersection": MethodSpec("intersection", ("yunet", "retinaface"), about="boxes both detectors find"),
+    "centerface": MethodSpec("union", ("centerface",), about="CenterFace alone"),
+    "union3": MethodSpec("union", ("yunet", "retinaface", "centerface"), about="all three, every frame"),
+    "cascade3": MethodSpec("cascade", ("yunet",), ("retinaface", "centerface"),
+                           about="YuNet; RetinaFace and CenterFace on the frames YuNet leaves uncertain"),
+    "cascade3_cf_all": MethodSpec("cascade", ("yunet", "centerface"), ("retinaface",),
+                                  about="YuNet and CenterFace on every frame; RetinaFace on the uncertain ones"),
+    "intersection3": MethodSpec("intersection", ("yunet", "retinaface", "centerface"),
+                                about="boxes at least two of the three find"),
+    "union_yc": MethodSpec("union", ("yunet", "centerface"), about="YuNet + CenterFace, every frame"),
+    "cascade_yc": MethodSpec("cascade", ("yunet",), ("centerface",),
+                             about="YuNet; CenterFace on the frames YuNet leaves uncertain"),
+}
+
+
+def methods_for(detectors: Iterable[str]) -> list[str]:
+    """The methods (in ``SPECS`` order) whose detectors all have a table."""
+    have = set(detectors)
+    return [m for m, spec in SPECS.items() if set(spec.detectors) <= have]
+
+
 GT_VIDEO_COLUMNS = ["frame_index", "x", "y", "w", "h", "labeled"]
 
 
@@ -38,28 +82,23 @@ def merge_params(merge_cfg: Mapping[str, Any], mode: str, thresholds: Mapping[st
 
 def method_regions(tables: Mapping[str, pd.DataFrame], n_frames: int, width: int, height: int,
                    merge_cfg: Mapping[str, Any], thresholds: Mapping[str, float] | None = None,
-                   neighbours: int | None = None) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
-    """Region tables of the five methods for one video (or one image as a 1-frame video), and the cascade's
-    frame selection."""
+                   neighbours: int | None = None, methods: Iterable[str] | None = None
+                   ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Region tables of the methods (default: every method the tables allow) for one video (or one image as
+    a 1-frame video), and the cascade's frame selection."""
     thr = dict(thresholds or merge_cfg["thresholds"])
-    y, r = tables["yunet"], tables["retinaface"]
     rule = CascadeRule(float(thr["yunet"]), float(merge_cfg["cascade"]["uncertain_floor"]),
                        int(merge_cfg["cascade"]["neighbours"] if neighbours is None else neighbours))
-    selection = select_uncertain_frames(y, n_frames, rule)
-    r_cascade = r[r["frame_index"].isin(selection["frame_index"])]
-
+    selection = select_uncertain_frames(tables["yunet"], n_frames, rule)
+    chosen = selection["frame_index"]
     temporal = temporal_params(dict(merge_cfg)) if n_frames > 1 else None
-
-    def merged(mode: str, use: dict[str, pd.DataFrame]) -> pd.DataFrame:
-        return merge_detections(use, merge_params(merge_cfg, mode, thr), width, height, temporal, n_frames)
-
-    regions = {
-        "yunet": merged("union", {"yunet": y}),
-        "retinaface": merged("union", {"retinaface": r}),
-        "union": merged("union", {"yunet": y, "retinaface": r}),
-        "cascade": merged("cascade", {"yunet": y, "retinaface": r_cascade}),
-        "intersection": merged("intersection", {"yunet": y, "retinaface": r}),
-    }
+    regions = {}
+    for m in methods_for(tables) if methods is None else methods:
+        spec = SPECS[m]
+        use = {d: tables[d] for d in spec.every}
+        use |= {d: tables[d][tables[d]["frame_index"].isin(chosen)] for d in spec.selected}
+        regions[m] = merge_detections(use, merge_params(merge_cfg, spec.mode, thr), width, height, temporal,
+                                      n_frames)
     return regions, selection
 
 
@@ -89,17 +128,23 @@ def clip_group(name: str) -> str:
 
 
 def evaluate_videos(clips: list[LabeledClip], merge_cfg: Mapping[str, Any],
-                    thresholds: Mapping[str, float] | None = None) -> dict[str, Any]:
-    """Per clip, per group (shared prefix) and pooled figures of every method, plus per-frame timelines."""
+                    thresholds: Mapping[str, float] | None = None, only: Iterable[str] | None = None
+                    ) -> dict[str, Any]:
+    """Per clip, per group (shared prefix) and pooled figures of every method (or those of ``only`` that the
+    tables allow), plus per-frame timelines."""
     per_clip: dict[str, dict[str, Any]] = {}
-    coverages: dict[str, dict[str, pd.DataFrame]] = {m: {} for m in METHODS}
+    methods = methods_for(set.intersection(*(set(c.tables) for c in clips))) if clips else []
+    if only is not None:
+        methods = [m for m in methods if m in set(only)]
+    coverages: dict[str, dict[str, pd.DataFrame]] = {m: {} for m in methods}
     selected: dict[str, int] = {}
     for clip in clips:
-        regions, sel = method_regions(clip.tables, clip.n_frames, clip.width, clip.height, merge_cfg, thresholds)
+        regions, sel = method_regions(clip.tables, clip.n_frames, clip.width, clip.height, merge_cfg, thresholds,
+                                      methods=methods)
         selected[clip.name] = len(sel)
         per_clip[clip.name] = {"frames": clip.n_frames, "width": clip.width, "height": clip.height,
                                "cascade_frames": len(sel), "seconds": clip.seconds, "methods": {}}
-        for m in METHODS:
+        for m in methods:
             cov = face_coverages(clip.gt, regions[m], clip.height, clip.width)
             coverages[m][clip.name] = cov
             per_clip[clip.name]["methods"][m] = {
@@ -111,7 +156,7 @@ def evaluate_videos(clips: list[LabeledClip], merge_cfg: Mapping[str, Any],
     for clip in clips:
         groups.setdefault(clip_group(clip.name), []).append(clip.name)
     pooled = {
-        g: {m: pool({c: coverages[m][c] for c in names}) for m in METHODS} | {
+        g: {m: pool({c: coverages[m][c] for c in names}) for m in methods} | {
             "clips": names,
             "frames": sum(per_clip[c]["frames"] for c in names),
             "cascade_frames": sum(selected[c] for c in names)}
@@ -125,7 +170,8 @@ def evaluate_videos(clips: list[LabeledClip], merge_cfg: Mapping[str, Any],
     return {
         "clips": per_clip,
         "groups": pooled,
-        "all": {m: pool(coverages[m]) for m in METHODS} if clips else {},
+        "all": {m: pool(coverages[m]) for m in methods} if clips else {},
+        "methods": methods,
         "frames": total_frames,
         "cascade_frames": sum(selected.values()),
         "seconds_per_frame": {k: v / total_frames for k, v in stage_seconds.items()} if total_frames else {},
@@ -145,20 +191,22 @@ class LabeledImages:
 
 
 def image_method_regions(s: LabeledImages, merge_cfg: Mapping[str, Any],
-                         thresholds: Mapping[str, float] | None = None
+                         thresholds: Mapping[str, float] | None = None, only: Iterable[str] | None = None
                          ) -> tuple[dict[str, dict[str, pd.DataFrame]], int]:
-    """Per method, per image, the region table (frame_index 0); and how many images cascade sent on."""
+    """Per method (every one the tables allow, or those of ``only``), per image, the region table
+    (frame_index 0); and how many images cascade sent on."""
     by_image = {d: {int(k): g.assign(frame_index=0) for k, g in t.groupby("frame_index")}
                 for d, t in s.tables.items()}
     empty = {d: t.iloc[0:0] for d, t in s.tables.items()}
-    out: dict[str, dict[str, pd.DataFrame]] = {m: {} for m in METHODS}
+    methods = [m for m in methods_for(s.tables) if only is None or m in set(only)]
+    out: dict[str, dict[str, pd.DataFrame]] = {m: {} for m in methods}
     sent = 0
     for i, name in enumerate(s.images):
         h, w = s.sizes[name]
         tables = {d: by_image[d].get(i, empty[d]) for d in s.tables}
-        regions, sel = method_regions(tables, 1, w, h, merge_cfg, thresholds, neighbours=0)
+        regions, sel = method_regions(tables, 1, w, h, merge_cfg, thresholds, neighbours=0, methods=methods)
         sent += len(sel)
-        for m in METHODS:
+        for m in methods:
             out[m][name] = regions[m]
     return out, sent
 
@@ -187,7 +235,7 @@ def evaluate_images(s: LabeledImages, merge_cfg: Mapping[str, Any], image_dir: s
     regions, sent = image_method_regions(s, merge_cfg)
     merge_seconds = time.perf_counter() - t0
     methods: dict[str, Any] = {}
-    for m in METHODS:
+    for m in regions:
         scored = wider.score_images(s.gt, regions[m], s.sizes)
         faces = scored.pop("faces")
         bands = wider.recall_by_size(faces)

@@ -1,8 +1,9 @@
-"""Turn detector tables into the blur-region table: threshold, combine (union / cascade / intersection),
-fuse duplicates, enlarge, clip to the frame.
+"""Turn detector tables (two or three: YuNet, RetinaFace, optionally CenterFace) into the blur-region table:
+threshold, combine (union / cascade / intersection), fuse duplicates, enlarge, clip to the frame.
 
-Cascade merges exactly like union: the difference is upstream, where RetinaFace only ran on the frames that
-``btb.cascade`` selected, so its table only has rows for those frames.
+Cascade merges exactly like union: the difference is upstream, where the second-stage detectors only ran on
+the frames that ``btb.cascade`` selected, so their tables only have rows for those frames. Intersection keeps
+a box that at least one other detector confirms.
 """
 
 from __future__ import annotations
@@ -85,15 +86,14 @@ def _candidates(tables: dict[str, pd.DataFrame], params: MergeParams) -> pd.Data
 
 
 def _intersection(frame: pd.DataFrame, params: MergeParams) -> pd.DataFrame:
-    names = sorted(frame["source"].unique())
-    if len(names) < 2:
+    """The boxes that another detector confirms (IoU >= match_iou with a box of a different source), grouped
+    by detector name."""
+    src = frame["source"].to_numpy()
+    if len(set(src)) < 2:
         return frame.iloc[0:0]
-    a = frame[frame["source"] == names[0]]
-    b = frame[frame["source"] == names[1]]
-    m = iou_matrix(a[["x", "y", "w", "h"]].to_numpy(), b[["x", "y", "w", "h"]].to_numpy())
-    keep_a = (m >= params.match_iou).any(axis=1)
-    keep_b = (m >= params.match_iou).any(axis=0)
-    return pd.concat([a[keep_a], b[keep_b]])
+    boxes = frame[["x", "y", "w", "h"]].to_numpy()
+    confirmed = ((iou_matrix(boxes, boxes) >= params.match_iou) & (src[:, None] != src[None, :])).any(axis=1)
+    return frame[confirmed].sort_values("source", kind="stable")
 
 
 def merge_detections(

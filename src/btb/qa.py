@@ -27,21 +27,27 @@ def _png(fig: Any) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def disagreements(yunet: pd.DataFrame, retinaface: pd.DataFrame, thresholds: dict[str, float],
-                  n_frames: int, match_iou: float = 0.3) -> list[int]:
-    """Frames where a confident face of one detector has no counterpart (IoU >= match_iou) in the other."""
-    y = yunet[yunet.score >= thresholds["yunet"]]
-    r = retinaface[retinaface.score >= thresholds["retinaface"]]
-    yb = {int(k): g[["x", "y", "w", "h"]].to_numpy() for k, g in y.groupby("frame_index")}
-    rb = {int(k): g[["x", "y", "w", "h"]].to_numpy() for k, g in r.groupby("frame_index")}
+def _agree(a: np.ndarray, b: np.ndarray, match_iou: float) -> bool:
+    m = iou_matrix(a, b)
+    return len(a) == len(b) and (not len(a) or bool((m >= match_iou).any(axis=1).all() and
+                                                   (m >= match_iou).any(axis=0).all()))
+
+
+def disagreements(tables: dict[str, pd.DataFrame], thresholds: dict[str, float], n_frames: int,
+                  match_iou: float = 0.3) -> list[int]:
+    """Frames where a confident face of one detector has no counterpart (IoU >= match_iou) in another one
+    (or the detectors count different faces). ``tables``: detector name -> detection table."""
+    boxes = {name: {int(k): g[["x", "y", "w", "h"]].to_numpy()
+                    for k, g in t[t.score >= thresholds[name]].groupby("frame_index")}
+             for name, t in tables.items()}
+    names = list(boxes)
+    none = np.zeros((0, 4))
     out = []
-    for f in sorted(set(yb) | set(rb)):
+    for f in sorted(set().union(*(set(b) for b in boxes.values()))):
         if f >= n_frames:
             continue
-        a, b = yb.get(f, np.zeros((0, 4))), rb.get(f, np.zeros((0, 4)))
-        m = iou_matrix(a, b)
-        if len(a) != len(b) or (len(a) and not ((m >= match_iou).any(axis=1).all() and
-                                                 (m >= match_iou).any(axis=0).all())):
+        if not all(_agree(boxes[a].get(f, none), boxes[b].get(f, none), match_iou)
+                   for i, a in enumerate(names) for b in names[i + 1:]):
             out.append(f)
     return out
 
@@ -111,7 +117,7 @@ def thumbnails(output_frames: dict[int, np.ndarray], flags: pd.DataFrame) -> lis
 def write_video_report(out: str | Path, video_id: str, n_frames: int, tables: dict[str, pd.DataFrame],
                        thresholds: dict[str, float], regions: pd.DataFrame, flags: pd.DataFrame,
                        verdict: dict[str, Any], output_frames: dict[int, np.ndarray]) -> None:
-    dis = disagreements(tables["yunet"], tables["retinaface"], thresholds, n_frames)
+    dis = disagreements(tables, thresholds, n_frames)
     counts = {
         "frames": n_frames,
         "blur regions": len(regions),

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from btb.audit import git_state, utc_now, write_json
-from btb.evaluate import METHODS
+from btb.evaluate import SPECS
 
 SETTINGS = ("easy", "medium", "hard", "all")
 
@@ -30,36 +30,41 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 
 
 def _method_seconds(sec: dict[str, float], method: str, share_second: float) -> float | None:
-    """Seconds a method costs: its detectors (cascade: RetinaFace scaled by the share of items it is sent),
-    plus frame indexing and blurring where measured. Merging takes milliseconds and is listed apart."""
-    y, r = sec.get("detect_yunet"), sec.get("detect_retinaface")
-    if y is None or r is None:
+    """Seconds a method costs: its detectors (a cascade's second stage scaled by the share of items it is
+    sent), plus frame indexing and blurring where measured. Merging takes milliseconds and is listed apart."""
+    spec = SPECS[method]
+    if any(f"detect_{d}" not in sec for d in spec.detectors):
         return None
-    det = {"yunet": y, "retinaface": r, "union": y + r, "intersection": y + r,
-           "cascade": y + r * share_second}[method]
+    det = sum(sec[f"detect_{d}"] for d in spec.every) + share_second * sum(sec[f"detect_{d}"] for d in spec.selected)
     return det + sec.get("blur_union", 0.0) + sec.get("index_frames", 0.0)
+
+
+def legend(methods: list[str]) -> str:
+    return "Methods: " + "; ".join(f"`{m}` {SPECS[m].about}" for m in methods) + "."
 
 
 def image_section(r: dict[str, Any], plots: Path) -> str:
     name, m = r["set"], r["methods"]
+    methods = list(m)
     share = r["cascade_images"] / r["images"] if r["images"] else 0.0
     out = [f"## Image set `{name}` ({r['images']} images, {r['faces']} valid faces)", "",
            "### The seed study's table", "",
            _table(["method", "seed \"accuracy\" (count matches)", "time to blur the set (s): detection + blur"],
-                  [[k, m[k]["seed_accuracy"], _method_seconds(r["seconds"], k, share)] for k in METHODS]), "",
-           f"Cascade sent {r['cascade_images']} of {r['images']} images to RetinaFace; its time counts RetinaFace "
-           "on that share. Never tune for the count \"accuracy\": it moves against recall.", "",
+                  [[k, m[k]["seed_accuracy"], _method_seconds(r["seconds"], k, share)] for k in methods]), "",
+           f"Cascade sent {r['cascade_images']} of {r['images']} images to its second stage; its time counts the "
+           "second-stage detectors on that share. Never tune for the count \"accuracy\": it moves against recall.",
+           "",
            "### Privacy metric (coverage ≥ 0.8 protects a face)", "",
            _table(["method", "recall@0.8", "recall@0.8 (≥20 px)", "recall@0.5", "exposed images",
                    "blur-area ratio", "regions touching no face"],
                   [[k, m[k]["all"]["recall_at_0_8"], m[k]["min_side"]["recall_at_0_8"],
                     m[k]["all"]["recall_at_0_5"], m[k]["all"]["exposed_images"], m[k]["all"]["blur_area_ratio"],
-                    m[k]["share_regions_touching_no_face"]] for k in METHODS]), "",
+                    m[k]["share_regions_touching_no_face"]] for k in methods]), "",
            "### Recall@0.8 by face size (shorter side of the labeled box)", ""]
     bands = [f"{int(b['lo'])}–{'' if b['hi'] is None else int(b['hi'])} px ({b['faces']})"
              for b in m["union"]["recall_by_size"]]
     out += [_table(["method", *bands], [[k, *[b["recall_at_0_8"] for b in m[k]["recall_by_size"]]]
-                                        for k in METHODS]), ""]
+                                        for k in methods]), ""]
     settings = [s for s in SETTINGS if any(s in v for v in r["ap"].values())]
     out += ["### WIDER AP (IoU 0.5, official procedure) per detector", "",
             _table(["detector", *settings], [[d, *[v.get(s, {}).get("ap") for s in settings]]
@@ -74,19 +79,20 @@ def video_section(r: dict[str, Any], plots: Path) -> str:
     out = [f"## Labeled videos ({len(r['clips'])} clips, {r['frames']} frames)", "",
            "### The seed study's table", ""]
     share = r["cascade_frames"] / r["frames"] if r["frames"] else 0.0
-    frames_with = {k: sum(c["methods"][k]["frames_with_region"] for c in r["clips"].values()) for k in METHODS}
+    methods = r.get("methods") or list(next(iter(r["clips"].values()))["methods"])
+    frames_with = {k: sum(c["methods"][k]["frames_with_region"] for c in r["clips"].values()) for k in methods}
     total_sec: dict[str, float] = {}
     for c in r["clips"].values():
         for k, v in c["seconds"].items():
             total_sec[k] = total_sec.get(k, 0.0) + v
     out += [_table(["method", "frames with a face blurred", "time (s, extraction + detection)"],
-                   [[k, frames_with[k], _method_seconds(total_sec, k, share)] for k in METHODS]), "",
-            f"Cascade sent {r['cascade_frames']} of {r['frames']} frames to RetinaFace.", ""]
+                   [[k, frames_with[k], _method_seconds(total_sec, k, share)] for k in methods]), "",
+            f"Cascade sent {r['cascade_frames']} of {r['frames']} frames to its second stage.", ""]
     for g, figs in r["groups"].items():
         out += [f"### `{g}` ({len(figs['clips'])} clips, {figs['frames']} frames)", "",
                 _table(["method", "recall@0.8", "recall@0.5", "exposed frames", "labeled faces", "blur-area ratio"],
                        [[k, figs[k]["recall_at_0_8"], figs[k]["recall_at_0_5"], figs[k]["exposed_frames"],
-                         figs[k]["labeled_faces"], figs[k]["blur_area_ratio"]] for k in METHODS]), "",
+                         figs[k]["labeled_faces"], figs[k]["blur_area_ratio"]] for k in methods]), "",
                 f"![timeline]({plots.name}/timeline_{g.replace('*', 'all')}.png)", ""]
     out += ["### Seconds per frame", "", _table(["stage", "s/frame"],
                                               [[k, v] for k, v in r["seconds_per_frame"].items()]), ""]
@@ -94,27 +100,30 @@ def video_section(r: dict[str, Any], plots: Path) -> str:
 
 
 def sweep_section(results: list[dict[str, Any]]) -> str:
-    out = ["## Threshold sweep (one detector's threshold varied, the other at its default)", ""]
+    out = ["## Threshold sweep (one detector's threshold varied, the others at their defaults)", "",
+           "`union` is YuNet + RetinaFace (a CenterFace threshold does not change it); `union3` adds CenterFace.", ""]
     for r in results:
         rows = []
         for row in r.get("sweep", []):
             d = row["detector"]
             if r["kind"] == "images":
-                f = row[d]
-                u = row["union"]
+                f, u, u3 = row[d], row["union"], row.get("union3", {})
                 rows.append([d, row["threshold"], f["recall_at_0_8"], f["blur_area_ratio"], u["recall_at_0_8"],
-                             u["recall_at_0_8_min_side"], u["blur_area_ratio"]])
+                             u["recall_at_0_8_min_side"], u["blur_area_ratio"], u3.get("recall_at_0_8"),
+                             u3.get("recall_at_0_8_min_side"), u3.get("blur_area_ratio")])
             else:
                 for g in (k for k in row if k not in ("detector", "threshold")):
-                    f, u = row[g][d], row[g]["union"]
+                    f, u, u3 = row[g][d], row[g]["union"], row[g].get("union3", {})
                     rows.append([f"{d} ({g})", row["threshold"], f["recall_at_0_8"], f["blur_area_ratio"],
-                                 u["recall_at_0_8"], u["exposed_frames"], u["blur_area_ratio"]])
+                                 u["recall_at_0_8"], u["exposed_frames"], u["blur_area_ratio"],
+                                 u3.get("recall_at_0_8"), u3.get("exposed_frames"), u3.get("blur_area_ratio")])
         if r["kind"] == "images":
             header = ["detector", "threshold", "alone rec@0.8", "alone blur ratio", "union rec@0.8",
-                      "union rec@0.8 ≥20px", "union blur ratio"]
+                      "union rec@0.8 ≥20px", "union blur ratio", "union3 rec@0.8", "union3 rec@0.8 ≥20px",
+                      "union3 blur ratio"]
         else:
             header = ["detector (group)", "threshold", "alone rec@0.8", "alone blur ratio", "union rec@0.8",
-                      "union exposed", "union blur ratio"]
+                      "union exposed", "union blur ratio", "union3 rec@0.8", "union3 exposed", "union3 blur ratio"]
         out += [f"### `{r['set']}`", "", _table(header, rows), ""]
     return "\n".join(out)
 
@@ -138,8 +147,9 @@ def plot_images(r: dict[str, Any], plots: Path) -> None:
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(6, 3.5))
     bands = r["methods"]["union"]["recall_by_size"]
-    width = 0.8 / len(METHODS)
-    for i, k in enumerate(METHODS):
+    methods = list(r["methods"])
+    width = 0.8 / len(methods)
+    for i, k in enumerate(methods):
         vals = [b["recall_at_0_8"] or 0 for b in r["methods"][k]["recall_by_size"]]
         ax.bar([j + i * width for j in range(len(vals))], vals, width, label=k)
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(bands))],
@@ -182,13 +192,17 @@ def write_report(metrics_files: list[str], config: dict[str, Any], out_md: str, 
     plots = Path(plots_dir)
     plots.mkdir(parents=True, exist_ok=True)
     merge = config["merge"]
+    thr = merge["thresholds"]
+    methods = [m for m in SPECS if any(m in (r["methods"] if r["kind"] == "images" else r.get("methods", []))
+                                       for r in results)]
     parts = ["# Blur the Baby: evaluation report", "",
              f"Created {utc_now()}; workflow commit {git_state(repo).get('commit')}. Thresholds: YuNet "
-             f"{merge['thresholds']['yunet']}, RetinaFace {merge['thresholds']['retinaface']}; regions "
+             f"{thr['yunet']}, RetinaFace {thr['retinaface']}"
+             + (f", CenterFace {thr['centerface']}" if "centerface" in thr else "") + "; regions "
              f"{merge['shape']} ×{merge['enlarge']}. Metric definitions: coverage of a labeled face = share of its "
              "box inside the blurred pixels (per pixel); protected at ≥ 0.8; exposed frame/image = one with an "
              "unprotected labeled face; blur-area ratio = blurred area / labeled face area (labeled frames only).",
-             ""]
+             "", legend(methods), ""]
     for r in results:
         if r["kind"] == "images":
             plot_images(r, plots)

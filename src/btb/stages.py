@@ -61,6 +61,14 @@ def stage_retinaface(graph: str, onnx: str, audit: str, mirror: str | None, scor
         rec.add_outputs(graph, onnx)
 
 
+def stage_centerface(src: str, onnx: str, audit: str, mirror: str | None) -> None:
+    with stage_record("stage_centerface", None, {"mirror": mirror, **_source("centerface")}, audit) as rec:
+        models.stage_model("centerface", src, mirror)
+        rec.notes["conversion"] = models.convert_centerface(src, onnx)
+        models.write_sidecar(onnx)
+        rec.add_outputs(src, onnx)
+
+
 def _source(model_id: str) -> dict[str, Any]:
     s = models.SOURCES[model_id]
     return {"model_id": s.model_id, "pinned_sha256": s.sha256, "origin": s.origin, "licence": s.licence}
@@ -122,6 +130,13 @@ def make_detector(name: str, model: str, cfg: dict[str, Any], threads: int, devi
 
         models.verify_sidecar(model)
         return RetinaFaceDetector(model, score_floor=cfg["score_floor"],
+                                  downscaled_long_side=cfg["downscaled_long_side"] or None,
+                                  threads=threads, device=device)
+    if name == "centerface":
+        from btb.detect.centerface import CenterFaceDetector
+
+        models.verify_sidecar(model)
+        return CenterFaceDetector(model, score_floor=cfg["score_floor"], nms_iou=cfg["nms_iou"],
                                   downscaled_long_side=cfg["downscaled_long_side"] or None,
                                   threads=threads, device=device)
     raise ValueError(f"unknown detector {name!r}")
@@ -380,7 +395,8 @@ def release(deliverable: str, verdict_json: str, out: str, release_dir: str, vid
 
 
 def qa_report(deliverable: str, yunet: str, retinaface: str, regions: str, flags: str, verdict_json: str,
-              frame_table: str, out: str, video_id: str, thresholds: dict[str, float]) -> None:
+              frame_table: str, out: str, video_id: str, thresholds: dict[str, float],
+              centerface: str | None = None) -> None:
     from btb.qa import MAX_THUMBS, write_video_report
 
     fl = pd.read_csv(flags, sep="\t")
@@ -391,6 +407,7 @@ def qa_report(deliverable: str, yunet: str, retinaface: str, regions: str, flags
     else:
         frames = {f.index: f.image for f in iter_normalised(deliverable) if f.index in wanted}
     write_video_report(out, video_id, len(pd.read_csv(frame_table, sep="\t")),
-                       {"yunet": read_detections(yunet), "retinaface": read_detections(retinaface)},
+                       {"yunet": read_detections(yunet), "retinaface": read_detections(retinaface),
+                        **({"centerface": read_detections(centerface)} if centerface else {})},
                        thresholds, pd.read_parquet(regions), fl,
                        pd.read_json(verdict_json, typ="series").to_dict(), frames)

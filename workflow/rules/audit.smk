@@ -3,7 +3,7 @@ rule write_manifest:
         video=get_video,
         probe="results/{vid}/probe.json",
         stage_audits=get_stage_audits,
-        model_audits=[YUNET_AUDIT, RETINAFACE_AUDIT],
+        model_audits=MODEL_AUDITS,
         outputs=get_manifest_outputs,
         check=get_output_check,
     output:

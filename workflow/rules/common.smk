@@ -5,7 +5,7 @@ import sys
 # script's folder on its path), which also works inside per-rule conda environments.
 sys.path.insert(0, f"{workflow.basedir}/src")
 
-from btb.config import validate_config
+from btb.config import detectors, stage_config, validate_config
 from btb.hashing import source_digest
 from btb.image import output_suffix
 from btb.samples import DEMO_PATH, labeled_clips, resolve_samples
@@ -13,10 +13,15 @@ from btb.signing import resolve_signing_key
 
 validate_config(config, "config")
 
+# What the stages see: a disabled CenterFace leaves no key behind, so the workflow is then exactly the
+# two-detector one (same jobs, parameters and outputs). The evaluate target reads `config` (all detectors).
+STAGE_CONFIG = stage_config(config)
+DETECTORS = detectors(config)
+CENTERFACE = "centerface" in DETECTORS
 # The configuration that shapes a video's processing (which videos are listed and how manifests are signed
 # are not part of it).
 PROCESSING_CONFIG = {
-    k: v for k, v in config.items() if k not in ("samples", "input_dir", "audit")
+    k: v for k, v in STAGE_CONFIG.items() if k not in ("samples", "input_dir", "audit")
 }
 # Ed25519 private key that signs every manifest ($BTB_SIGNING_KEY overrides audit.signing_key); None: unsigned.
 # Only its path travels (as a parameter: a new key re-signs); the key is read by write_manifest alone.
@@ -31,8 +36,18 @@ RETINAFACE_ONNX = f"{MODELS}/retinaface_mnv2_floor{RF_FLOOR}.onnx"
 RETINAFACE_AUDIT = f"{MODELS}/stage_retinaface_floor{RF_FLOOR}.audit.json"
 YUNET_ONNX = f"{MODELS}/face_detection_yunet_2023mar.onnx"
 YUNET_AUDIT = f"{MODELS}/stage_yunet.audit.json"
-# detect.device cuda: RetinaFace's jobs (detection and residual verification) ask the scheduler for a GPU and
-# use the onnxruntime-gpu environment; YuNet (OpenCV) stays on the CPU.
+CENTERFACE_ONNX = f"{MODELS}/centerface_dynamic.onnx"
+CENTERFACE_AUDIT = f"{MODELS}/stage_centerface.audit.json"
+MODEL_ONNX = {
+    "yunet": YUNET_ONNX,
+    "retinaface": RETINAFACE_ONNX,
+    "centerface": CENTERFACE_ONNX,
+}
+MODEL_AUDITS = [YUNET_AUDIT, RETINAFACE_AUDIT] + (
+    [CENTERFACE_AUDIT] if CENTERFACE else []
+)
+# detect.device cuda: RetinaFace's and CenterFace's jobs (detection and residual verification) ask the
+# scheduler for a GPU and use the onnxruntime-gpu environment; YuNet (OpenCV) stays on the CPU.
 GPUS = 1 if config["detect"]["device"] == "cuda" else 0
 RETINAFACE_ENV = "../../envs/detect-gpu.yaml" if GPUS else "../../envs/detect.yaml"
 
@@ -53,6 +68,13 @@ STAGE_CODE = {
         "video/frames.py",
         "image.py",
     ],
+    "detect_centerface": [
+        "detect/base.py",
+        "detect/centerface.py",
+        "detect/retinaface.py",
+        "video/frames.py",
+        "image.py",
+    ],
     "gather_detections": ["tables.py"],
     "select_cascade_frames": ["cascade.py", "tables.py"],
     "merge_regions": ["merge.py", "temporal.py", "boxes.py", "tables.py"],
@@ -69,7 +91,8 @@ STAGE_CODE = {
         "detect/base.py",
         "detect/yunet.py",
         "detect/retinaface.py",
-    ],
+    ]
+    + (["detect/centerface.py"] if CENTERFACE else []),
 }
 CODE = {
     stage: source_digest(f"{workflow.basedir}/src/btb", files)
@@ -81,7 +104,7 @@ wildcard_constraints:
     vid="[A-Za-z0-9][A-Za-z0-9_.-]*",
     scope="all|cascade",
     chunk="[0-9]+of[0-9]+",
-    table="yunet|retinaface_all|retinaface_cascade",
+    table="yunet|retinaface_all|retinaface_cascade|centerface_all|centerface_cascade",
 
 
 EVAL_SETS = {s["name"]: s for s in config["evaluate"]["image_sets"]}
@@ -140,7 +163,7 @@ def get_blurred_chunks(wildcards):
 
 
 def get_model(wildcards):
-    return YUNET_ONNX if wildcards.detector == "yunet" else RETINAFACE_ONNX
+    return MODEL_ONNX[wildcards.detector]
 
 
 def get_eval_metrics(wildcards):
@@ -155,9 +178,29 @@ def get_eval_metrics(wildcards):
     return files
 
 
+def detector_scope(detector):
+    """Which frames a detector runs on: 'all', or 'cascade' (the frames YuNet leaves uncertain)."""
+    if detector == "yunet" or MERGE_MODE != "cascade":
+        return "all"
+    if detector == "centerface" and config["merge"]["cascade"]["centerface"] == "all":
+        return "all"
+    return "cascade"
+
+
+def detection_table(vid, detector):
+    """The gathered detection table of one detector (named by its scope where it has one)."""
+    if detector == "yunet":
+        return f"results/{vid}/detections/yunet.parquet"
+    return f"results/{vid}/detections/{detector}_{detector_scope(detector)}.parquet"
+
+
 def get_retinaface_table(wildcards):
-    scope = "cascade" if MERGE_MODE == "cascade" else "all"
-    return f"results/{wildcards.vid}/detections/retinaface_{scope}.parquet"
+    return detection_table(wildcards.vid, "retinaface")
+
+
+def get_centerface_table(wildcards):
+    """CenterFace's table when it is enabled; nothing otherwise (the rule then runs as before)."""
+    return detection_table(wildcards.vid, "centerface") if CENTERFACE else []
 
 
 def get_cascade_frames(wildcards):
@@ -193,14 +236,13 @@ def get_stage_audits(wildcards):
     else:
         blurred = [f"blur_frames.{c}" for c in chunks] if len(chunks) > 1 else []
         last = [*blurred, "encode_video"]
-    retinaface = "detect_retinaface_" + (
-        "cascade" if MERGE_MODE == "cascade" else "all"
-    )
+    detect = ["detect_yunet"] + [
+        f"detect_{d}_{detector_scope(d)}" for d in DETECTORS if d != "yunet"
+    ]
     stages = [
         "index_frames",
-        *(f"{d}.{c}" for d in ("detect_yunet", retinaface) for c in chunks),
-        "detect_yunet",
-        retinaface,
+        *(f"{d}.{c}" for d in detect for c in chunks),
+        *detect,
         "merge_regions",
         *last,
         "verify_residual",
@@ -216,8 +258,7 @@ def get_manifest_outputs(wildcards):
     return [
         get_deliverable(vid),
         f"results/{vid}/regions.parquet",
-        f"results/{vid}/detections/yunet.parquet",
-        get_retinaface_table(wildcards),
+        *(detection_table(vid, d) for d in DETECTORS),
         f"results/{vid}/frames.tsv",
         f"results/{vid}/verification/flags.tsv",
         f"results/{vid}/verification/verdict.json",

@@ -79,6 +79,36 @@ rule detect_retinaface:
         "../scripts/detect.py"
 
 
+# CenterFace (optional: detect.centerface.enabled), on all frames or, in cascade mode with
+# merge.cascade.centerface: selected, on the frames YuNet leaves uncertain (as RetinaFace).
+rule detect_centerface:
+    input:
+        video=get_video,
+        frames="results/{vid}/frames.tsv",
+        model=CENTERFACE_ONNX,
+        only=get_cascade_frames,
+    output:
+        table=temp("results/{vid}/detections/chunks/centerface_{scope}.{chunk}.parquet"),
+        audit="results/{vid}/audit/detect_centerface_{scope}.{chunk}.json",
+    log:
+        "results/logs/detect_centerface/{vid}_{scope}.{chunk}.log",
+    benchmark:
+        "results/benchmarks/detect_centerface/{vid}_{scope}.{chunk}.tsv"
+    conda:
+        RETINAFACE_ENV
+    threads: config["detect"]["threads"]
+    resources:
+        gpu=GPUS,
+        mem_mb=2000,
+        runtime=480,
+    params:
+        code=CODE["detect_centerface"],
+        cfg=config["detect"]["centerface"],
+        device=config["detect"]["device"],
+    script:
+        "../scripts/detect.py"
+
+
 rule gather_detections:
     input:
         tables=get_detection_chunks,

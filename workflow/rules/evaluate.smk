@@ -10,7 +10,7 @@ rule eval_detect_images:
     benchmark:
         "results/benchmarks/eval_detect_images/{set}_{detector}.tsv"
     wildcard_constraints:
-        detector="yunet|retinaface",
+        detector="yunet|retinaface|centerface",
     conda:
         "../../envs/detect.yaml"
     threads: config["detect"]["threads"]
@@ -29,8 +29,10 @@ rule eval_score_images:
         gt=lambda wc: EVAL_SETS[wc.set]["gt"],
         yunet="results/eval/{set}/yunet.parquet",
         retinaface="results/eval/{set}/retinaface.parquet",
+        centerface="results/eval/{set}/centerface.parquet",
         yunet_meta="results/eval/{set}/yunet.json",
         retinaface_meta="results/eval/{set}/retinaface.json",
+        centerface_meta="results/eval/{set}/centerface.json",
     output:
         "results/eval/{set}/metrics.json",
     log:
@@ -57,6 +59,9 @@ rule eval_score_videos:
         yunet=expand("results/{vid}/detections/yunet.parquet", vid=sorted(EVAL_CLIPS)),
         retinaface=expand(
             "results/{vid}/detections/retinaface_all.parquet", vid=sorted(EVAL_CLIPS)
+        ),
+        centerface=expand(
+            "results/{vid}/detections/centerface_all.parquet", vid=sorted(EVAL_CLIPS)
         ),
         frames=expand("results/{vid}/frames.tsv", vid=sorted(EVAL_CLIPS)),
         probe=expand("results/{vid}/probe.json", vid=sorted(EVAL_CLIPS)),

@@ -2,6 +2,7 @@ rule merge_regions:
     input:
         yunet="results/{vid}/detections/yunet.parquet",
         retinaface=get_retinaface_table,
+        centerface=get_centerface_table,
         probe="results/{vid}/probe.json",
         frames="results/{vid}/frames.tsv",
     output:
@@ -18,6 +19,6 @@ rule merge_regions:
         runtime=10,
     params:
         code=CODE["merge_regions"],
-        merge=config["merge"],
+        merge=STAGE_CONFIG["merge"],
     script:
         "../scripts/merge_regions.py"

@@ -36,6 +36,25 @@ rule stage_retinaface:
         "../scripts/stage_retinaface.py"
 
 
+rule stage_centerface:
+    output:
+        model=f"{MODELS}/centerface.onnx",
+        onnx=CENTERFACE_ONNX,
+        sidecar=f"{CENTERFACE_ONNX}.sha256",
+        audit=CENTERFACE_AUDIT,
+    log:
+        "results/logs/stage_centerface.log",
+    benchmark:
+        "results/benchmarks/stage_centerface.tsv"
+    conda:
+        "../../envs/convert.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/stage_centerface.py"
+
+
 rule make_demo:
     output:
         "resources/demo/demo.mp4",
@@ -58,3 +77,4 @@ rule stage_models:
         RETINAFACE_ONNX,
         YUNET_AUDIT,
         RETINAFACE_AUDIT,
+        [CENTERFACE_ONNX, CENTERFACE_AUDIT] if CENTERFACE else [],

