@@ -6,7 +6,7 @@ import pytest
 
 from btb.merge import MergeParams, merge_detections
 from btb.tables import detections_frame, empty_detections
-from btb.temporal import EXTEND, FILL, TemporalParams, fill_and_extend, link_tracks, speed_factors
+from btb.temporal import CONTINUE, EXTEND, FILL, TemporalParams, fill_and_extend, link_tracks, speed_factors
 
 P = TemporalParams(max_gap=6, extend=2, speed_gain=0.0)
 
@@ -113,3 +113,77 @@ def test_extension_follows_a_fast_face():
         assert r.source == EXTEND
         assert r.x <= x and r.x + r.w >= x + w, "the moving face stays inside the held box"
         assert r.w == pytest.approx(1.5 * 40, abs=2), "held boxes keep the track's speed enlargement"
+
+
+def det_rows(f, b, scores):
+    return pd.concat([detections_frame(int(i), "yunet", b[k : k + 1], np.array([s]), np.zeros((1, 10)))
+                      for k, (i, s) in enumerate(zip(f, scores, strict=True))], ignore_index=True)
+
+
+CONT = TemporalParams(max_gap=6, extend=2, speed_gain=0.0, continue_thresholds={"yunet": 0.4})
+UNION = MergeParams("union", {"yunet": 0.5}, enlarge=1.0)
+
+
+def test_weak_detections_continue_a_confident_track():
+    """A face seen confidently for 10 frames, then only at 0.45 for 10 more (a turning head, the frame edge):
+    without continuation it is exposed from frame 12; with it, blurred to the end plus the extension."""
+    f, b = moving_face(range(20))
+    table = det_rows(f, b, [0.9] * 10 + [0.45] * 10)
+    plain = merge_detections({"yunet": table}, UNION, 400, 200, P, n_frames=30)
+    assert set(plain.frame_index) == set(range(12))
+    cont = merge_detections({"yunet": table}, UNION, 400, 200, CONT, n_frames=30)
+    assert set(cont.frame_index) == set(range(22))
+    assert set(cont[cont.frame_index.between(10, 19)].source) == {CONTINUE}
+    assert cont[cont.source == CONTINUE].score.tolist() == [0.45] * 10
+    assert cont.track_id.nunique() == 1
+
+
+def test_weak_detections_alone_are_not_blurred():
+    f, b = moving_face(range(20))
+    table = det_rows(f, b, [0.45] * 20)
+    assert merge_detections({"yunet": table}, UNION, 400, 200, CONT, n_frames=30).empty
+    below = det_rows(f, b, [0.9] * 10 + [0.35] * 10)  # under the continuation threshold: not used
+    assert set(merge_detections({"yunet": below}, UNION, 400, 200, CONT, n_frames=30).frame_index) == set(range(12))
+
+
+def test_weak_lead_in_before_the_first_confident_detection_is_kept():
+    f, b = moving_face(range(5, 20))
+    table = det_rows(f, b, [0.45] * 5 + [0.9] * 10)
+    out = merge_detections({"yunet": table}, UNION, 400, 200, CONT, n_frames=30)
+    assert set(out.frame_index) == set(range(3, 22))
+
+
+def test_weak_box_beside_a_face_does_not_ride_on_its_track():
+    """A large sub-threshold box near a confident face (a false detection of the downscaled pass: centre
+    within a box size, little overlap) links by overlap only, so it is not kept."""
+    f, b = moving_face(range(10), dx=0.0)
+    big = np.array([[90.0, 10.0, 160.0, 160.0]])  # IoU with the 40 px face about 0.06
+    table = pd.concat([det_rows(f, b, [0.9] * 10), det_rows(range(3, 8), np.repeat(big, 5, axis=0), [0.45] * 5)],
+                      ignore_index=True)
+    out = merge_detections({"yunet": table}, UNION, 400, 200, CONT, n_frames=12)
+    assert CONTINUE not in set(out.source)
+    assert (out.w <= 40).all()
+
+
+def test_weak_box_on_a_confident_box_adds_nothing():
+    f, b = moving_face(range(10), dx=0.0)
+    shifted = b + np.array([2.0, 2.0, 0.0, 0.0])
+    table = pd.concat([det_rows(f, b, [0.9] * 10), det_rows(f, shifted, [0.45] * 10)], ignore_index=True)
+    with_weak = merge_detections({"yunet": table}, UNION, 400, 200, CONT, n_frames=12)
+    without = merge_detections({"yunet": det_rows(f, b, [0.9] * 10)}, UNION, 400, 200, CONT, n_frames=12)
+    pd.testing.assert_frame_equal(with_weak, without)
+
+
+def test_continuation_is_off_in_intersection_mode_and_without_tracking():
+    f, b = moving_face(range(20))
+    table = det_rows(f, b, [0.9] * 10 + [0.45] * 10)
+    out = merge_detections({"yunet": table}, UNION, 400, 200)
+    assert set(out.frame_index) == set(range(10))
+    assert CONTINUE not in set(merge_detections({"yunet": table, "retinaface": table.assign(detector="retinaface")},
+                                                MergeParams("intersection", {"yunet": 0.5, "retinaface": 0.5},
+                                                            enlarge=1.0), 400, 200, CONT, n_frames=30).source)
+
+
+def test_continue_thresholds_validated():
+    with pytest.raises(ValueError, match="continue_thresholds"):
+        TemporalParams(continue_thresholds={"yunet": 1.5})

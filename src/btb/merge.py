@@ -15,7 +15,7 @@ import pandas as pd
 
 from btb.boxes import clip_to_frame, iou_matrix, scale_about_centre, to_int_pixels, to_xyxy
 from btb.tables import REGION_COLUMNS, empty_regions
-from btb.temporal import EXTEND, TemporalParams, fill_and_extend, link_tracks, speed_factors
+from btb.temporal import CONTINUE, EXTEND, TemporalParams, fill_and_extend, link_tracks, speed_factors
 
 MODES = ("union", "cascade", "intersection")
 
@@ -73,16 +73,32 @@ def _fuse(boxes: np.ndarray, scores: np.ndarray, sources: np.ndarray, iou: float
     return out
 
 
-def _candidates(tables: dict[str, pd.DataFrame], params: MergeParams) -> pd.DataFrame:
+def _candidates(tables: dict[str, pd.DataFrame], params: MergeParams,
+                continue_thresholds: dict[str, float] | None = None) -> pd.DataFrame:
+    """Detections at or above their detector's threshold (``confident``), plus, with ``continue_thresholds``,
+    the weaker ones at or above those (not confident)."""
     parts = []
     for name, df in tables.items():
         thr = params.thresholds[name]
-        kept = df[df["score"] >= thr]
-        parts.append(kept[["frame_index", "x", "y", "w", "h", "score"]].assign(source=name))
+        low = min(thr, (continue_thresholds or {}).get(name, thr))
+        kept = df[df["score"] >= low]
+        parts.append(kept[["frame_index", "x", "y", "w", "h", "score"]].assign(
+            source=name, confident=kept["score"].to_numpy() >= thr))
     parts = [p for p in parts if len(p)]
     if not parts:
-        return pd.DataFrame(columns=["frame_index", "x", "y", "w", "h", "score", "source"])
+        return pd.DataFrame(columns=["frame_index", "x", "y", "w", "h", "score", "source", "confident"])
     return pd.concat(parts, ignore_index=True)
+
+
+def _weak_boxes(weak: pd.DataFrame, confident: np.ndarray, fuse_iou: float) -> list[tuple]:
+    """A frame's sub-threshold boxes that no confident box of the frame already covers, fused among themselves."""
+    wb = weak[["x", "y", "w", "h"]].to_numpy(dtype=np.float64)
+    if len(confident):
+        wb_keep = ~(iou_matrix(wb, confident) >= fuse_iou).any(axis=1)
+        weak, wb = weak[wb_keep], wb[wb_keep]
+    if not len(wb):
+        return []
+    return _fuse(wb, weak["score"].to_numpy(), np.full(len(wb), CONTINUE, dtype=object), fuse_iou)
 
 
 def _intersection(frame: pd.DataFrame, params: MergeParams) -> pd.DataFrame:
@@ -108,24 +124,33 @@ def merge_detections(
 
     With ``temporal`` (and the video's ``n_frames``), per-frame boxes are linked into tracks that fill short
     gaps, extend before and after each track, and enlarge with speed (``btb.temporal``); added regions have
-    source ``temporal_fill`` / ``temporal_extend``.
+    source ``temporal_fill`` / ``temporal_extend``. With ``temporal.continue_thresholds`` (union and cascade),
+    weaker detections link too and are kept, as ``temporal_continue``, only on a track that has a confident
+    one.
     """
-    cand = _candidates(tables, params)
+    weak_thr = temporal.continue_thresholds if temporal is not None and params.mode != "intersection" else None
+    cand = _candidates(tables, params, weak_thr)
     frames: list[int] = []
     boxes: list[np.ndarray] = []
     scores: list[float] = []
     sources: list[str] = []
+    confident: list[bool] = []
     for frame_index, frame in cand.groupby("frame_index", sort=True):
+        weak = frame[~frame["confident"].astype(bool)]
+        frame = frame[frame["confident"].astype(bool)]
         if params.mode == "intersection":
             frame = _intersection(frame, params)
-            if frame.empty:
-                continue
         fb = frame[["x", "y", "w", "h"]].to_numpy(dtype=np.float64)
-        for box, score, src in _fuse(fb, frame["score"].to_numpy(), frame["source"].to_numpy(), params.fuse_iou):
+        fused = _fuse(fb, frame["score"].to_numpy(), frame["source"].to_numpy(), params.fuse_iou) if len(fb) else []
+        n_conf = len(fused)
+        if len(weak):
+            fused += _weak_boxes(weak, fb, params.fuse_iou)
+        for k, (box, score, src) in enumerate(fused):
             frames.append(int(frame_index))
             boxes.append(box)
             scores.append(score)
             sources.append(src)
+            confident.append(k < n_conf)
     if not frames:
         return empty_regions()
     f = np.asarray(frames, dtype=np.int64)
@@ -137,7 +162,12 @@ def merge_detections(
     if temporal is not None:
         if n_frames is None:
             raise ValueError("temporal coverage needs the video's frame count")
-        track = link_tracks(f, b, temporal)
+        conf = np.asarray(confident)
+        track = link_tracks(f, b, temporal, weak=~conf)
+        keep = conf | np.isin(track, track[conf])  # a weak box stays only on a track with a confident one
+        f, b, sc, src_arr, track = f[keep], b[keep], sc[keep], src_arr[keep], track[keep]
+        if not len(f):
+            return empty_regions()
         af, ab, at, asrc = fill_and_extend(f, b, track, n_frames, temporal)
         f, b, track = np.concatenate([f, af]), np.concatenate([b, ab]), np.concatenate([track, at])
         sc, src_arr = np.concatenate([sc, np.zeros(len(af))]), np.concatenate([src_arr, asrc])

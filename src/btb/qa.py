@@ -70,7 +70,7 @@ def timeline_png(n_frames: int, tables: dict[str, pd.DataFrame], thresholds: dic
             lw=2, alpha=0.6)
     if len(tmp):
         ax.bar(x, np.bincount(tmp.frame_index, minlength=n_frames)[:n_frames], width=1.0, alpha=0.3,
-               label="regions (temporal fill/extend)")
+               label="regions (temporal fill/extend/continue)")
     if len(flags):
         ax.plot(flags.frame_index, np.zeros(len(flags)) - 0.2, "rv", label="residual flags")
     ax.set(xlabel="frame", ylabel="count", xlim=(0, max(n_frames - 1, 1)))

@@ -12,10 +12,15 @@ recover those frames:
   (source ``temporal_extend``): a face is blurred from before the detector first sees it.
 * **Speed.** Each box is enlarged by ``1 + speed_gain * speed / size`` (speed in pixels per frame, size the
   box's longer side), capped at ``max_speed_enlarge``: a fast face moves within the frame it is shown.
+* **Continuation.** Detections below the decision threshold but at or above ``continue_thresholds`` (per
+  detector) take part in linking; they are kept (source ``temporal_continue``) only on a track that also has
+  a detection at or above the decision threshold, and dropped everywhere else (``btb.merge``). A face seen
+  confidently once stays blurred while its score dips (a turning head, a face at the frame edge), without
+  blurring every weak detection of the video.
 
-The tracker never drops a box: every input box is in the output, so tracking can only add coverage.
-Raising ``max_gap`` or ``extend`` covers longer misses at the price of blurring where a face may no longer
-be; ``speed_gain`` trades blur area for safety on fast motion.
+The tracker never drops a confident box: every box at or above the decision threshold is in the output, so
+tracking can only add coverage. Raising ``max_gap`` or ``extend`` covers longer misses at the price of
+blurring where a face may no longer be; ``speed_gain`` trades blur area for safety on fast motion.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from btb.boxes import iou_matrix
 
 FILL = "temporal_fill"
 EXTEND = "temporal_extend"
+CONTINUE = "temporal_continue"
 
 
 @dataclass(frozen=True)
@@ -38,10 +44,15 @@ class TemporalParams:
     match_distance: float = 1.0  # centre distance, in units of the track box's longer side
     speed_gain: float = 1.0
     max_speed_enlarge: float = 2.0
+    # detector -> score at or above which a sub-threshold detection may continue a confident track ({}: none)
+    continue_thresholds: dict[str, float] = field(default_factory=dict)
+    continue_iou: float = 0.3  # overlap with the track's predicted box that a sub-threshold detection needs
 
     def __post_init__(self) -> None:
         if self.max_gap < 0 or self.extend < 0:
             raise ValueError("max_gap and extend must be >= 0")
+        if any(not 0 <= v <= 1 for v in self.continue_thresholds.values()):
+            raise ValueError("continue_thresholds must be in [0, 1]")
 
 
 @dataclass
@@ -50,6 +61,7 @@ class Track:
     frames: list[int] = field(default_factory=list)
     boxes: list[np.ndarray] = field(default_factory=list)
     members: list[int] = field(default_factory=list)  # row numbers of the input boxes
+    confirmed: bool = True  # has a box at or above the decision threshold (not only weak ones)
 
     @property
     def last_frame(self) -> int:
@@ -69,8 +81,16 @@ def _centre(b: np.ndarray) -> np.ndarray:
     return b[..., :2] + b[..., 2:] / 2
 
 
-def link_tracks(frame_index: np.ndarray, boxes: np.ndarray, params: TemporalParams) -> np.ndarray:
-    """Track id of every input box (rows of ``boxes``, x y w h, with their ``frame_index``)."""
+def link_tracks(frame_index: np.ndarray, boxes: np.ndarray, params: TemporalParams,
+                weak: np.ndarray | None = None) -> np.ndarray:
+    """Track id of every input box (rows of ``boxes``, x y w h, with their ``frame_index``).
+
+    ``weak`` marks sub-threshold boxes (continuation candidates). A weak box, and any box joining a track
+    that so far holds only weak boxes, links by overlap with the predicted box (IoU >= ``continue_iou``)
+    only, never by centre distance: a large or distant weak box beside a face (a false detection) does not
+    ride on the face's track.
+    """
+    weak = np.zeros(len(boxes), dtype=bool) if weak is None else np.asarray(weak, dtype=bool)
     order = np.argsort(frame_index, kind="stable")
     track_of = np.full(len(boxes), -1, dtype=np.int64)
     open_tracks: list[Track] = []
@@ -91,6 +111,9 @@ def link_tracks(frame_index: np.ndarray, boxes: np.ndarray, params: TemporalPara
             score = np.where(iou >= params.match_iou, 1 + iou, np.where(dist <= params.match_distance,
                                                                       1 - dist / (params.match_distance + 1e-9),
                                                                       -1.0))
+            # a weak box, or a track with no confident box yet, links by overlap only
+            loose = weak[rows][None, :] | np.array([not t.confirmed for t in open_tracks])[:, None]
+            score = np.where(loose, np.where(iou >= params.continue_iou, 1 + iou, -1.0), score)
             for ti, di in sorted(np.argwhere(score > -1), key=lambda p: -score[p[0], p[1]]):
                 if ti in matched_t or di in matched_d:
                     continue
@@ -100,10 +123,11 @@ def link_tracks(frame_index: np.ndarray, boxes: np.ndarray, params: TemporalPara
                 t.frames.append(int(f))
                 t.boxes.append(dets[di])
                 t.members.append(int(rows[di]))
+                t.confirmed |= not weak[rows[di]]
                 track_of[rows[di]] = t.track_id
         for di, row in enumerate(rows):
             if di not in matched_d:
-                t = Track(next_id, [int(f)], [dets[di]], [int(row)])
+                t = Track(next_id, [int(f)], [dets[di]], [int(row)], confirmed=not weak[row])
                 next_id += 1
                 open_tracks.append(t)
                 track_of[row] = t.track_id
