@@ -18,7 +18,7 @@ import onnxruntime as ort
 
 from btb.boxes import nms
 from btb.detect.base import RawDetections, detect_multiscale, pass_scales
-from btb.detect.retinaface import choose_providers
+from btb.detect.retinaface import choose_providers, session_options
 
 STRIDE = 4  # map cells per input pixel: 1/4
 INPUT = "input.1"
@@ -60,10 +60,7 @@ class CenterFaceDetector:
         threads: int = 1,
         device: str = "cpu",
     ) -> None:
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = max(1, threads)
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
+        opts = session_options(threads)
         self.providers = choose_providers(device, "CenterFace")
         self._session = ort.InferenceSession(str(model_path), opts, providers=self.providers)
         self.score_floor = score_floor
