@@ -95,3 +95,25 @@ def test_centerface_disabled_leaves_no_key_for_the_stages():
     assert cfg["merge"]["thresholds"]["centerface"] == 0.2, "the caller's configuration is not changed"
     cfg["detect"]["centerface"]["enabled"] = True
     assert detectors(cfg) == ["yunet", "retinaface", "centerface"] and stage_config(cfg) == cfg
+
+
+def test_centerface_keys_are_optional_unless_enabled():
+    """A configuration written before the optional third detector (no centerface keys) stays valid; enabling
+    it without its thresholds is an error naming the missing key."""
+    import copy
+
+    from btb.config import detectors, stage_config
+
+    cfg = default_config()
+    old = copy.deepcopy(cfg)
+    del old["detect"]["centerface"]
+    for section in (old["merge"]["thresholds"], old["merge"]["cascade"], old["verify"]["thresholds"]):
+        del section["centerface"]
+    assert validate_config(old) is old and detectors(old) == ["yunet", "retinaface"]
+    assert stage_config(old) == stage_config(cfg), "the same stage parameters as with the keys present"
+    on = copy.deepcopy(cfg)
+    on["detect"]["centerface"]["enabled"] = True
+    del on["verify"]["thresholds"]["centerface"]
+    with pytest.raises(InputError, match="'verify.thresholds': 'centerface' is required when "
+                                         "detect.centerface.enabled is true"):
+        validate_config(on)

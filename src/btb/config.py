@@ -27,7 +27,18 @@ def validate_config(config: dict[str, Any], source: str | Path = "config") -> di
         e = errors[0]
         key = ".".join(str(p) for p in e.absolute_path) or "(top level)"
         raise InputError(source, f"invalid configuration at '{key}': {e.message}")
+    # the optional third detector's keys may be left out, unless it is enabled
+    if centerface_enabled(config):
+        for section, key in ((("merge", "thresholds"), "centerface"), (("merge", "cascade"), "centerface"),
+                             (("verify", "thresholds"), "centerface")):
+            if key not in config.get(section[0], {}).get(section[1], {}):
+                raise InputError(source, f"invalid configuration at '{'.'.join(section)}': 'centerface' is "
+                                         "required when detect.centerface.enabled is true")
     return config
+
+
+def centerface_enabled(config: dict[str, Any]) -> bool:
+    return bool(config.get("detect", {}).get("centerface", {}).get("enabled", False))
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -43,15 +54,15 @@ def load_config(path: str | Path) -> dict[str, Any]:
 
 def detectors(config: dict[str, Any]) -> list[str]:
     """The detectors a run uses, in cascade order: YuNet, RetinaFace, and CenterFace when enabled."""
-    return ["yunet", "retinaface"] + (["centerface"] if config["detect"]["centerface"]["enabled"] else [])
+    return ["yunet", "retinaface"] + (["centerface"] if centerface_enabled(config) else [])
 
 
 def stage_config(config: dict[str, Any]) -> dict[str, Any]:
     """The configuration as the stages see it: with CenterFace disabled its keys are dropped, so that a run
     without it has exactly the parameters, jobs and outputs of the two-detector workflow (nothing reruns)."""
     out = copy.deepcopy(config)
-    if not config["detect"]["centerface"]["enabled"]:
-        del out["detect"]["centerface"]
+    if not centerface_enabled(config):
+        out["detect"].pop("centerface", None)
         for section in (out["merge"]["thresholds"], out["merge"]["cascade"], out["verify"]["thresholds"]):
             section.pop("centerface", None)
     return out

@@ -103,7 +103,7 @@ rule detect_centerface:
         runtime=480,
     params:
         code=CODE["detect_centerface"],
-        cfg=config["detect"]["centerface"],
+        cfg=config["detect"].get("centerface", {}),
         device=config["detect"]["device"],
     script:
         "../scripts/detect.py"
