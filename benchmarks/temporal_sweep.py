@@ -5,7 +5,7 @@ results/eval-<clip>/. Prints, per setting, union's recall@0.8, recall@0.5, expos
 ratio on each clip group:
 
     .venv/bin/python benchmarks/temporal_sweep.py --eval-dir ../shared/eval/video \\
-        --max-gap 6 15 30 60 --extend 3 10 --enlarge 1.3 1.5
+        --max-gap 6 15 30 60 --extend 3 10 --enlarge 1.3 1.5 --size-hold 0 30 90 --continue-yunet 0.4 0.45
 """
 
 from __future__ import annotations
@@ -45,21 +45,33 @@ def main() -> None:
     ap.add_argument("--max-gap", type=int, nargs="+", default=[6])
     ap.add_argument("--extend", type=int, nargs="+", default=[3])
     ap.add_argument("--enlarge", type=float, nargs="+", default=[1.3])
+    ap.add_argument("--size-hold", type=int, nargs="+", default=None)
+    ap.add_argument("--bridge-gap", type=int, nargs="+", default=None)
+    ap.add_argument("--continue-yunet", type=float, nargs="+", default=None,
+                    help="merge.temporal.continue_thresholds.yunet (1.0: continuation off)")
+    ap.add_argument("--methods", nargs="+", default=["union"], help="union, cascade, ...")
     args = ap.parse_args()
     clips = load_clips(args.results, args.eval_dir)
     if not clips:
         raise SystemExit(f"no cached detections under {args.results}/eval-*: run btb evaluate first")
     base = load_config(ROOT / "config" / "config.yaml")["merge"]
-    print("| max_gap | extend | enlarge | group | rec@0.8 | rec@0.5 | exposed | blur ratio |")
-    print("|---|---|---|---|---|---|---|---|")
-    for gap, ext, enl in itertools.product(args.max_gap, args.extend, args.enlarge):
+    holds = args.size_hold or [base["temporal"].get("size_hold", 0)]
+    bridges = args.bridge_gap or [base["temporal"].get("bridge_gap", 0)]
+    conts = args.continue_yunet or [base["temporal"].get("continue_thresholds", {}).get("yunet", 1.0)]
+    print("| max_gap | extend | enlarge | size_hold | bridge_gap | continue (YuNet) | group | method | rec@0.8 | "
+          "rec@0.5 | exposed | blur ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for gap, ext, enl, hold, bridge, cont in itertools.product(args.max_gap, args.extend, args.enlarge, holds,
+                                                               bridges, conts):
         merge = copy.deepcopy(base)
-        merge["temporal"].update(max_gap=gap, extend=ext)
+        merge["temporal"].update(max_gap=gap, extend=ext, size_hold=hold, bridge_gap=bridge,
+                                 continue_thresholds={"yunet": cont})
         merge["enlarge"] = enl
-        for group, figs in evaluate_videos(clips, merge)["groups"].items():
-            u = figs["union"]
-            print(f"| {gap} | {ext} | {enl} | {group} | {u['recall_at_0_8']:.3f} | {u['recall_at_0_5']:.3f} | "
-                  f"{u['exposed_frames']} | {u['blur_area_ratio']:.2f} |")
+        for group, figs in evaluate_videos(clips, merge, only=args.methods)["groups"].items():
+            for m in args.methods:
+                u = figs[m]
+                print(f"| {gap} | {ext} | {enl} | {hold} | {bridge} | {cont} | {group} | {m} | {u['recall_at_0_8']:.3f} | "
+                      f"{u['recall_at_0_5']:.3f} | {u['exposed_frames']} | {u['blur_area_ratio']:.3f} |", flush=True)
 
 
 if __name__ == "__main__":

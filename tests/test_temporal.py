@@ -6,7 +6,8 @@ import pytest
 
 from btb.merge import MergeParams, merge_detections
 from btb.tables import detections_frame, empty_detections
-from btb.temporal import CONTINUE, EXTEND, FILL, TemporalParams, fill_and_extend, link_tracks, speed_factors
+from btb.temporal import (CONTINUE, EXTEND, FILL, TemporalParams, fill_and_extend, hold_sizes, link_tracks,
+                          speed_factors)
 
 P = TemporalParams(max_gap=6, extend=2, speed_gain=0.0)
 
@@ -187,3 +188,79 @@ def test_continuation_is_off_in_intersection_mode_and_without_tracking():
 def test_continue_thresholds_validated():
     with pytest.raises(ValueError, match="continue_thresholds"):
         TemporalParams(continue_thresholds={"yunet": 1.5})
+
+
+# ---------------------------------------------------------------------------------------- bridging, size hold
+BRIDGE = TemporalParams(max_gap=6, extend=2, speed_gain=0.0, bridge_gap=30, bridge_min=10, bridge_distance=3.0)
+
+
+def test_established_track_bridges_a_long_miss():
+    # a head seen for 20 frames, then turned away for 25 frames (no detector sees it), then seen again
+    f, b = moving_face([f for f in range(70) if not 20 <= f < 45])
+    track = link_tracks(f, b, BRIDGE)
+    assert len(set(track)) == 1
+    af, ab, _, src = fill_and_extend(f, b, track, 70, BRIDGE)
+    assert sorted(af[src == FILL]) == list(range(20, 45))
+    assert not (src == EXTEND).any() or set(af[src == EXTEND]) <= {68, 69}, "extended only at the ends"
+
+
+def test_short_track_is_not_bridged():
+    f, b = moving_face([f for f in range(14, 50) if not 20 <= f < 45])  # only 6 detections before the miss
+    track = link_tracks(f, b, BRIDGE)
+    assert len(set(track)) == 2
+    _, _, _, src = fill_and_extend(f, b, track, 50, BRIDGE)
+    assert not (src == FILL).any()
+
+
+def test_miss_longer_than_bridge_gap_starts_a_new_track():
+    f, b = moving_face([f for f in range(90) if not 20 <= f < 52])  # 32 missing > bridge_gap 30
+    assert len(set(link_tracks(f, b, BRIDGE))) == 2
+
+
+def test_bridged_track_is_refound_further_away_but_not_anywhere():
+    fa, ba = moving_face(range(20), dx=0.0)
+    for shift, same in ((100.0, True), (200.0, False)):  # 2.5 and 5 box sizes (40 px) from where it was lost
+        fb, bb = moving_face(range(40, 60), x0=100.0 + shift, dx=0.0)
+        track = link_tracks(np.concatenate([fa, fb]), np.concatenate([ba, bb]), BRIDGE)
+        assert (len(set(track)) == 1) is same
+    # without bridging, a 2.5-box jump after 20 frames is another track
+    assert len(set(link_tracks(np.concatenate([fa, fb]), np.concatenate([ba, bb]), P))) == 2
+
+
+def test_size_hold_fills_a_dip_between_larger_boxes():
+    f = np.arange(60)
+    size = np.where((f >= 20) & (f < 40), 30.0, 60.0)  # the face box shrinks while the head is turned
+    b = np.column_stack([np.full(60, 100.0) - size / 2, np.full(60, 80.0) - size / 2, size, size])
+    held = hold_sizes(f, b, np.zeros(60, np.int64), hold=30, dip=0.1)
+    assert np.allclose(held[:, 2:], 60.0), "the dip is filled to the size around it"
+    assert np.allclose(held[:, :2] + held[:, 2:] / 2, [100.0, 80.0]), "about the box's centre"
+    assert np.allclose(hold_sizes(f, b, np.zeros(60, np.int64), hold=10, dip=0.1)[25, 2:], 30.0), \
+        "a dip wider than the window on either side is not filled"
+
+
+def test_size_hold_keeps_a_steady_shrink_and_jitter():
+    f = np.arange(100)
+    size = np.linspace(140, 50, 100)  # a zoom out: the face really gets smaller
+    b = np.column_stack([np.zeros(100), np.zeros(100), size, size])
+    held = hold_sizes(f, b, np.zeros(100, np.int64), hold=50, dip=0.1)
+    assert np.allclose(held, b)
+    jitter = 60.0 * (1 + 0.04 * np.sin(f))  # +-4 %: below dip
+    bj = np.column_stack([np.zeros(100), np.zeros(100), jitter, jitter])
+    assert np.allclose(hold_sizes(f, bj, np.zeros(100, np.int64), hold=50, dip=0.1), bj)
+
+
+def test_size_hold_is_per_track_and_ignores_unmeasured_boxes():
+    f = np.array([0, 1, 2, 0, 1, 2])
+    b = np.array([[0, 0, 50, 50], [0, 0, 20, 20], [0, 0, 50, 50], [0, 0, 20, 20], [0, 0, 20, 20], [0, 0, 90, 90]],
+                 dtype=float)
+    track = np.array([0, 0, 0, 1, 1, 1])
+    measured = np.array([True, True, True, True, True, False])  # track 1's big box is an extension
+    held = hold_sizes(f, b, track, hold=5, measured=measured, dip=0.1)
+    assert held[1, 2] == 50 and np.allclose(held[3:5, 2:], 20)
+
+
+def test_bridge_and_hold_params_validated():
+    with pytest.raises(ValueError, match="bridge_gap"):
+        TemporalParams(bridge_gap=-1)
+    with pytest.raises(ValueError, match="size_dip"):
+        TemporalParams(size_dip=1.0)

@@ -15,7 +15,8 @@ import pandas as pd
 
 from btb.boxes import clip_to_frame, iou_matrix, scale_about_centre, to_int_pixels, to_xyxy
 from btb.tables import REGION_COLUMNS, empty_regions
-from btb.temporal import CONTINUE, EXTEND, TemporalParams, fill_and_extend, link_tracks, speed_factors
+from btb.temporal import (CONTINUE, EXTEND, TemporalParams, fill_and_extend, hold_sizes, link_tracks,
+                          speed_factors)
 
 MODES = ("union", "cascade", "intersection")
 
@@ -172,6 +173,7 @@ def merge_detections(
         f, b, track = np.concatenate([f, af]), np.concatenate([b, ab]), np.concatenate([track, at])
         sc, src_arr = np.concatenate([sc, np.zeros(len(af))]), np.concatenate([src_arr, asrc])
         factor = speed_factors(f, b, track, temporal, measured=src_arr != EXTEND)
+        b = hold_sizes(f, b, track, temporal.size_hold, measured=src_arr != EXTEND, dip=temporal.size_dip)
     scaled = scale_about_centre(b, params.enlarge * factor)
     ib = to_int_pixels(clip_to_frame(scaled, width, height), width, height)
     keep = (ib[:, 2] > 0) & (ib[:, 3] > 0)

@@ -12,6 +12,17 @@ recover those frames:
   (source ``temporal_extend``): a face is blurred from before the detector first sees it.
 * **Speed.** Each box is enlarged by ``1 + speed_gain * speed / size`` (speed in pixels per frame, size the
   box's longer side), capped at ``max_speed_enlarge``: a fast face moves within the frame it is shown.
+* **Bridging.** A track with at least ``bridge_min`` detections is established: it stays open, and its gaps
+  are filled, for up to ``bridge_gap`` frames (when larger than ``max_gap``). A child turning the back of the
+  head to the camera for a second or two is lost by every face detector; the established track carries the
+  blur across. Short tracks (most false detections) keep ``max_gap``. Across a gap longer than ``max_gap``
+  the prediction stops following the last velocity after ``max_gap`` frames, and a detection within
+  ``bridge_distance`` box sizes of it (instead of ``match_distance``) re-finds the track.
+* **Size hold.** A head does not shrink when it turns or tilts away, but the detector's face box does. A dip
+  in a track's box size between larger boxes at most ``size_hold`` frames before and after is filled: the
+  box is widened and heightened, about its centre, to the smaller of the two neighbouring maxima, where it is
+  at least ``size_dip`` below it (smaller differences are the jitter of a steady face's box). A face that
+  steadily shrinks (a zoom, someone walking away) keeps its own size.
 * **Continuation.** Detections below the decision threshold but at or above ``continue_thresholds`` (per
   detector) take part in linking; they are kept (source ``temporal_continue``) only on a track that also has
   a detection at or above the decision threshold, and dropped everywhere else (``btb.merge``). A face seen
@@ -47,10 +58,17 @@ class TemporalParams:
     # detector -> score at or above which a sub-threshold detection may continue a confident track ({}: none)
     continue_thresholds: dict[str, float] = field(default_factory=dict)
     continue_iou: float = 0.3  # overlap with the track's predicted box that a sub-threshold detection needs
+    size_hold: int = 0  # frames: a dip in a track's box size between larger boxes this near is filled
+    size_dip: float = 0.1  # ... when the box is at least this much (share) narrower or shorter than they are
+    bridge_gap: int = 0  # frames: an established track (>= bridge_min detections) bridges misses this long
+    bridge_min: int = 10
+    bridge_distance: float = 3.0  # centre distance (track box sizes) that re-finds a track after > max_gap
 
     def __post_init__(self) -> None:
-        if self.max_gap < 0 or self.extend < 0:
-            raise ValueError("max_gap and extend must be >= 0")
+        if min(self.max_gap, self.extend, self.size_hold, self.bridge_gap, self.bridge_min) < 0:
+            raise ValueError("max_gap, extend, size_hold, bridge_gap and bridge_min must be >= 0")
+        if not 0 <= self.size_dip < 1:
+            raise ValueError("size_dip must be in [0, 1)")
         if any(not 0 <= v <= 1 for v in self.continue_thresholds.values()):
             raise ValueError("continue_thresholds must be in [0, 1]")
 
@@ -73,12 +91,19 @@ class Track:
         df = self.frames[-1] - self.frames[-2]
         return (self.boxes[-1] - self.boxes[-2]) / max(df, 1)
 
-    def predict(self, frame: int) -> np.ndarray:
-        return self.boxes[-1] + self.velocity() * (frame - self.last_frame)
+    def predict(self, frame: int, max_steps: int | None = None) -> np.ndarray:
+        steps = frame - self.last_frame
+        return self.boxes[-1] + self.velocity() * (steps if max_steps is None else min(steps, max_steps))
 
 
 def _centre(b: np.ndarray) -> np.ndarray:
     return b[..., :2] + b[..., 2:] / 2
+
+
+def _gap_allowed(t: Track, params: TemporalParams) -> int:
+    if params.bridge_gap > params.max_gap and len(t.frames) >= params.bridge_min:
+        return params.bridge_gap
+    return params.max_gap
 
 
 def link_tracks(frame_index: np.ndarray, boxes: np.ndarray, params: TemporalParams,
@@ -98,15 +123,18 @@ def link_tracks(frame_index: np.ndarray, boxes: np.ndarray, params: TemporalPara
     frames = frame_index[order]
     for f in np.unique(frames):
         rows = order[frames == f]
-        open_tracks = [t for t in open_tracks if f - t.last_frame <= params.max_gap + 1]
+        open_tracks = [t for t in open_tracks if f - t.last_frame <= _gap_allowed(t, params) + 1]
         dets = boxes[rows]
         matched_t: set[int] = set()
         matched_d: set[int] = set()
         if open_tracks and len(rows):
-            preds = np.stack([t.predict(int(f)) for t in open_tracks])
+            preds = np.stack([t.predict(int(f), params.max_gap + 1) for t in open_tracks])
             iou = iou_matrix(preds, dets)
             size = np.maximum(preds[:, 2], preds[:, 3])[:, None]
             dist = np.linalg.norm(_centre(preds)[:, None, :] - _centre(dets)[None, :, :], axis=2) / size
+            # after a miss longer than max_gap (an established track bridging), the face may have moved further
+            long_miss = np.array([f - t.last_frame > params.max_gap + 1 for t in open_tracks])[:, None]
+            dist = np.where(long_miss, dist * params.match_distance / max(params.bridge_distance, 1e-9), dist)
             # prefer overlap, then closeness; a pair qualifies by either test
             score = np.where(iou >= params.match_iou, 1 + iou, np.where(dist <= params.match_distance,
                                                                       1 - dist / (params.match_distance + 1e-9),
@@ -151,7 +179,7 @@ def fill_and_extend(frame_index: np.ndarray, boxes: np.ndarray, track_of: np.nda
         per_frame = np.stack([bx[fr == u].mean(axis=0) for u in uniq])
         for (a, ba), (b, bb) in zip(zip(uniq[:-1], per_frame[:-1], strict=True),
                                     zip(uniq[1:], per_frame[1:], strict=True), strict=True):
-            if 1 < b - a <= params.max_gap + 1:
+            if 1 < b - a <= max(params.max_gap, params.bridge_gap) + 1:
                 for g in range(a + 1, b):
                     w = (g - a) / (b - a)
                     out_f.append(int(g))
@@ -212,3 +240,37 @@ def speed_factors(frame_index: np.ndarray, boxes: np.ndarray, track_of: np.ndarr
         nearest = np.abs(frame_index[members][:, None] - f[None, :]).argmin(axis=1)
         factors[members] = factor[nearest]
     return factors
+
+
+def hold_sizes(frame_index: np.ndarray, boxes: np.ndarray, track_of: np.ndarray, hold: int,
+               measured: np.ndarray | None = None, dip: float = 0.0) -> np.ndarray:
+    """``boxes`` with each one's width and height raised, about its centre, to fill dips in its track's size.
+
+    The reference at frame f is the smaller of the largest width (height) the track's ``measured`` boxes
+    (default: all) show in the ``hold`` frames up to f and in the ``hold`` frames from f on: a dip between
+    larger boxes (a head turning or tilting away and back) is filled, while a face that steadily shrinks (a
+    zoom, a person walking away) keeps its own size. A width (height) less than ``dip`` below its reference
+    is the frame-to-frame jitter of a steady face's box and stays as it is.
+    """
+    out = np.asarray(boxes, dtype=np.float64).copy()
+    if hold <= 0 or not len(out):
+        return out
+    measured = np.ones(len(out), dtype=bool) if measured is None else np.asarray(measured, dtype=bool)
+    for tid in np.unique(track_of):
+        rows = np.flatnonzero(track_of == tid)
+        meas = rows[measured[rows]]
+        if not len(meas):
+            continue
+        lo = int(frame_index[rows].min())
+        span = int(frame_index[rows].max()) - lo + 1
+        # per frame of the track's span (padded by hold on both sides), its largest measured width and height
+        wh = np.zeros((span + 2 * hold, 2))
+        np.maximum.at(wh, frame_index[meas] - lo + hold, out[meas, 2:])
+        win = np.lib.stride_tricks.sliding_window_view(wh, 2 * hold + 1, axis=0)  # (span, 2, 2*hold+1)
+        ref = np.minimum(win[..., :hold + 1].max(axis=2), win[..., hold:].max(axis=2))
+        ref = ref[frame_index[rows] - lo]
+        # only a real dip (not the frame-to-frame jitter of a steady face's box) is filled
+        target = np.where(out[rows, 2:] < ref * (1 - dip), ref, out[rows, 2:])
+        out[rows, :2] -= (target - out[rows, 2:]) / 2
+        out[rows, 2:] = target
+    return out
