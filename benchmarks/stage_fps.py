@@ -95,7 +95,7 @@ def models_digest(models_dir: Path) -> dict[str, str]:
 
 
 def write_workdir(workdir: Path, clip: Path, vid: str, mode: str, models_dir: Path, wf: Path,
-                  chunks: int = 1) -> None:
+                  chunks: int = 1, verify_every: int | None = None) -> None:
     sheet = workdir / "samples.tsv"
     sheet.write_text(f"video_id\tpath\n{vid}\t{clip.resolve()}\n", encoding="utf-8")
     cfg = yaml.safe_load((wf / "config" / "config.yaml").read_text(encoding="utf-8"))
@@ -104,6 +104,8 @@ def write_workdir(workdir: Path, clip: Path, vid: str, mode: str, models_dir: Pa
     cfg["models"]["mirror"] = ""
     cfg["merge"]["mode"] = mode
     cfg["frames"]["chunks"] = chunks
+    if verify_every is not None:
+        cfg["verify"]["every"] = verify_every
     (workdir / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
 
 
@@ -291,6 +293,9 @@ def add_run_options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--pause", type=float, default=60, help="seconds to wait before measuring again")
     ap.add_argument("--chunks", type=int, nargs="+", default=[1],
                     help="frames.chunks: jobs per video for detection and blurring (several: each is measured)")
+    ap.add_argument("--verify-every", type=int, default=None,
+                    help="verify.every: detect on every n-th output frame in residual verification (default: the "
+                    "config's)")
     ap.add_argument("--commit", help="run the workflow as committed at this revision (exported with git archive "
                     "into a temporary folder) instead of the working tree")
 
@@ -389,7 +394,7 @@ def run_one(clip: Path, mode: str, wf: Path, args: argparse.Namespace, monitor: 
     encode_threads = min(2, args.cores)  # rule encode_video asks for 2 threads, capped by --cores
     workdir = Path(tempfile.mkdtemp(prefix=f"btb_fps_{vid}_{mode}_"))
     try:
-        write_workdir(workdir, clip, vid, mode, args.models, wf, chunks)
+        write_workdir(workdir, clip, vid, mode, args.models, wf, chunks, getattr(args, "verify_every", None))
         cmd = snakemake_cmd(workdir, args.cores, not args.parallel, wf)
         print(f"[{vid} {mode}] {' '.join(cmd)}", file=sys.stderr)
         before = models_digest(args.models)

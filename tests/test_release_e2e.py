@@ -113,3 +113,32 @@ def test_qa_reports_show_no_face(planted_run, models_dir):
         for d in detectors:
             found = d.detect(cv2.resize(img, None, fx=2, fy=2))
             assert not (found.scores >= 0.5).any(), "a report picture shows a face"
+
+
+def test_sampled_verification_still_flags_every_frame(planted_run, models_dir, tmp_path):
+    """verify.every = 8: the detectors run on output frames 0, 8 and 16 only, and the stored input detections
+    flag the unblurred faces in every frame, so the output is held all the same."""
+    from btb.stages import verify_residual
+
+    res = planted_run / "results" / "bad"
+    detect_cfg = {"yunet": {"score_floor": 0.3, "nms_iou": 0.3, "downscaled_long_side": 320},
+                  "retinaface": {"backbone": "mobilenetv2", "score_floor": 0.05, "downscaled_long_side": 480}}
+    models_ = {"yunet": str(models_dir / "face_detection_yunet_2023mar.onnx"),
+               "retinaface": str(models_dir / "retinaface_mnv2_floor0.05.onnx")}
+    tables = {"yunet": str(res / "detections" / "yunet.parquet"),
+              "retinaface": str(res / "detections" / "retinaface_all.parquet")}
+    params = {"thresholds": {"yunet": 0.4, "retinaface": 0.15}, "min_covered": 0.5, "every": 8}
+    out = tmp_path / "verification"
+    verify_residual(str(res / "bad.deid.mp4"), str(res / "regions.parquet"), models_, str(out / "flags.tsv"),
+                    str(out / "verdict.json"), str(out / "audit.json"), "bad", detect_cfg, params, 1, tables)
+    v = json.loads((out / "verdict.json").read_text())
+    assert v["verdict"] == "needs_review" and v["frames_checked"] == 24 and v["frames_detected"] == 3
+    flags = pd.read_csv(out / "flags.tsv", sep="\t")
+    assert flags["frame_index"].nunique() == 24
+    on_output = flags[~flags["detector"].str.endswith(":input")]
+    assert set(on_output["frame_index"]) == {0, 8, 16}
+    audit = json.loads((out / "audit.json").read_text())
+    assert set(tables.values()) <= {i["path"] for i in audit["inputs"]}, "the stored tables are hashed inputs"
+    with pytest.raises(ValueError, match="stored detection tables"):
+        verify_residual(str(res / "bad.deid.mp4"), str(res / "regions.parquet"), models_, str(out / "f.tsv"),
+                        str(out / "v.json"), str(out / "a.json"), "bad", detect_cfg, params, 1, None)

@@ -4,6 +4,14 @@ Both detectors run on the encoded output at a low threshold (with their downscal
 **flag** when less than ``min_covered`` of its box lies inside the frame's blurred pixels (the same mask the
 blur painted, ``btb.blur.region_mask``): a face the pipeline did not blur, or blurred only in part. Blurred
 faces are seldom found again; what is found inside a region is not a flag.
+
+With ``every`` > 1 (``verify.every``, for throughput on large collections) the detectors run on every
+``every``-th output frame only, and every frame is also checked against the detections the pipeline stored for
+the *input* (``input_flags_in_frame``, detector name suffixed ``:input``): any stored detection at or above the
+verification threshold that the blur does not cover is a flag. The sampled output frames still catch a
+pipeline that blurs the wrong frames or places (an offset, a timestamp mix-up); the stored detections catch a
+face the merge left out in any frame. What only full verification catches: a face the detectors find on the
+output of an unsampled frame but did not find on its input.
 """
 
 from __future__ import annotations
@@ -26,10 +34,17 @@ FLAG_COLUMNS = {"frame_index": "int64", "detector": "string", "score": "float64"
 class ResidualParams:
     thresholds: dict[str, float]  # detector -> score at or above which a detection is considered
     min_covered: float = 0.5
+    every: int = 1  # detect on every n-th output frame (1: all); > 1 adds the stored-detection check
 
     def __post_init__(self) -> None:
         if not 0 < self.min_covered <= 1:
             raise ValueError("min_covered must be in (0, 1]")
+        if self.every < 1:
+            raise ValueError("every must be >= 1")
+
+    def detects(self, frame_index: int) -> bool:
+        """Whether the detectors run on this output frame."""
+        return frame_index % self.every == 0
 
 
 def empty_flags() -> pd.DataFrame:
@@ -51,6 +66,26 @@ def flags_in_frame(frame_index: int, image_shape: tuple[int, ...], regions: pd.D
     return rows
 
 
+def input_flags_in_frame(frame_index: int, image_shape: tuple[int, ...], regions: pd.DataFrame,
+                         stored: dict[str, pd.DataFrame], params: ResidualParams) -> list[tuple]:
+    """Flags of one frame from the detections stored for the input (``stored``: detector -> that frame's rows of
+    its detection table, output-frame pixels), named ``<detector>:input``."""
+    rows = []
+    mask = None
+    for name, d in stored.items():
+        d = d[d["score"] >= params.thresholds[name]]
+        if d.empty:
+            continue
+        if mask is None:
+            h, w = image_shape[:2]
+            mask = region_mask(h, w, regions) if len(regions) else np.zeros((h, w), dtype=bool)
+        for box, score in zip(d[["x", "y", "w", "h"]].to_numpy(dtype=np.float64), d["score"].to_numpy(), strict=True):
+            cov = coverage(box, mask)
+            if not np.isnan(cov) and cov < params.min_covered:
+                rows.append((frame_index, f"{name}:input", float(score), *map(float, box), float(cov)))
+    return rows
+
+
 def flags_table(rows: Iterable[tuple]) -> pd.DataFrame:
     rows = list(rows)
     if not rows:
@@ -58,12 +93,16 @@ def flags_table(rows: Iterable[tuple]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(FLAG_COLUMNS)).astype(FLAG_COLUMNS)
 
 
-def verdict(flags: pd.DataFrame, frames: int) -> dict[str, Any]:
-    """The verification verdict recorded in the manifest: ``pass`` with no flag, else ``needs_review``."""
+def verdict(flags: pd.DataFrame, frames: int, frames_detected: int | None = None, every: int = 1
+            ) -> dict[str, Any]:
+    """The verification verdict recorded in the manifest: ``pass`` with no flag, else ``needs_review``.
+    ``frames_detected``: output frames the detectors ran on (default: all ``frames``)."""
     return {
         "verdict": "pass" if flags.empty else "needs_review",
         "flags": len(flags),
         "frames_checked": frames,
+        "frames_detected": frames if frames_detected is None else frames_detected,
+        "every": every,
         "frames_flagged": int(flags["frame_index"].nunique()) if len(flags) else 0,
         "flagged_frames": sorted(int(f) for f in flags["frame_index"].unique())[:1000],
         "by_detector": {str(k): int(v) for k, v in flags["detector"].value_counts().items()},

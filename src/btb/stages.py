@@ -356,13 +356,24 @@ def manifest(out: str, signing_key: str | None = None, **kwargs: Any) -> None:
 # ------------------------------------------------------------------------------------ verify / release
 def verify_residual(output: str, regions: str, models_: dict[str, str], out_flags: str, out_verdict: str,
                     audit: str, video_id: str, detect_cfg: dict[str, Any], params: dict[str, Any],
-                    threads: int) -> None:
-    """Detect again on the de-identified output; flag detections not inside a blur region."""
-    from btb.residual import ResidualParams, flags_in_frame, flags_table, verdict
+                    threads: int, tables: dict[str, str] | None = None) -> None:
+    """Detect again on the de-identified output; flag detections not inside a blur region. With
+    ``params['every']`` > 1, on every n-th frame only, plus every frame's stored input detections (``tables``:
+    detector -> detection table) checked against the blur (``btb.residual``)."""
+    from btb.residual import ResidualParams, flags_in_frame, flags_table, input_flags_in_frame, verdict
 
-    rp = ResidualParams(thresholds=dict(params["thresholds"]), min_covered=float(params["min_covered"]))
+    rp = ResidualParams(thresholds=dict(params["thresholds"]), min_covered=float(params["min_covered"]),
+                        every=int(params.get("every", 1)))
+    if rp.every > 1 and not tables:
+        raise ValueError("verify.every > 1 needs the stored detection tables")
     with stage_record("verify_residual", video_id, params, audit) as rec:
         rec.add_inputs(output, regions, *models_.values())
+        stored: dict[str, dict[int, pd.DataFrame]] = {}
+        if rp.every > 1:
+            rec.add_inputs(*tables.values())
+            for name, path in tables.items():
+                t = read_detections(path)
+                stored[name] = {int(k): g for k, g in t.groupby("frame_index")}
         detectors = {name: make_detector(name, path, detect_cfg[name], threads, detect_cfg.get("device", "cpu"))
                      for name, path in models_.items()}
         reg = pd.read_parquet(regions)
@@ -370,19 +381,26 @@ def verify_residual(output: str, regions: str, models_: dict[str, str], out_flag
         empty = reg.iloc[0:0]
         frames = iter([(0, read_image(output))]) if is_image(output) else (
             (f.index, f.image) for f in iter_normalised(output))
-        rows, n = [], 0
+        rows, n, detected = [], 0, 0
         for index, image in frames:
-            found = {name: d.detect(image) for name, d in detectors.items()}
-            rows += flags_in_frame(index, image.shape, by_frame.get(index, empty), found, rp)
+            frame_regions = by_frame.get(index, empty)
+            if rp.detects(index):
+                found = {name: d.detect(image) for name, d in detectors.items()}
+                rows += flags_in_frame(index, image.shape, frame_regions, found, rp)
+                detected += 1
+            if stored:
+                rows += input_flags_in_frame(index, image.shape, frame_regions,
+                                             {k: v[index] for k, v in stored.items() if index in v}, rp)
             n += 1
         flags = flags_table(rows)
         Path(out_flags).parent.mkdir(parents=True, exist_ok=True)
         flags.to_csv(out_flags, sep="\t", index=False, float_format="%.2f")
-        result = verdict(flags, n)
+        result = verdict(flags, n, detected, rp.every)
         write_json(out_verdict, {"video_id": video_id, **result, "output": output,
                                  "output_sha256": sha256_file(output), "params": params})
         rec.add_outputs(out_flags, out_verdict)
-        rec.counts = {"frames_checked": n, "residual_flags": len(flags), "frames_flagged": result["frames_flagged"]}
+        rec.counts = {"frames_checked": n, "frames_detected": detected, "residual_flags": len(flags),
+                      "frames_flagged": result["frames_flagged"]}
         rec.notes["verdict"] = result["verdict"]
 
 

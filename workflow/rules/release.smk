@@ -5,6 +5,10 @@ rule verify_residual:
         yunet=YUNET_ONNX,
         retinaface=RETINAFACE_ONNX,
         centerface=CENTERFACE_ONNX if CENTERFACE else [],
+        # the stored input detections, checked on every frame when verify.every > 1
+        yunet_table="results/{vid}/detections/yunet.parquet",
+        retinaface_table=get_retinaface_table,
+        centerface_table=get_centerface_table,
     output:
         flags="results/{vid}/verification/flags.tsv",
         verdict="results/{vid}/verification/verdict.json",
