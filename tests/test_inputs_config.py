@@ -117,3 +117,19 @@ def test_centerface_keys_are_optional_unless_enabled():
     with pytest.raises(InputError, match="'verify.thresholds': 'centerface' is required when "
                                          "detect.centerface.enabled is true"):
         validate_config(on)
+
+
+def test_cli_passes_an_absolute_working_directory(tmp_path, monkeypatch):
+    """`btb run --directory ../runs/x` from anywhere: Snakemake runs inside that folder, so a relative
+    --directory would be resolved twice (../runs/x/../runs/x)."""
+    import argparse
+
+    from btb.cli import _snakemake_cmd
+
+    monkeypatch.chdir(tmp_path)
+    args = argparse.Namespace(profile="default", cores=1, directory="runs/x", configfile="extra.yaml",
+                              samples=None, input_dir="clips")
+    cmd = _snakemake_cmd(args, [])
+    assert cmd[cmd.index("--directory") + 1] == str(tmp_path / "runs" / "x")
+    assert cmd[cmd.index("--configfile") + 1] == str(tmp_path / "extra.yaml")
+    assert f"input_dir={tmp_path / 'clips'}" in cmd

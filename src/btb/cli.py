@@ -18,7 +18,7 @@ def _snakemake_cmd(args: argparse.Namespace, extra: list[str]) -> list[str]:
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
            "--profile", str(REPO / "profiles" / args.profile), "--cores", str(args.cores)]
     if args.directory:
-        cmd += ["--directory", str(args.directory)]
+        cmd += ["--directory", str(Path(args.directory).resolve())]
     if args.configfile:
         cmd += ["--configfile", str(Path(args.configfile).resolve())]
     overrides = []
@@ -47,7 +47,7 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
     cmd = [sys.executable, "-m", "snakemake", "evaluate", "--snakefile", str(REPO / "Snakefile"),
            "--profile", str(REPO / "profiles" / "default"), "--cores", str(args.cores)]
     if args.directory:
-        cmd += ["--directory", str(args.directory)]
+        cmd += ["--directory", str(Path(args.directory).resolve())]
     cmd += [*extra, "--configfile", str(REPO / "config" / "config.yaml"),
             *[str(Path(c).resolve()) for c in args.configfile]]
     print("+", " ".join(cmd), file=sys.stderr)
