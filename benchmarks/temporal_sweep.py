@@ -6,6 +6,9 @@ ratio on each clip group:
 
     .venv/bin/python benchmarks/temporal_sweep.py --eval-dir ../shared/eval/video \\
         --max-gap 6 15 30 60 --extend 3 10 --enlarge 1.3 1.5 --size-hold 0 30 90 --continue-yunet 0.4 0.45
+
+Options not given take the value in config/config.yaml. The sweep behind benchmarks/results/temporal_sweep.md
+is the command at its top.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ def main() -> None:
     ap.add_argument("--enlarge", type=float, nargs="+", default=[1.3])
     ap.add_argument("--size-hold", type=int, nargs="+", default=None)
     ap.add_argument("--bridge-gap", type=int, nargs="+", default=None)
+    ap.add_argument("--bridge-distance", type=float, nargs="+", default=None)
+    ap.add_argument("--size-dip", type=float, nargs="+", default=None)
     ap.add_argument("--continue-yunet", type=float, nargs="+", default=None,
                     help="merge.temporal.continue_thresholds.yunet (1.0: continuation off)")
     ap.add_argument("--methods", nargs="+", default=["union"], help="union, cascade, ...")
@@ -57,20 +62,22 @@ def main() -> None:
     base = load_config(ROOT / "config" / "config.yaml")["merge"]
     holds = args.size_hold or [base["temporal"].get("size_hold", 0)]
     bridges = args.bridge_gap or [base["temporal"].get("bridge_gap", 0)]
+    dists = args.bridge_distance or [base["temporal"].get("bridge_distance", 3.0)]
+    dips = args.size_dip or [base["temporal"].get("size_dip", 0.1)]
     conts = args.continue_yunet or [base["temporal"].get("continue_thresholds", {}).get("yunet", 1.0)]
-    print("| max_gap | extend | enlarge | size_hold | bridge_gap | continue (YuNet) | group | method | rec@0.8 | "
-          "rec@0.5 | exposed | blur ratio |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for gap, ext, enl, hold, bridge, cont in itertools.product(args.max_gap, args.extend, args.enlarge, holds,
-                                                               bridges, conts):
+    print("| max_gap | extend | enlarge | size_hold | size_dip | bridge_gap | bridge_distance | continue (YuNet) | "
+          "group | method | rec@0.8 | rec@0.5 | exposed | blur ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for gap, ext, enl, hold, dip, bridge, dist, cont in itertools.product(
+            args.max_gap, args.extend, args.enlarge, holds, dips, bridges, dists, conts):
         merge = copy.deepcopy(base)
-        merge["temporal"].update(max_gap=gap, extend=ext, size_hold=hold, bridge_gap=bridge,
-                                 continue_thresholds={"yunet": cont})
+        merge["temporal"].update(max_gap=gap, extend=ext, size_hold=hold, size_dip=dip, bridge_gap=bridge,
+                                 bridge_distance=dist, continue_thresholds={"yunet": cont})
         merge["enlarge"] = enl
         for group, figs in evaluate_videos(clips, merge, only=args.methods)["groups"].items():
             for m in args.methods:
                 u = figs[m]
-                print(f"| {gap} | {ext} | {enl} | {hold} | {bridge} | {cont} | {group} | {m} | {u['recall_at_0_8']:.3f} | "
+                print(f"| {gap} | {ext} | {enl} | {hold} | {dip} | {bridge} | {dist} | {cont} | {group} | {m} | {u['recall_at_0_8']:.3f} | "
                       f"{u['recall_at_0_5']:.3f} | {u['exposed_frames']} | {u['blur_area_ratio']:.3f} |", flush=True)
 
 
