@@ -77,8 +77,9 @@ def main() -> None:
         for group, figs in evaluate_videos(clips, merge, only=args.methods)["groups"].items():
             for m in args.methods:
                 u = figs[m]
-                print(f"| {gap} | {ext} | {enl} | {hold} | {dip} | {bridge} | {dist} | {cont} | {group} | {m} | {u['recall_at_0_8']:.3f} | "
-                      f"{u['recall_at_0_5']:.3f} | {u['exposed_frames']} | {u['blur_area_ratio']:.3f} |", flush=True)
+                print(f"| {gap} | {ext} | {enl} | {hold} | {dip} | {bridge} | {dist} | {cont} | {group} | {m} | "
+                      f"{u['recall_at_0_8']:.3f} | {u['recall_at_0_5']:.3f} | {u['exposed_frames']} | "
+                      f"{u['blur_area_ratio']:.3f} |", flush=True)
 
 
 if __name__ == "__main__":

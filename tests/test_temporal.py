@@ -6,8 +6,7 @@ import pytest
 
 from btb.merge import MergeParams, merge_detections
 from btb.tables import detections_frame, empty_detections
-from btb.temporal import (CONTINUE, EXTEND, FILL, TemporalParams, fill_and_extend, hold_sizes, link_tracks,
-                          speed_factors)
+from btb.temporal import CONTINUE, EXTEND, FILL, TemporalParams, fill_and_extend, hold_sizes, link_tracks, speed_factors
 
 P = TemporalParams(max_gap=6, extend=2, speed_gain=0.0)
 

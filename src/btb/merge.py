@@ -15,8 +15,7 @@ import pandas as pd
 
 from btb.boxes import clip_to_frame, iou_matrix, scale_about_centre, to_int_pixels, to_xyxy
 from btb.tables import REGION_COLUMNS, empty_regions
-from btb.temporal import (CONTINUE, EXTEND, TemporalParams, fill_and_extend, hold_sizes, link_tracks,
-                          speed_factors)
+from btb.temporal import CONTINUE, EXTEND, TemporalParams, fill_and_extend, hold_sizes, link_tracks, speed_factors
 
 MODES = ("union", "cascade", "intersection")
 
