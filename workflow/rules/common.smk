@@ -23,6 +23,10 @@ CENTERFACE = "centerface" in DETECTORS
 PROCESSING_CONFIG = {
     k: v for k, v in STAGE_CONFIG.items() if k not in ("samples", "input_dir", "audit")
 }
+# The evaluate target scores every detector, CenterFace included, whatever detect.centerface.enabled says.
+EVAL_CONFIG = {
+    k: v for k, v in config.items() if k not in ("samples", "input_dir", "audit")
+}
 # Ed25519 private key that signs every manifest ($BTB_SIGNING_KEY overrides audit.signing_key); None: unsigned.
 # Only its path travels (as a parameter: a new key re-signs); the key is read by write_manifest alone.
 SIGNING_KEY = resolve_signing_key(config.get("audit", {}).get("signing_key", ""))
@@ -167,6 +171,14 @@ def get_model(wildcards):
 
 
 def get_eval_metrics(wildcards):
+    if (
+        "centerface" not in config["detect"]
+        or "centerface" not in config["merge"]["thresholds"]
+    ):
+        raise ValueError(
+            "the evaluate target scores CenterFace too: the configuration needs detect.centerface and "
+            "merge.thresholds.centerface (see config/config.yaml)"
+        )
     files = [f"results/eval/{name}/metrics.json" for name in EVAL_SETS]
     if EVAL_CLIPS:
         files.append("results/eval/videos/metrics.json")

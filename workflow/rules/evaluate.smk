@@ -104,7 +104,7 @@ rule eval_report:
         mem_mb=1000,
         runtime=10,
     params:
-        config=PROCESSING_CONFIG,
+        config=EVAL_CONFIG,
         repo=workflow.basedir,
     script:
         "../scripts/eval_report.py"
