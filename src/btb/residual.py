@@ -51,38 +51,49 @@ def empty_flags() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in FLAG_COLUMNS.items()})
 
 
-def flags_in_frame(frame_index: int, image_shape: tuple[int, ...], regions: pd.DataFrame,
-                   detections: dict[str, Any], params: ResidualParams) -> list[tuple]:
-    """Flags of one frame: ``detections`` maps detector name -> RawDetections found on the output frame."""
+def frame_mask(image_shape: tuple[int, ...], regions: pd.DataFrame) -> np.ndarray:
+    """The blurred pixels of one frame (``btb.blur.region_mask``; none without regions)."""
     h, w = image_shape[:2]
-    mask = region_mask(h, w, regions) if len(regions) else np.zeros((h, w), dtype=bool)
+    return region_mask(h, w, regions) if len(regions) else np.zeros((h, w), dtype=bool)
+
+
+def _uncovered(frame_index: int, label: str, boxes: np.ndarray, scores: np.ndarray, mask: np.ndarray,
+               min_covered: float) -> list[tuple]:
+    rows = []
+    for box, score in zip(boxes, scores, strict=True):
+        cov = coverage(box, mask)
+        if not np.isnan(cov) and cov < min_covered:
+            rows.append((frame_index, label, float(score), *map(float, box), float(cov)))
+    return rows
+
+
+def flags_in_frame(frame_index: int, image_shape: tuple[int, ...], regions: pd.DataFrame,
+                   detections: dict[str, Any], params: ResidualParams, mask: np.ndarray | None = None
+                   ) -> list[tuple]:
+    """Flags of one frame: ``detections`` maps detector name -> RawDetections found on the output frame.
+    ``mask``: the frame's blurred pixels when already computed (``frame_mask``)."""
+    mask = frame_mask(image_shape, regions) if mask is None else mask
     rows = []
     for name, d in detections.items():
         keep = d.scores >= params.thresholds[name]
-        for box, score in zip(d.boxes[keep], d.scores[keep], strict=True):
-            cov = coverage(box, mask)
-            if not np.isnan(cov) and cov < params.min_covered:
-                rows.append((frame_index, name, float(score), *map(float, box), float(cov)))
+        rows += _uncovered(frame_index, name, d.boxes[keep], d.scores[keep], mask, params.min_covered)
     return rows
 
 
 def input_flags_in_frame(frame_index: int, image_shape: tuple[int, ...], regions: pd.DataFrame,
-                         stored: dict[str, pd.DataFrame], params: ResidualParams) -> list[tuple]:
+                         stored: dict[str, pd.DataFrame], params: ResidualParams, mask: np.ndarray | None = None
+                         ) -> list[tuple]:
     """Flags of one frame from the detections stored for the input (``stored``: detector -> that frame's rows of
-    its detection table, output-frame pixels), named ``<detector>:input``."""
+    its detection table, output-frame pixels), named ``<detector>:input``. The mask is only computed (unless
+    given) when a stored detection reaches its threshold."""
     rows = []
-    mask = None
     for name, d in stored.items():
         d = d[d["score"] >= params.thresholds[name]]
         if d.empty:
             continue
-        if mask is None:
-            h, w = image_shape[:2]
-            mask = region_mask(h, w, regions) if len(regions) else np.zeros((h, w), dtype=bool)
-        for box, score in zip(d[["x", "y", "w", "h"]].to_numpy(dtype=np.float64), d["score"].to_numpy(), strict=True):
-            cov = coverage(box, mask)
-            if not np.isnan(cov) and cov < params.min_covered:
-                rows.append((frame_index, f"{name}:input", float(score), *map(float, box), float(cov)))
+        mask = frame_mask(image_shape, regions) if mask is None else mask
+        rows += _uncovered(frame_index, f"{name}:input", d[["x", "y", "w", "h"]].to_numpy(dtype=np.float64),
+                           d["score"].to_numpy(), mask, params.min_covered)
     return rows
 
 

@@ -360,7 +360,7 @@ def verify_residual(output: str, regions: str, models_: dict[str, str], out_flag
     """Detect again on the de-identified output; flag detections not inside a blur region. With
     ``params['every']`` > 1, on every n-th frame only, plus every frame's stored input detections (``tables``:
     detector -> detection table) checked against the blur (``btb.residual``)."""
-    from btb.residual import ResidualParams, flags_in_frame, flags_table, input_flags_in_frame, verdict
+    from btb.residual import ResidualParams, flags_in_frame, flags_table, frame_mask, input_flags_in_frame, verdict
 
     rp = ResidualParams(thresholds=dict(params["thresholds"]), min_covered=float(params["min_covered"]),
                         every=int(params.get("every", 1)))
@@ -384,13 +384,15 @@ def verify_residual(output: str, regions: str, models_: dict[str, str], out_flag
         rows, n, detected = [], 0, 0
         for index, image in frames:
             frame_regions = by_frame.get(index, empty)
+            mask = None
             if rp.detects(index):
+                mask = frame_mask(image.shape, frame_regions)
                 found = {name: d.detect(image) for name, d in detectors.items()}
-                rows += flags_in_frame(index, image.shape, frame_regions, found, rp)
+                rows += flags_in_frame(index, image.shape, frame_regions, found, rp, mask)
                 detected += 1
-            if stored:
+            if stored:  # the mask is computed once per frame, and only where it is needed
                 rows += input_flags_in_frame(index, image.shape, frame_regions,
-                                             {k: v[index] for k, v in stored.items() if index in v}, rp)
+                                             {k: v[index] for k, v in stored.items() if index in v}, rp, mask)
             n += 1
         flags = flags_table(rows)
         Path(out_flags).parent.mkdir(parents=True, exist_ok=True)
