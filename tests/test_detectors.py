@@ -148,3 +148,20 @@ def test_centerface_decode_maps():
     np.testing.assert_allclose(d.boxes[0], [cx - 10, cy - 20, 20, 40], atol=1e-5)
     np.testing.assert_allclose(d.landmarks[0].reshape(5, 2), [[cx - 10 + 5, cy - 20 + 20]] * 5, atol=1e-5)
     assert len(decode(heat, scale, offset, lms, 0.95, 0.3)) == 0
+
+
+def test_yunet_gives_the_same_result_whatever_sizes_came_before(models_dir, astronaut):
+    """YuNet keeps one network per input size (switching sizes on one network re-plans it every frame): the
+    result for an image does not depend on the images of other sizes before it, and few networks are kept."""
+    from btb.detect import yunet
+
+    model = str(models_dir / "face_detection_yunet_2023mar.onnx")
+    fresh = make_detector("yunet", model, YUNET_CFG, 1, "cpu").detect(astronaut)
+    det = make_detector("yunet", model, YUNET_CFG, 1, "cpu")
+    for side in (300, 400, 700, 800, 900, 1000):  # 700+ also adds a downscaled pass: more sizes than kept
+        det.detect(cv2.resize(astronaut, (side, side)))
+        assert len(det._nets) <= yunet.MAX_INSTANCES
+    again = det.detect(astronaut)
+    assert len(fresh) > 0
+    np.testing.assert_array_equal(again.boxes, fresh.boxes)
+    np.testing.assert_array_equal(again.scores, fresh.scores)
