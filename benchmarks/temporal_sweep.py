@@ -7,8 +7,9 @@ ratio on each clip group:
     .venv/bin/python benchmarks/temporal_sweep.py --eval-dir ../shared/eval/video \\
         --max-gap 6 15 30 60 --extend 3 10 --enlarge 1.3 1.5 --size-hold 0 30 90 --continue-yunet 0.4 0.45
 
-Options not given take the value in config/config.yaml. The sweep behind benchmarks/results/temporal_sweep.md
-is the command at its top.
+Every merge.temporal parameter has an option (--speed-gain, --bridge-min, ...), as do --enlarge,
+--continue-yunet, --neighbours and --uncertain-floor (the cascade's rule); options not given take the value in
+config/config.yaml. benchmarks/results/temporal_sweep.md lists each sweep's command above its output.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ from btb.evaluate import LabeledClip, evaluate_videos, read_video_gt
 from btb.tables import read_detections
 
 ROOT = Path(__file__).resolve().parents[1]
+# merge.temporal parameters the sweep can vary (--max-gap, --size-hold, ...), and their types
+INTS = {"max_gap": int, "extend": int, "size_hold": int, "bridge_gap": int, "bridge_min": int,
+        "size_dip": float, "bridge_distance": float, "speed_gain": float, "max_speed_enlarge": float,
+        "match_iou": float, "match_distance": float}
+TEMPORAL = tuple(INTS)
 
 
 def load_clips(results: Path, eval_dir: Path) -> list[LabeledClip]:
@@ -45,42 +51,42 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--eval-dir", type=Path, default=ROOT.parent / "shared" / "eval" / "video")
     ap.add_argument("--results", type=Path, default=ROOT / "results")
-    ap.add_argument("--max-gap", type=int, nargs="+", default=[6])
-    ap.add_argument("--extend", type=int, nargs="+", default=[3])
-    ap.add_argument("--enlarge", type=float, nargs="+", default=[1.3])
-    ap.add_argument("--size-hold", type=int, nargs="+", default=None)
-    ap.add_argument("--bridge-gap", type=int, nargs="+", default=None)
-    ap.add_argument("--bridge-distance", type=float, nargs="+", default=None)
-    ap.add_argument("--size-dip", type=float, nargs="+", default=None)
+    for name in TEMPORAL:
+        ap.add_argument("--" + name.replace("_", "-"), type=float, nargs="+", default=None,
+                        help=f"merge.temporal.{name}")
+    ap.add_argument("--enlarge", type=float, nargs="+", default=None, help="merge.enlarge")
     ap.add_argument("--continue-yunet", type=float, nargs="+", default=None,
                     help="merge.temporal.continue_thresholds.yunet (1.0: continuation off)")
+    ap.add_argument("--neighbours", type=int, nargs="+", default=None, help="merge.cascade.neighbours")
+    ap.add_argument("--uncertain-floor", type=float, nargs="+", default=None, help="merge.cascade.uncertain_floor")
     ap.add_argument("--methods", nargs="+", default=["union"], help="union, cascade, ...")
     args = ap.parse_args()
     clips = load_clips(args.results, args.eval_dir)
     if not clips:
         raise SystemExit(f"no cached detections under {args.results}/eval-*: run btb evaluate first")
     base = load_config(ROOT / "config" / "config.yaml")["merge"]
-    holds = args.size_hold or [base["temporal"].get("size_hold", 0)]
-    bridges = args.bridge_gap or [base["temporal"].get("bridge_gap", 0)]
-    dists = args.bridge_distance or [base["temporal"].get("bridge_distance", 3.0)]
-    dips = args.size_dip or [base["temporal"].get("size_dip", 0.1)]
+    # every temporal parameter: the values given, else the configured default
+    grid = {name: [INTS[name](v) for v in getattr(args, name)] if getattr(args, name) else [base["temporal"][name]]
+            for name in TEMPORAL}
+    enlarges = args.enlarge or [base["enlarge"]]
     conts = args.continue_yunet or [base["temporal"].get("continue_thresholds", {}).get("yunet", 1.0)]
-    print("| max_gap | extend | enlarge | size_hold | size_dip | bridge_gap | bridge_distance | continue (YuNet) | "
+    neighbours = args.neighbours or [base["cascade"]["neighbours"]]
+    floors = args.uncertain_floor or [base["cascade"]["uncertain_floor"]]
+    print("| " + " | ".join(TEMPORAL) + " | enlarge | continue (YuNet) | cascade neighbours | uncertain floor | "
           "group | method | rec@0.8 | rec@0.5 | exposed | blur ratio |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for gap, ext, enl, hold, dip, bridge, dist, cont in itertools.product(
-            args.max_gap, args.extend, args.enlarge, holds, dips, bridges, dists, conts):
+    print("|---" * (len(TEMPORAL) + 10) + "|")
+    for values in itertools.product(*grid.values(), enlarges, conts, neighbours, floors):
+        *temporal, enl, cont, nb, floor = values
         merge = copy.deepcopy(base)
-        merge["temporal"].update(max_gap=gap, extend=ext, size_hold=hold, size_dip=dip, bridge_gap=bridge,
-                                 bridge_distance=dist, continue_thresholds={"yunet": cont})
+        merge["temporal"].update(dict(zip(TEMPORAL, temporal, strict=True)), continue_thresholds={"yunet": cont})
         merge["enlarge"] = enl
+        merge["cascade"].update(neighbours=nb, uncertain_floor=floor)
+        cells = " | ".join(str(v) for v in values)
         for group, figs in evaluate_videos(clips, merge, only=args.methods)["groups"].items():
             for m in args.methods:
                 u = figs[m]
-                print(f"| {gap} | {ext} | {enl} | {hold} | {dip} | {bridge} | {dist} | {cont} | {group} | {m} | "
-                      f"{u['recall_at_0_8']:.3f} | {u['recall_at_0_5']:.3f} | {u['exposed_frames']} | "
-                      f"{u['blur_area_ratio']:.3f} |", flush=True)
-
+                print(f"| {cells} | {group} | {m} | {u['recall_at_0_8']:.3f} | {u['recall_at_0_5']:.3f} | "
+                      f"{u['exposed_frames']} | {u['blur_area_ratio']:.3f} |", flush=True)
 
 if __name__ == "__main__":
     main()
