@@ -3,7 +3,8 @@
 The detectors' smallest anchors are about 10-16 px, so faces of 10-40 px are found poorly. This runs a
 detector once more on each image enlarged ``--factor`` times (boxes mapped back), merges that pass with the
 cached full-size detections exactly as the detectors merge their own passes (non-maximum suppression at the
-detector's IoU), and scores union with and without it. Needs the detection tables that
+detector's IoU), and scores union with and without it, and union3 (CenterFace at ``--cf-threshold``) with
+and without YuNet's pass. Needs the detection tables that
 ``btb evaluate --configfile config/evaluate_shared.yaml`` leaves in results/eval/<set>/:
 
     .venv/bin/python benchmarks/upscale_pass.py --out benchmarks/results/upscale_pass.json
@@ -74,9 +75,10 @@ def with_pass(base: pd.DataFrame, extra: pd.DataFrame, iou: float) -> pd.DataFra
     return both.loc[sorted(keep)].reset_index(drop=True)
 
 
-def figures(s: LabeledImages, merge: dict[str, Any]) -> dict[str, Any]:
-    regions, _ = image_method_regions(s, merge, only=["union"])
-    sc = wider.score_images(s.gt, regions["union"], s.sizes)
+def figures(s: LabeledImages, merge: dict[str, Any], method: str = "union",
+            thresholds: dict[str, float] | None = None) -> dict[str, Any]:
+    regions, _ = image_method_regions(s, merge, thresholds=thresholds, only=[method])
+    sc = wider.score_images(s.gt, regions[method], s.sizes)
     bands = wider.recall_by_size(sc["faces"]).to_dict("records")
     return {"recall_at_0_8": sc["all"]["recall_at_0_8"], "recall_at_0_8_min_side": sc["min_side"]["recall_at_0_8"],
             "blur_area_ratio": sc["all"]["blur_area_ratio"],
@@ -89,6 +91,8 @@ def main() -> None:
                     help="YAML whose evaluate.image_sets lists the labeled image sets")
     ap.add_argument("--factor", type=float, default=2.0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--cf-threshold", type=float, default=0.05,
+                    help="CenterFace's threshold in the union3 variants (its cached table from btb evaluate)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     config = load_config(ROOT / "config" / "config.yaml")
@@ -109,17 +113,28 @@ def main() -> None:
         for d in MODELS:
             up[d], up_seconds[d] = upscaled_table(spec["name"], ROOT / spec["images"], images, d,
                                                   config["detect"][d], args.factor, args.threads)
-        variants = {"none": base,
-                    "yunet": {**base, "yunet": with_pass(base["yunet"], up["yunet"], NMS_IOU["yunet"])},
+        yunet_up = with_pass(base["yunet"], up["yunet"], NMS_IOU["yunet"])
+        variants = {"none": base, "yunet": {**base, "yunet": yunet_up},
                     "both": {d: with_pass(base[d], up[d], NMS_IOU[d]) for d in MODELS}}
         out = {"images": len(images), "seconds_full_size": base_seconds, "seconds_upscaled": up_seconds,
-               "union": {}}
+               "union": {}, "union3": {}, "centerface_threshold": args.cf_threshold}
         for name, tables in variants.items():
             s = LabeledImages(spec["name"], images, gt, tables, sizes, {})
             out["union"][name] = figures(s, merge)
-            f = out["union"][name]
-            print(f"{spec['name']} upscaled pass {name}: recall@0.8 all {f['recall_at_0_8']:.3f}, >= 20 px "
-                  f"{f['recall_at_0_8_min_side']:.3f}, blur ratio {f['blur_area_ratio']:.2f}", flush=True)
+        # with CenterFace (its cached table) at a low threshold, with and without YuNet's upscaled pass
+        cf_folder = folder / "centerface.parquet"
+        if cf_folder.is_file():
+            cf = read_detections(cf_folder)
+            thr = {**merge["thresholds"], "centerface": args.cf_threshold}
+            for name, tables in {"none": {**base, "centerface": cf},
+                                 "yunet": {**base, "yunet": yunet_up, "centerface": cf}}.items():
+                s = LabeledImages(spec["name"], images, gt, tables, sizes, {})
+                out["union3"][name] = figures(s, merge, "union3", thr)
+        for method in ("union", "union3"):
+            for name, f in out[method].items():
+                print(f"{spec['name']} {method} upscaled pass {name}: recall@0.8 all {f['recall_at_0_8']:.3f}, "
+                      f">= 20 px {f['recall_at_0_8_min_side']:.3f}, blur ratio {f['blur_area_ratio']:.2f}",
+                      flush=True)
         report["sets"][spec["name"]] = out
     args.out.write_text(json.dumps(report, indent=1, default=float) + "\n")
 

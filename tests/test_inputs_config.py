@@ -133,3 +133,17 @@ def test_cli_passes_an_absolute_working_directory(tmp_path, monkeypatch):
     assert cmd[cmd.index("--directory") + 1] == str(tmp_path / "runs" / "x")
     assert cmd[cmd.index("--configfile") + 1] == str(tmp_path / "extra.yaml")
     assert f"input_dir={tmp_path / 'clips'}" in cmd
+
+
+def test_photos_preset_is_a_valid_overlay():
+    """config/photos.yaml, laid over config/config.yaml as `btb run --configfile` does (Snakemake's recursive
+    update), validates and turns CenterFace on at the threshold the README's photo figures were measured at."""
+    import yaml
+    from snakemake.utils import update_config
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    update_config(config, yaml.safe_load((REPO / "config" / "photos.yaml").read_text()))
+    config = validate_config(config, "photos.yaml")
+    assert config["detect"]["centerface"]["enabled"] is True
+    assert config["merge"]["thresholds"] == {"yunet": 0.5, "retinaface": 0.2, "centerface": 0.05}
+    assert config["merge"]["mode"] == "union"
