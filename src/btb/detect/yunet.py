@@ -13,7 +13,7 @@ from btb.detect.base import RawDetections, detect_multiscale, pass_scales
 # One FaceDetectorYN per input size: ``setInputSize`` re-plans OpenCV's network, and switching back and forth
 # between the full frame and the downscaled pass on one instance cost 23.2 ms per 640x360 frame against
 # 17.3 ms for two fixed-size instances (1 thread; README "Speed"). Images of many sizes keep the few most
-# recent ones.
+# recent sizes; a new size beyond those re-plans the least recently used network (no model re-read).
 MAX_INSTANCES = 4
 
 
@@ -40,13 +40,15 @@ class YuNetDetector:
 
     def _net_for(self, size: tuple[int, int]) -> cv2.FaceDetectorYN:
         net = self._nets.get(size)
-        if net is None:
+        if net is not None:
+            self._nets.move_to_end(size)
+        elif len(self._nets) >= MAX_INSTANCES:  # re-plan the least recently used network for the new size
+            _, net = self._nets.popitem(last=False)
+            net.setInputSize(size)
+            self._nets[size] = net
+        else:
             net = cv2.FaceDetectorYN.create(self.model_path, "", size, self.score_floor, self.nms_iou, 5000)
             self._nets[size] = net
-            while len(self._nets) > MAX_INSTANCES:
-                self._nets.popitem(last=False)
-        else:
-            self._nets.move_to_end(size)
         return net
 
     def _detect_once(self, image: np.ndarray) -> RawDetections:
