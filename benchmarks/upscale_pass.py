@@ -122,9 +122,9 @@ def main() -> None:
             s = LabeledImages(spec["name"], images, gt, tables, sizes, {})
             out["union"][name] = figures(s, merge)
         # with CenterFace (its cached table) at a low threshold, with and without YuNet's upscaled pass
-        cf_folder = folder / "centerface.parquet"
-        if cf_folder.is_file():
-            cf = read_detections(cf_folder)
+        cf_table = folder / "centerface.parquet"
+        if cf_table.is_file():
+            cf = read_detections(cf_table)
             thr = {**merge["thresholds"], "centerface": args.cf_threshold}
             for name, tables in {"none": {**base, "centerface": cf},
                                  "yunet": {**base, "yunet": yunet_up, "centerface": cf}}.items():
