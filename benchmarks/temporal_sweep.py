@@ -60,6 +60,7 @@ def main() -> None:
     ap.add_argument("--neighbours", type=int, nargs="+", default=None, help="merge.cascade.neighbours")
     ap.add_argument("--uncertain-floor", type=float, nargs="+", default=None, help="merge.cascade.uncertain_floor")
     ap.add_argument("--methods", nargs="+", default=["union"], help="union, cascade, ...")
+    ap.add_argument("--per-clip", action="store_true", help="a row per clip as well as per clip group")
     args = ap.parse_args()
     clips = load_clips(args.results, args.eval_dir)
     if not clips:
@@ -82,7 +83,11 @@ def main() -> None:
         merge["enlarge"] = enl
         merge["cascade"].update(neighbours=nb, uncertain_floor=floor)
         cells = " | ".join(str(v) for v in values)
-        for group, figs in evaluate_videos(clips, merge, only=args.methods)["groups"].items():
+        result = evaluate_videos(clips, merge, only=args.methods)
+        rows = dict(result["groups"])
+        if args.per_clip:
+            rows |= {name: clip["methods"] for name, clip in result["clips"].items()}
+        for group, figs in rows.items():
             for m in args.methods:
                 u = figs[m]
                 print(f"| {cells} | {group} | {m} | {u['recall_at_0_8']:.3f} | {u['recall_at_0_5']:.3f} | "
