@@ -28,10 +28,10 @@ from btb.tables import read_detections
 
 ROOT = Path(__file__).resolve().parents[1]
 # merge.temporal parameters the sweep can vary (--max-gap, --size-hold, ...), and their types
-INTS = {"max_gap": int, "extend": int, "size_hold": int, "bridge_gap": int, "bridge_min": int,
+TYPES = {"max_gap": int, "extend": int, "size_hold": int, "bridge_gap": int, "bridge_min": int,
         "size_dip": float, "bridge_distance": float, "speed_gain": float, "max_speed_enlarge": float,
         "match_iou": float, "match_distance": float}
-TEMPORAL = tuple(INTS)
+TEMPORAL = tuple(TYPES)
 
 
 def load_clips(results: Path, eval_dir: Path) -> list[LabeledClip]:
@@ -67,7 +67,7 @@ def main() -> None:
         raise SystemExit(f"no cached detections under {args.results}/eval-*: run btb evaluate first")
     base = load_config(ROOT / "config" / "config.yaml")["merge"]
     # every temporal parameter: the values given, else the configured default
-    grid = {name: [INTS[name](v) for v in getattr(args, name)] if getattr(args, name) else [base["temporal"][name]]
+    grid = {name: [TYPES[name](v) for v in getattr(args, name)] if getattr(args, name) else [base["temporal"][name]]
             for name in TEMPORAL}
     enlarges = args.enlarge or [base["enlarge"]]
     conts = args.continue_yunet or [base["temporal"].get("continue_thresholds", {}).get("yunet", 1.0)]

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import yaml
+from snakemake.utils import update_config
 
 from btb import wider
 from btb.boxes import nms
@@ -48,13 +49,15 @@ def upscaled_table(set_name: str, image_dir: Path, images: list[str], detector: 
     meta = table.with_suffix(".json")
     if table.is_file() and meta.is_file():
         return read_detections(table), json.loads(meta.read_text())["seconds"]
-    det = make_detector(detector, str(ROOT / "resources" / "models" / MODELS[detector]), cfg, threads, "cpu")
+    # the one upscaled pass: no downscaled pass on top
+    det = make_detector(detector, str(ROOT / "resources" / "models" / MODELS[detector]),
+                        {**cfg, "downscaled_long_side": 0}, threads, "cpu")
     parts, spent = [], 0.0
     for i, name in enumerate(images):
         image = read_image(image_dir / name)
         t = time.perf_counter()
         big = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_LINEAR)
-        d = det._detect_once(big)  # the one upscaled pass, no downscaled pass
+        d = det.detect(big)
         spent += time.perf_counter() - t
         parts.append(detections_frame(i, detector, d.boxes / factor, d.scores, d.landmarks / factor,
                                       np.full(len(d), factor)))
@@ -96,7 +99,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     config = load_config(ROOT / "config" / "config.yaml")
-    config |= yaml.safe_load(args.sets.read_text())
+    update_config(config, yaml.safe_load(args.sets.read_text()))
     merge = config["merge"]
     report: dict[str, Any] = {"factor": args.factor, "threads": args.threads, "sets": {},
                               "git_commit": subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, text=True,
