@@ -2,7 +2,8 @@
 
 Needs the detection tables that `btb evaluate --configfile config/evaluate_shared.yaml` leaves in
 results/eval-<clip>/. Prints, per setting, union's recall@0.8, recall@0.5, exposed frames and blur-area
-ratio on each clip group:
+ratio on each clip group, the ratio split into the regions on the labeled face and the share elsewhere
+(btb.metrics):
 
     .venv/bin/python benchmarks/temporal_sweep.py --eval-dir ../shared/eval/video \\
         --max-gap 6 15 30 60 --extend 3 10 --enlarge 1.3 1.5 --size-hold 0 30 90 --continue-yunet 0.4 0.45
@@ -74,8 +75,8 @@ def main() -> None:
     neighbours = args.neighbours or [base["cascade"]["neighbours"]]
     floors = args.uncertain_floor or [base["cascade"]["uncertain_floor"]]
     print("| " + " | ".join(TEMPORAL) + " | enlarge | continue (YuNet) | cascade neighbours | uncertain floor | "
-          "group | method | rec@0.8 | rec@0.5 | exposed | blur ratio |")
-    print("|---" * (len(TEMPORAL) + 10) + "|")
+          "group | method | rec@0.8 | rec@0.5 | exposed | blur ratio | on labeled face | off-face share |")
+    print("|---" * (len(TEMPORAL) + 12) + "|")
     for values in itertools.product(*grid.values(), enlarges, conts, neighbours, floors):
         *temporal, enl, cont, nb, floor = values
         merge = copy.deepcopy(base)
@@ -91,7 +92,8 @@ def main() -> None:
             for m in args.methods:
                 u = figs[m]
                 print(f"| {cells} | {group} | {m} | {u['recall_at_0_8']:.3f} | {u['recall_at_0_5']:.3f} | "
-                      f"{u['exposed_frames']} | {u['blur_area_ratio']:.3f} |", flush=True)
+                      f"{u['exposed_frames']} | {u['blur_area_ratio']:.3f} | {u['face_blur_area_ratio']:.3f} | "
+                      f"{u['off_face_blur_share']:.3f} |", flush=True)
 
 if __name__ == "__main__":
     main()

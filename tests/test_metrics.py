@@ -158,3 +158,14 @@ def test_pool_sums_clips() -> None:
     # the same frame index in two clips is two frames
     assert p["labeled_faces"] == 2 and p["recall_at_0_8"] == 0.5 and p["exposed_frames"] == 1
     assert p["blur_area_ratio"] == pytest.approx(100 / 200)
+
+
+def test_blur_split_into_the_labeled_face_and_elsewhere() -> None:
+    # one labeled face 10x10 at (0, 0); a region on it (20x20) and one on an unlabeled bystander (10x10)
+    s = score_video(gt((0, 0, 0, 10, 10, 1)), regions((0, 0, 0, 20, 20), (0, 60, 60, 10, 10)), H, W)
+    assert s["blur_area_ratio"] == pytest.approx(5.0)
+    assert s["face_blur_area_ratio"] == pytest.approx(4.0)
+    assert s["off_face_blur_share"] == pytest.approx(0.2)
+    # a region merely near the face (no shared area) is not the face's
+    near = score_video(gt((0, 0, 0, 10, 10, 1)), regions((0, 10, 0, 10, 10)), H, W)
+    assert near["face_blur_area_ratio"] == 0.0 and near["off_face_blur_share"] == 1.0

@@ -11,6 +11,10 @@
 * Blur-area ratio = blurred pixels / ground-truth face area, both summed over the frames that have a
   (scored) labeled face only. Ground truth exists only there, so blur in unlabeled frames (``mil_girl``
   labels every 5th frame) would inflate the ratio without any face area to set against it.
+* The labeled clips label one face per frame; blur on the other people in the frame (an audience, a crowd)
+  counts in that ratio as cost. So the blurred pixels are also split: ``face_blur_area_ratio`` counts only the
+  regions whose box overlaps a labeled face box of their frame (what protecting the labeled face cost), and
+  ``off_face_blur_share`` is the share of the blurred pixels that no such region paints.
 """
 
 from __future__ import annotations
@@ -69,30 +73,49 @@ def coverage(gt_box: Iterable[float], mask: np.ndarray) -> float:
 
 
 def face_coverages(gt: pd.DataFrame, regions: pd.DataFrame, height: int, width: int,
-                   mask_of: Callable[[int, int, pd.DataFrame], np.ndarray] = region_mask) -> pd.DataFrame:
-    """One row per labeled face: ``frame_index, coverage, gt_area, blurred_area`` (blurred pixels of its frame).
+                   mask_of: Callable[[int, int, pd.DataFrame], np.ndarray] = region_mask,
+                   split: bool = True) -> pd.DataFrame:
+    """One row per labeled face: ``frame_index, coverage, gt_area, blurred_area, face_blurred_area``.
 
     Rows with ``labeled != 1`` are ignored. ``blurred_area`` is the frame's blurred pixel count, repeated on
-    each face of that frame (one labeled face per frame in the evaluation clips). ``mask_of(height, width,
+    each face of that frame (one labeled face per frame in the evaluation clips); ``face_blurred_area`` the
+    pixels of the frame's regions whose box overlaps one of its labeled face boxes (0 with ``split`` False,
+    which saves the second mask where the split is not reported). ``mask_of(height, width,
     frame_regions)`` gives a frame's blurred pixels: ``region_mask`` (what this pipeline paints) unless
     another tool's painting is scored (``benchmarks/deface_recall.py``).
     """
     faces = gt[gt["labeled"] == 1]
     by_frame = {int(k): g for k, g in regions.groupby("frame_index")} if len(regions) else {}
-    masks: dict[int, np.ndarray] = {}
+    boxes_of = {int(k): g[["x", "y", "w", "h"]].to_numpy(dtype=np.float64)
+                for k, g in faces.groupby("frame_index")} if len(faces) else {}
+    masks: dict[int, tuple[np.ndarray, int]] = {}
     rows = []
     for f, x, y, w, h in faces[["frame_index", "x", "y", "w", "h"]].itertuples(index=False):
         f = int(f)
         if f not in masks:
             regs = by_frame.get(f)
-            masks[f] = (
-                np.zeros((height, width), dtype=bool) if regs is None else mask_of(height, width, regs)
-            )
-        mask = masks[f]
-        rows.append((f, coverage((x, y, w, h), mask), clipped_area((x, y, w, h), height, width), int(mask.sum())))
-    return pd.DataFrame(rows, columns=["frame_index", "coverage", "gt_area", "blurred_area"]).astype(
-        {"frame_index": "int64", "coverage": "float64", "gt_area": "float64", "blurred_area": "int64"}
+            if regs is None:
+                masks[f] = (np.zeros((height, width), dtype=bool), 0)
+            else:
+                on_face = _touches(regs[["x", "y", "w", "h"]].to_numpy(dtype=np.float64), boxes_of[f])
+                face_px = int(mask_of(height, width, regs[on_face]).sum()) if split and on_face.any() else 0
+                masks[f] = (mask_of(height, width, regs), face_px)
+        mask, face_px = masks[f]
+        rows.append((f, coverage((x, y, w, h), mask), clipped_area((x, y, w, h), height, width), int(mask.sum()),
+                     face_px))
+    return pd.DataFrame(rows, columns=["frame_index", "coverage", "gt_area", "blurred_area",
+                                       "face_blurred_area"]).astype(
+        {"frame_index": "int64", "coverage": "float64", "gt_area": "float64", "blurred_area": "int64",
+         "face_blurred_area": "int64"}
     )
+
+
+def _touches(regions: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Which region boxes (x, y, w, h) share area with at least one face box (NaN face boxes share none)."""
+    r, g = regions[:, None, :], faces[None, :, :]
+    ix = np.minimum(r[..., 0] + r[..., 2], g[..., 0] + g[..., 2]) - np.maximum(r[..., 0], g[..., 0])
+    iy = np.minimum(r[..., 1] + r[..., 3], g[..., 1] + g[..., 3]) - np.maximum(r[..., 1], g[..., 1])
+    return ((ix > 0) & (iy > 0)).any(axis=1)
 
 
 def summarise(cov: pd.DataFrame) -> dict[str, Any]:
@@ -106,6 +129,7 @@ def summarise(cov: pd.DataFrame) -> dict[str, Any]:
     frames = scored.drop_duplicates(keys)
     exposed = scored.loc[scored["coverage"] < PROTECTED, keys].drop_duplicates()
     blurred = float(frames["blurred_area"].sum())
+    on_face = float(frames["face_blurred_area"].sum()) if "face_blurred_area" in frames.columns else math.nan
     gt_area = float(scored["gt_area"].sum())
     return {
         "labeled_faces": n,
@@ -118,6 +142,8 @@ def summarise(cov: pd.DataFrame) -> dict[str, Any]:
         "blurred_area": blurred,
         "gt_area": gt_area,
         "blur_area_ratio": blurred / gt_area if gt_area > 0 else math.nan,
+        "face_blur_area_ratio": on_face / gt_area if gt_area > 0 else math.nan,
+        "off_face_blur_share": 1.0 - on_face / blurred if blurred > 0 else math.nan,
     }
 
 
@@ -127,8 +153,9 @@ def score_video(gt: pd.DataFrame, regions: pd.DataFrame, height: int, width: int
     ``gt``: columns ``frame_index, x, y, w, h, labeled`` (only ``labeled == 1`` rows count); ``regions``: a
     region table (``btb.tables.REGION_COLUMNS``). Returns ``labeled_faces``, ``skipped_faces`` (zero area
     after clipping), ``protected_at_0_8``/``_0_5``, ``recall_at_0_8``/``_0_5``, ``exposed_frames`` (frames
-    with a labeled face whose coverage < 0.8), ``blurred_area``, ``gt_area`` and ``blur_area_ratio``
-    (blurred pixels over labeled frames only / ground-truth face area; see the module docstring).
+    with a labeled face whose coverage < 0.8), ``blurred_area``, ``gt_area``, ``blur_area_ratio`` (blurred
+    pixels over labeled frames only / ground-truth face area), ``face_blur_area_ratio`` (the same, counting only
+    regions that overlap a labeled face) and ``off_face_blur_share``; see the module docstring.
     """
     return summarise(face_coverages(gt, regions, height, width))
 

@@ -90,9 +90,15 @@ def video_section(r: dict[str, Any], plots: Path) -> str:
             f"Cascade sent {r['cascade_frames']} of {r['frames']} frames to its second stage.", ""]
     for g, figs in r["groups"].items():
         out += [f"### `{g}` ({len(figs['clips'])} clips, {figs['frames']} frames)", "",
-                _table(["method", "recall@0.8", "recall@0.5", "exposed frames", "labeled faces", "blur-area ratio"],
+                _table(["method", "recall@0.8", "recall@0.5", "exposed frames", "labeled faces", "blur-area ratio",
+                        "of which on the labeled face", "share off the labeled face"],
                        [[k, figs[k]["recall_at_0_8"], figs[k]["recall_at_0_5"], figs[k]["exposed_frames"],
-                         figs[k]["labeled_faces"], figs[k]["blur_area_ratio"]] for k in methods]), "",
+                         figs[k]["labeled_faces"], figs[k]["blur_area_ratio"], figs[k].get("face_blur_area_ratio"),
+                         figs[k].get("off_face_blur_share")] for k in methods]), "",
+                "Blur-area ratio counts every blurred pixel of a labeled frame; only one face per frame is labeled, "
+                "so blur on other people (an audience, bystanders) counts as cost. The next two columns split it: "
+                "the ratio from the regions that overlap the labeled face, and the share of blurred pixels "
+                "elsewhere.", "",
                 f"![timeline]({plots.name}/timeline_{g.replace('*', 'all')}.png)", ""]
     out += ["### Seconds per frame", "", _table(["stage", "s/frame"],
                                               [[k, v] for k, v in r["seconds_per_frame"].items()]), ""]

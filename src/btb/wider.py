@@ -402,7 +402,7 @@ def image_face_coverages(
         frame_gt = pd.DataFrame(
             {"frame_index": 0, "x": faces["x"], "y": faces["y"], "w": faces["w"], "h": faces["h"], "labeled": 1}
         )
-        cov = face_coverages(frame_gt, _frame0_regions(reg_s[img], img), height, width)
+        cov = face_coverages(frame_gt, _frame0_regions(reg_s[img], img), height, width, split=False)
         meta = pd.DataFrame({
             "image": img,
             "face_index": np.flatnonzero(valid_faces(table).to_numpy()),
