@@ -26,7 +26,16 @@ def test_centerface_pins_match_its_wheel(models_dir):
     conv = audit["notes"]["conversion"]
     assert conv["input_declared_before"] == [10, 3, 32, 32] and conv["input_declared_after"] == ["N", 3, "H", "W"]
     assert {f["path"].rsplit("/", 1)[-1] for f in audit["outputs"]} == {"centerface.onnx", "centerface_dynamic.onnx"}
+    assert conv["graph_sha256"] == models.CENTERFACE_GRAPH_DIGEST and conv["graph_sha256_pinned"]
     models.verify_sidecar(models_dir / "centerface_dynamic.onnx")
+
+
+def test_converted_model_off_its_pin_is_refused_and_removed(models_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(models, "CENTERFACE_GRAPH_DIGEST", "0" * 64)
+    out = tmp_path / "centerface_dynamic.onnx"
+    with pytest.raises(ModelError, match="pinned to 0{64}"):
+        models.convert_centerface(models_dir / "centerface.onnx", out)
+    assert not out.exists() and not list(tmp_path.iterdir())
 
 
 def test_mirror_without_the_file_falls_back_to_the_origin(tmp_path, mirror, monkeypatch):
@@ -99,5 +108,17 @@ def test_converted_retinaface_has_lowered_floor(models_dir):
     audit = json.loads((models_dir / "stage_retinaface_floor0.05.audit.json").read_text())
     conv = audit["notes"]["conversion"]
     assert conv["score_floor_before"] == 0.5 and conv["score_floor_after"] == 0.05
+    assert conv["graph_sha256"] == models.RETINAFACE_GRAPH_DIGESTS[0.05] and conv["graph_sha256_pinned"]
     assert {f["path"].rsplit("/", 1)[-1] for f in audit["outputs"]} == {
         "retinaface_mobilenetv2_frozen_graph.pb", "retinaface_mnv2_floor0.05.onnx"}
+
+
+def test_retinaface_conversion_is_the_same_model_each_time(models_dir, tmp_path):
+    """tf2onnx writes different bytes on each conversion (node names vary); the graph digest does not, and
+    the conversion checks it against the pin (a mismatch would raise)."""
+    again = tmp_path / "again.onnx"
+    conv = models.convert_retinaface(models_dir / "retinaface_mobilenetv2_frozen_graph.pb", again, 0.05)
+    assert conv["graph_sha256"] == models.RETINAFACE_GRAPH_DIGESTS[0.05]
+    from btb.onnx_digest import graph_digest
+
+    assert graph_digest(again) == graph_digest(models_dir / "retinaface_mnv2_floor0.05.onnx")

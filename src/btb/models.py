@@ -78,6 +78,11 @@ SOURCES: dict[str, ModelSource] = {
 # Graph node holding RetinaFace's non-maximum-suppression score floor (0.5 in the published graph).
 RETINAFACE_SCORE_NODE = "RetinaFaceModel/tf_op_layer_NonMaxSuppressionV3/NonMaxSuppressionV3/score_threshold"
 RETINAFACE_ONNX_OPSET = 13
+# tf2onnx writes a different file on every conversion (btb.onnx_digest), so the converted model is pinned by its
+# name-independent graph digest instead, per score floor (tf2onnx 1.17.0, opset 13). A floor not listed here is
+# converted and recorded, not checked.
+RETINAFACE_GRAPH_DIGESTS = {0.05: "e0094e31f9753639e81dc6602d37318064b15452d307af67965a4cf2c2caa6be"}
+CENTERFACE_GRAPH_DIGEST = "8385a34cfc72b978fe4c7eb73c5db532807bcd0e311e9c03ce59c7c87f731573"
 # CenterFace's published graph: one RGB input and four outputs at a quarter of the input size.
 CENTERFACE_INPUT = "input.1"
 CENTERFACE_OUTPUTS = {"537": 1, "538": 2, "539": 2, "540": 10}  # heatmap, scale, offset, landmarks (channels)
@@ -201,6 +206,8 @@ def convert_retinaface(graph_path: str | Path, onnx_path: str | Path, score_floo
     tf2onnx.convert.from_graph_def(
         graph, input_names=["x:0"], output_names=["Identity:0"], opset=RETINAFACE_ONNX_OPSET, output_path=str(tmp)
     )
+    digest = _checked_digest(tmp, RETINAFACE_GRAPH_DIGESTS.get(float(score_floor)),
+                             f"RetinaFace converted with score floor {score_floor}", f"tf2onnx {tf2onnx.__version__}")
     os.replace(tmp, onnx_path)
     return {
         "converter": f"tf2onnx {tf2onnx.__version__}",
@@ -208,7 +215,22 @@ def convert_retinaface(graph_path: str | Path, onnx_path: str | Path, score_floo
         "score_floor_node": RETINAFACE_SCORE_NODE,
         "score_floor_before": old,
         "score_floor_after": score_floor,
+        "graph_sha256": digest,
+        "graph_sha256_pinned": float(score_floor) in RETINAFACE_GRAPH_DIGESTS,
     }
+
+
+def _checked_digest(path: Path, pinned: str | None, what: str, converter: str) -> str:
+    """The graph digest of a converted model (``btb.onnx_digest``); with ``pinned``, a mismatch removes the
+    file and is an error (another converter version, or a different source graph)."""
+    from btb.onnx_digest import graph_digest
+
+    digest = graph_digest(path)
+    if pinned is not None and digest != pinned:
+        path.unlink(missing_ok=True)
+        raise ModelError(f"{what} has graph digest {digest}, but that model is pinned to {pinned} ({converter} "
+                         "gave a different model; use the converter versions of requirements.lock)")
+    return digest
 
 
 def convert_centerface(src_path: str | Path, onnx_path: str | Path) -> dict[str, object]:
@@ -245,12 +267,15 @@ def convert_centerface(src_path: str | Path, onnx_path: str | Path) -> dict[str,
     onnx_path = Path(onnx_path)
     tmp = onnx_path.with_name(f".{onnx_path.name}.part")
     onnx.save(model, str(tmp))
+    digest = _checked_digest(tmp, CENTERFACE_GRAPH_DIGEST, "CenterFace with free sizes", f"onnx {onnx.__version__}")
     os.replace(tmp, onnx_path)
     return {
         "converter": f"onnx {onnx.__version__} (update_inputs_outputs_dims)",
         "input_declared_before": declared,
         "input_declared_after": ["N", 3, "H", "W"],
         "weights_dropped_from_graph_inputs": dropped,
+        "graph_sha256": digest,
+        "graph_sha256_pinned": True,
     }
 
 
