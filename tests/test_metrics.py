@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from btb.blur import shape_mask
-from btb.metrics import clipped_area, coverage, face_coverages, pool, score_video
+from btb.metrics import clipped_area, coverage, face_coverages, pool, score_video, summarise
 from btb.tables import REGION_COLUMNS
 
 H, W = 100, 200
@@ -169,3 +169,16 @@ def test_blur_split_into_the_labeled_face_and_elsewhere() -> None:
     # a region merely near the face (no shared area) is not the face's
     near = score_video(gt((0, 0, 0, 10, 10, 1)), regions((0, 10, 0, 10, 10)), H, W)
     assert near["face_blur_area_ratio"] == 0.0 and near["off_face_blur_share"] == 1.0
+
+
+
+def test_blur_split_is_nan_when_not_computed_for_every_frame() -> None:
+    g, r = gt((0, 0, 0, 10, 10, 1)), regions((0, 0, 0, 20, 20))
+    unsplit = face_coverages(g, r, H, W, split=False)
+    assert "face_blurred_area" not in unsplit.columns
+    s = summarise(unsplit)
+    assert s["blur_area_ratio"] == pytest.approx(4.0)
+    assert math.isnan(s["face_blur_area_ratio"]) and math.isnan(s["off_face_blur_share"])
+    mixed = pool({"a": face_coverages(g, r, H, W), "b": unsplit})
+    assert math.isnan(mixed["face_blur_area_ratio"])
+    assert pool({"a": face_coverages(g, r, H, W)})["face_blur_area_ratio"] == pytest.approx(4.0)

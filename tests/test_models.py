@@ -114,8 +114,8 @@ def test_converted_retinaface_has_lowered_floor(models_dir):
 
 
 def test_retinaface_conversion_is_the_same_model_each_time(models_dir, tmp_path):
-    """tf2onnx writes different bytes on each conversion (node names vary); the graph digest does not, and
-    the conversion checks it against the pin (a mismatch would raise)."""
+    """A second conversion has the pinned graph digest (the conversion itself raises on a mismatch), whatever
+    bytes tf2onnx wrote this time (they usually differ: its node names vary from run to run)."""
     again = tmp_path / "again.onnx"
     conv = models.convert_retinaface(models_dir / "retinaface_mobilenetv2_frozen_graph.pb", again, 0.05)
     assert conv["graph_sha256"] == models.RETINAFACE_GRAPH_DIGESTS[0.05]

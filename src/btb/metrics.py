@@ -79,8 +79,8 @@ def face_coverages(gt: pd.DataFrame, regions: pd.DataFrame, height: int, width: 
 
     Rows with ``labeled != 1`` are ignored. ``blurred_area`` is the frame's blurred pixel count, repeated on
     each face of that frame (one labeled face per frame in the evaluation clips); ``face_blurred_area`` the
-    pixels of the frame's regions whose box overlaps one of its labeled face boxes (0 with ``split`` False,
-    which saves the second mask where the split is not reported). ``mask_of(height, width,
+    pixels of the frame's regions whose box overlaps one of its labeled face boxes (the column is left out
+    with ``split`` False, which saves the second mask where the split is not reported). ``mask_of(height, width,
     frame_regions)`` gives a frame's blurred pixels: ``region_mask`` (what this pipeline paints) unless
     another tool's painting is scored (``benchmarks/deface_recall.py``).
     """
@@ -103,11 +103,12 @@ def face_coverages(gt: pd.DataFrame, regions: pd.DataFrame, height: int, width: 
         mask, face_px = masks[f]
         rows.append((f, coverage((x, y, w, h), mask), clipped_area((x, y, w, h), height, width), int(mask.sum()),
                      face_px))
-    return pd.DataFrame(rows, columns=["frame_index", "coverage", "gt_area", "blurred_area",
-                                       "face_blurred_area"]).astype(
+    out = pd.DataFrame(rows, columns=["frame_index", "coverage", "gt_area", "blurred_area",
+                                      "face_blurred_area"]).astype(
         {"frame_index": "int64", "coverage": "float64", "gt_area": "float64", "blurred_area": "int64",
          "face_blurred_area": "int64"}
     )
+    return out if split else out.drop(columns="face_blurred_area")
 
 
 def _touches(regions: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -129,7 +130,9 @@ def summarise(cov: pd.DataFrame) -> dict[str, Any]:
     frames = scored.drop_duplicates(keys)
     exposed = scored.loc[scored["coverage"] < PROTECTED, keys].drop_duplicates()
     blurred = float(frames["blurred_area"].sum())
-    on_face = float(frames["face_blurred_area"].sum()) if "face_blurred_area" in frames.columns else math.nan
+    # NaN unless every frame has the split (a table made with split=False, or pooled with one)
+    split = frames["face_blurred_area"] if "face_blurred_area" in frames.columns else None
+    on_face = float(split.sum()) if split is not None and not split.isna().any() else math.nan
     gt_area = float(scored["gt_area"].sum())
     return {
         "labeled_faces": n,

@@ -81,8 +81,8 @@ RETINAFACE_ONNX_OPSET = 13
 # tf2onnx writes a different file on every conversion (btb.onnx_digest), so the converted model is pinned by its
 # name-independent graph digest instead, per score floor (tf2onnx 1.17.0, opset 13). A floor not listed here is
 # converted and recorded, not checked.
-RETINAFACE_GRAPH_DIGESTS = {0.05: "e0094e31f9753639e81dc6602d37318064b15452d307af67965a4cf2c2caa6be"}
-CENTERFACE_GRAPH_DIGEST = "8385a34cfc72b978fe4c7eb73c5db532807bcd0e311e9c03ce59c7c87f731573"
+RETINAFACE_GRAPH_DIGESTS = {0.05: "c0ee1b3b4e1b317c29ee2081157adcfff6e63fbb1de68b0dad9de5e05294f8d3"}
+CENTERFACE_GRAPH_DIGEST = "2da484af8f5b3b959cbc18f193bef9716d1679a605803afb4c9c936bde04c015"
 # CenterFace's published graph: one RGB input and four outputs at a quarter of the input size.
 CENTERFACE_INPUT = "input.1"
 CENTERFACE_OUTPUTS = {"537": 1, "538": 2, "539": 2, "540": 10}  # heatmap, scale, offset, landmarks (channels)

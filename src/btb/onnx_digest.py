@@ -1,4 +1,4 @@
-"""A content digest of an ONNX graph that does not depend on the names in it.
+"""A content digest of an ONNX model that does not depend on the names in it.
 
 tf2onnx converts the same TensorFlow graph to a different file each time: its optimisers merge duplicate
 nodes and constants in an order that varies from process to process, so node and tensor names (and with
@@ -6,18 +6,27 @@ them the file's sha256) change although the computation does not (measured on Re
 six file hashes, identical detections). The file hash still proves which file a run used; this digest lets
 an auditor see that two conversions are the same model, and lets staging pin the converted model.
 
-Each tensor gets a hash from what produces it: a graph input from its declared type, a weight from its
-dtype, shape and bytes, a node's output from the node's op type, domain, attributes and the hashes of its
-inputs (Merkle style). The digest is the hash of the opset imports and the graph outputs' hashes, in order.
-Names never enter it.
+Each tensor gets a hash from what produces it (Merkle style):
+* a graph input: its position among the graph's inputs that have no initializer, and its element type and
+  shape (symbolic dimensions count as "symbolic", whatever they are called);
+* a weight: dtype, shape and values (sparse ones: values, indices and dense shape); a weight that is also a
+  graph input (so a caller may override it) is marked as such;
+* a node output: the node's op type, domain, attributes (type and value; subgraphs by their own digest, with
+  the enclosing graph's tensors they read) and the hashes of its inputs, plus the output's position.
+The digest hashes the opset imports, the model-local functions (by name, with their bodies) and the graph
+outputs' hashes in order. Names of tensors and nodes never enter it; names of functions do (nodes call them by
+name).
 """
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+ABSENT = "absent"  # an optional input or output left out (empty name)
 
 
 def _h(*parts: object) -> str:
@@ -29,60 +38,140 @@ def _h(*parts: object) -> str:
 
 
 def _array_hash(a: np.ndarray) -> str:
+    if a.dtype == object:  # strings: their bytes, not the objects' addresses
+        items = [x if isinstance(x, bytes) else str(x).encode() for x in a.ravel()]
+        return _h("strings", a.shape, *items)
     return _h("tensor", a.dtype.str, a.shape, np.ascontiguousarray(a).tobytes())
 
 
-def _attribute(attr: object) -> tuple[str, str]:
-    import onnx
+def _tensor_hash(t: Any) -> str:
     from onnx import numpy_helper
 
-    kind = attr.type  # type: ignore[attr-defined]
-    if kind == onnx.AttributeProto.TENSOR:
-        value = _array_hash(numpy_helper.to_array(attr.t))  # type: ignore[attr-defined]
+    return _array_hash(numpy_helper.to_array(t))
+
+
+def _sparse_hash(s: Any) -> str:
+    return _h("sparse", list(s.dims), _tensor_hash(s.values), _tensor_hash(s.indices))
+
+
+def _type_hash(t: Any) -> str:
+    """A value's declared type with the names of symbolic dimensions left out."""
+    from google.protobuf import text_format
+
+    t = type(t).FromString(t.SerializeToString())
+    stack = [t]
+    while stack:  # clear every dim_param, however deeply the type nests (sequences, maps, optionals)
+        msg = stack.pop()
+        for field, value in msg.ListFields():
+            if field.name == "dim_param":
+                msg.dim_param = "symbolic"
+            elif field.type == field.TYPE_MESSAGE:
+                stack.extend(value if field.is_repeated else [value])
+    return _h("type", text_format.MessageToString(t, as_one_line=True))
+
+
+def _subgraphs(node: Any) -> list[Any]:
+    import onnx
+
+    out = []
+    for a in node.attribute:
+        if a.type == onnx.AttributeProto.GRAPH:
+            out.append(a.g)
+        elif a.type == onnx.AttributeProto.GRAPHS:
+            out.extend(a.graphs)
+    return out
+
+
+def _free_names(graph: Any) -> set[str]:
+    """Tensors a (sub)graph reads but does not define: its enclosing graphs' tensors."""
+    defined = {i.name for i in graph.initializer} | {s.values.name for s in graph.sparse_initializer}
+    defined |= {i.name for i in graph.input} | {o for n in graph.node for o in n.output}
+    used = {x for n in graph.node for x in n.input if x}
+    used |= {x for n in graph.node for g in _subgraphs(n) for x in _free_names(g)}
+    used |= {o.name for o in graph.output}
+    return used - defined
+
+
+def _attribute(attr: Any, scope: dict[str, str]) -> tuple[str, str]:
+    import onnx
+
+    kind = attr.type
+    if attr.ref_attr_name:  # inside a function: refers to the caller's attribute
+        value = _h("ref", attr.ref_attr_name)
+    elif kind == onnx.AttributeProto.TENSOR:
+        value = _tensor_hash(attr.t)
     elif kind == onnx.AttributeProto.TENSORS:
-        value = _h(*[_array_hash(numpy_helper.to_array(t)) for t in attr.tensors])  # type: ignore[attr-defined]
-    elif kind in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
-        graphs = [attr.g] if kind == onnx.AttributeProto.GRAPH else list(attr.graphs)  # type: ignore[attr-defined]
-        value = _h(*[_graph_digest(g, {}) for g in graphs])
+        value = _h(*[_tensor_hash(t) for t in attr.tensors])
+    elif kind == onnx.AttributeProto.SPARSE_TENSOR:
+        value = _sparse_hash(attr.sparse_tensor)
+    elif kind == onnx.AttributeProto.SPARSE_TENSORS:
+        value = _h(*[_sparse_hash(s) for s in attr.sparse_tensors])
+    elif kind == onnx.AttributeProto.GRAPH:
+        value = _graph_digest(attr.g, scope)
+    elif kind == onnx.AttributeProto.GRAPHS:
+        value = _h(*[_graph_digest(g, scope) for g in attr.graphs])
+    elif kind in (onnx.AttributeProto.TYPE_PROTO, onnx.AttributeProto.TYPE_PROTOS):
+        types = [attr.tp] if kind == onnx.AttributeProto.TYPE_PROTO else list(attr.type_protos)
+        value = _h(*[_type_hash(t) for t in types])
     else:
         value = repr(onnx.helper.get_attribute_value(attr))
-    return attr.name, value  # type: ignore[attr-defined]
+    return attr.name, _h(kind, value)
 
 
-def _graph_digest(graph: object, outer: dict[str, str]) -> str:
-    """Digest of a GraphProto; ``outer``: hashes of the enclosing graph's tensors (for subgraphs)."""
-    from onnx import numpy_helper
-
-    value: dict[str, str] = dict(outer)
-    value[""] = "absent"  # an optional input left out
-    for init in graph.initializer:  # type: ignore[attr-defined]
-        value[init.name] = _array_hash(numpy_helper.to_array(init))
-    for position, inp in enumerate(graph.input):  # type: ignore[attr-defined]
-        if inp.name not in value:
-            value[inp.name] = _h("input", position, inp.type.SerializeToString())
-    pending = list(graph.node)  # type: ignore[attr-defined]
+def _nodes_digest(nodes: list[Any], value: dict[str, str]) -> None:
+    """Give every node output in ``nodes`` its hash in ``value`` (which holds the tensors already known)."""
+    pending = list(nodes)
     while pending:  # nodes are stored in topological order, but do not rely on it
         waiting = []
         for node in pending:
-            if all(x in value for x in node.input):
-                attrs = sorted(_attribute(a) for a in node.attribute)
-                h = _h("node", node.op_type, node.domain, attrs, [value[x] for x in node.input])
-                for k, out in enumerate(node.output):
-                    value[out] = _h(h, k)
-            else:
+            subgraphs = _subgraphs(node)
+            needs = [x for x in node.input if x] + [x for g in subgraphs for x in sorted(_free_names(g))]
+            if not all(x in value for x in needs):
                 waiting.append(node)
+                continue
+            attrs = sorted(_attribute(a, value) for a in node.attribute)
+            h = _h("node", node.op_type, node.domain, attrs, [value[x] if x else ABSENT for x in node.input])
+            for k, out in enumerate(node.output):
+                if out:  # an omitted optional output defines nothing
+                    value[out] = _h(h, k)
         if len(waiting) == len(pending):
-            missing = sorted({x for n in waiting for x in n.input if x not in value})
+            missing = sorted({x for n in waiting for x in n.input if x and x not in value})
             raise ValueError(f"ONNX graph has inputs no node, weight or graph input provides: {missing[:5]}")
         pending = waiting
-    return _h("graph", [value[o.name] for o in graph.output])  # type: ignore[attr-defined]
+
+
+def _graph_digest(graph: Any, outer: dict[str, str]) -> str:
+    """Digest of a GraphProto; ``outer``: hashes of the enclosing graphs' tensors (for subgraphs)."""
+    value: dict[str, str] = dict(outer)
+    weights = {i.name: _tensor_hash(i) for i in graph.initializer}
+    weights |= {s.values.name: _sparse_hash(s) for s in graph.sparse_initializer}
+    position = 0
+    for inp in graph.input:
+        if inp.name in weights:
+            value[inp.name] = _h("overridable", weights[inp.name])
+        else:
+            value[inp.name] = _h("input", position, _type_hash(inp.type))
+            position += 1
+    for name, h in weights.items():
+        value.setdefault(name, h)
+    _nodes_digest(list(graph.node), value)
+    return _h("graph", [value[o.name] for o in graph.output])
+
+
+def _function_digest(f: Any) -> str:
+    value = {name: _h("function input", i) for i, name in enumerate(f.input)}
+    _nodes_digest(list(f.node), value)
+    opsets = sorted((o.domain, o.version) for o in f.opset_import)
+    return _h("function", f.domain, f.name, getattr(f, "overload", ""), sorted(f.attribute), opsets,
+              [value[o] for o in f.output])
 
 
 def graph_digest(path: str | Path) -> str:
     """sha256-based digest of the ONNX model at ``path``: equal for models that compute the same thing with
-    the same weights, whatever their node and tensor names or node order."""
+    the same weights, whatever their tensor and node names or node order."""
     import onnx
 
     model = onnx.load(str(path))
     opsets = sorted((o.domain, o.version) for o in model.opset_import)
-    return _h("model", opsets, _graph_digest(model.graph, {}))
+    functions = sorted(_function_digest(f) for f in model.functions)
+    return _h("model", opsets, functions, _graph_digest(model.graph, {}))
