@@ -96,7 +96,7 @@ def video_section(r: dict[str, Any], plots: Path) -> str:
                          figs[k]["labeled_faces"], figs[k]["blur_area_ratio"], figs[k].get("face_blur_area_ratio"),
                          figs[k].get("off_face_blur_share")] for k in methods]), "",
                 "Blur-area ratio counts every blurred pixel of a labeled frame; only one face per frame is labeled, "
-                "so blur on other people (an audience, bystanders) counts as cost. The next two columns split it: "
+                "so blur on other people (an audience, bystanders) counts as cost. The last two columns split it: "
                 "the ratio from the regions that overlap the labeled face, and the share of blurred pixels "
                 "elsewhere.", "",
                 f"![timeline]({plots.name}/timeline_{g.replace('*', 'all')}.png)", ""]
