@@ -101,3 +101,5 @@ def test_each_bad_input_fails_alone_with_a_named_reason(matrix):
         assert not (work / "results" / vid / "work").exists(), "no face-bearing intermediates left"
         assert f"{vid} FAILED" in proc.stderr
     assert (summary["status"] == "done").sum() == 10
+    run_html = (work / "results" / "summary.html").read_text()  # the HTML summary agrees with the TSV
+    assert all(f"<td>{vid}</td><td>failed</td>" in run_html for vid in bad)

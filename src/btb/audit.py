@@ -58,6 +58,16 @@ def write_json(path: str | Path, data: Any) -> None:
     write_atomic(path, json_bytes(data))
 
 
+def write_text(path: str | Path, text: str) -> None:
+    """Write UTF-8 text atomically (reports, sidecars)."""
+    write_atomic(path, text.encode("utf-8"))
+
+
+def write_tsv(path: str | Path, table: Any, **to_csv: Any) -> None:
+    """Write a pandas table as TSV (no index) atomically; ``to_csv``: more ``DataFrame.to_csv`` options."""
+    write_atomic(path, table.to_csv(sep="\t", index=False, **to_csv).encode("utf-8"))
+
+
 def package_versions() -> dict[str, str]:
     out = {}
     for name in TRACKED_PACKAGES:

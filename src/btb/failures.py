@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from btb.audit import utc_now, write_json
+from btb.audit import utc_now, write_json, write_tsv
 from btb.hashing import sha256_file
 
 ERROR_LINE = re.compile(r"\bERROR btb: (?P<msg>.*)$")
@@ -69,7 +69,10 @@ def record_failures(samples: dict[str, Any], results: str | Path = "results",
     write_json(results / "summary.json", summary)
     import pandas as pd
 
-    pd.DataFrame(summary["videos"]).to_csv(results / "summary.tsv", sep="\t", index=False)
+    write_tsv(results / "summary.tsv", pd.DataFrame(summary["videos"]))
+    from btb.qa import write_run_report
+
+    write_run_report(results / "summary.html", results / "summary.json")  # not left behind, contradicting
     for f in failures:
         print(f"btb: {f['video_id']} FAILED in {f['failed_rule']}: {f['error']}", file=sys.stderr)
     return failures

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from btb.audit import environment, git_state, utc_now, write_json
+from btb.audit import environment, git_state, utc_now, write_json, write_tsv
 from btb.hashing import file_record, sha256_file
 
 if TYPE_CHECKING:
@@ -264,4 +264,4 @@ def write_summary(manifests: list[str], out_json: str, out_tsv: str, releases: l
 
     summary = build_summary(manifests, releases)
     write_json(out_json, summary)
-    pd.DataFrame(summary["videos"]).to_csv(out_tsv, sep="\t", index=False)
+    write_tsv(out_tsv, pd.DataFrame(summary["videos"]))

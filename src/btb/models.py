@@ -20,6 +20,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from btb.audit import write_text
 from btb.errors import ModelError
 from btb.hashing import sha256_file
 
@@ -282,7 +283,7 @@ def convert_centerface(src_path: str | Path, onnx_path: str | Path) -> dict[str,
 def write_sidecar(path: str | Path) -> Path:
     """Record a derived model's sha256 beside it (``<file>.sha256``), as staging produced it."""
     side = Path(f"{path}.sha256")
-    side.write_text(f"{sha256_file(path)}  {Path(path).name}\n")
+    write_text(side, f"{sha256_file(path)}  {Path(path).name}\n")
     return side
 
 

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from btb.audit import write_text
 from btb.boxes import iou_matrix
 
 MAX_THUMBS = 12
@@ -143,7 +144,7 @@ th,td{{border:1px solid #ccc;padding:3px 8px;text-align:left}}figure{{display:in
 <h2>Flagged frames (from the de-identified output; the flagged box is pixelated here — open the output at
 that frame to judge it)</h2>{thumbs or "<p>none</p>"}
 </body></html>"""
-    Path(out).write_text(page, encoding="utf-8")
+    write_text(out, page)
 
 
 def write_run_report(out: str | Path, summary_json: str | Path) -> None:
@@ -152,7 +153,7 @@ def write_run_report(out: str | Path, summary_json: str | Path) -> None:
     head = "".join(f"<th>{c}</th>" for c in cols)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v.get(c)))}</td>" for c in cols) + "</tr>"
                    for v in s["videos"])
-    Path(out).write_text(f"""<!doctype html><html><head><meta charset="utf-8"><title>BTB run</title></head>
+    write_text(out, f"""<!doctype html><html><head><meta charset="utf-8"><title>BTB run</title></head>
 <body><h1>Run summary</h1><p>{s['n_videos']} videos, {s.get('n_released', 0)} released,
 {s.get('n_needs_review', 0)} held for review.</p><table border="1">{'<tr>' + head + '</tr>'}{body}</table>
-</body></html>""", encoding="utf-8")
+</body></html>""")

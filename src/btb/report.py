@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from btb.audit import git_state, utc_now, write_json
+from btb.audit import git_state, utc_now, write_json, write_text
 from btb.evaluate import SPECS
 
 SETTINGS = ("easy", "medium", "hard", "all")
@@ -217,5 +217,5 @@ def write_report(metrics_files: list[str], config: dict[str, Any], out_md: str, 
             plot_timelines(r, plots)
             parts.append(video_section(r, plots))
     parts.append(sweep_section(results))
-    Path(out_md).write_text("\n".join(parts) + "\n", encoding="utf-8")
+    write_text(out_md, "\n".join(parts) + "\n")
     write_json(out_json, {"created_utc": utc_now(), "config": config, "results": results})

@@ -60,13 +60,21 @@ def record_decision(results: str | Path, video_id: str, decision: str, reviewer:
 
 
 def release_state(video_id: str, deliverable: str, verdict_json: str, release_dir: str) -> dict[str, Any]:
-    """Decide and apply the release of one de-identified file; return the state to record."""
-    verdict = json.loads(Path(verdict_json).read_text())
-    digest = sha256_file(deliverable)
-    log = Path(deliverable).parent / "review.jsonl"
-    if check_chain(log):
-        raise BTBError("; ".join(check_chain(log)))
-    decision = next((d for d in reversed(read_entries(log)) if d["output_sha256"] == digest), None)
+    """Decide and apply the release of one de-identified file; return the state to record.
+
+    Fails closed: when no decision can be made (a tampered review log, an unreadable verdict), a copy released
+    by an earlier run is withdrawn before the error propagates."""
+    target = Path(release_dir) / Path(deliverable).name
+    try:
+        verdict = json.loads(Path(verdict_json).read_text())
+        digest = sha256_file(deliverable)
+        log = Path(deliverable).parent / "review.jsonl"
+        if check_chain(log):
+            raise BTBError("; ".join(check_chain(log)))
+        decision = next((d for d in reversed(read_entries(log)) if d["output_sha256"] == digest), None)
+    except Exception:
+        target.unlink(missing_ok=True)
+        raise
     # a rejection always wins; a verdict counts only for the very file it checked
     if decision and decision["decision"] == "reject":
         status, why = "rejected", f"rejected by {decision['reviewer']}: {decision['reason']}"
@@ -78,7 +86,6 @@ def release_state(video_id: str, deliverable: str, verdict_json: str, release_di
         status, why = "released", f"approved by {decision['reviewer']}: {decision['reason']}"
     else:
         status, why = "needs_review", f"{verdict['flags']} residual flag(s) in {verdict['frames_flagged']} frame(s)"
-    target = Path(release_dir) / Path(deliverable).name
     target.parent.mkdir(parents=True, exist_ok=True)
     if status == "released":
         tmp = target.with_name(f".{target.name}.part")

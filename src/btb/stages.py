@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from btb import models
-from btb.audit import stage_record, write_json
+from btb.audit import stage_record, write_json, write_tsv
 from btb.blur import BlurParams, blur_frame
 from btb.cascade import CascadeRule, select_uncertain_frames
 from btb.detect.base import RawDetections
@@ -89,8 +89,7 @@ def index_video_frames(video: str, frame_table: str, audit: str, video_id: str) 
     with stage_record("index_frames", video_id, {}, audit) as rec:
         rec.add_inputs(video)
         table = image_frame_table() if is_image(video) else index_frames(video)
-        Path(frame_table).parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(frame_table, sep="\t", index=False)
+        write_tsv(frame_table, table)
         rec.add_outputs(frame_table)
         rec.counts = {"frames": len(table)}
 
@@ -196,7 +195,7 @@ def select_cascade_frames(yunet: str, frame_table: str, out: str, audit: str, vi
         rec.add_inputs(yunet, frame_table)
         n_frames = len(pd.read_csv(frame_table, sep="\t"))
         sel = select_uncertain_frames(read_detections(yunet), n_frames, rule)
-        sel.to_csv(out, sep="\t", index=False)
+        write_tsv(out, sel)
         rec.add_outputs(out)
         rec.counts = {"frames": n_frames, "frames_selected": len(sel),
                       **{f"reason_{k}": int(v) for k, v in sel["reason"].value_counts().items()}}
@@ -395,8 +394,7 @@ def verify_residual(output: str, regions: str, models_: dict[str, str], out_flag
                                              {k: v[index] for k, v in stored.items() if index in v}, rp, mask)
             n += 1
         flags = flags_table(rows)
-        Path(out_flags).parent.mkdir(parents=True, exist_ok=True)
-        flags.to_csv(out_flags, sep="\t", index=False, float_format="%.2f")
+        write_tsv(out_flags, flags, float_format="%.2f")
         result = verdict(flags, n, detected, rp.every)
         write_json(out_verdict, {"video_id": video_id, **result, "output": output,
                                  "output_sha256": sha256_file(output), "params": params})
