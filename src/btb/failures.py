@@ -72,7 +72,7 @@ def record_failures(samples: dict[str, Any], results: str | Path = "results",
     write_tsv(results / "summary.tsv", pd.DataFrame(summary["videos"]))
     from btb.qa import write_run_report
 
-    write_run_report(results / "summary.html", results / "summary.json")  # not left behind, contradicting
+    write_run_report(results / "summary.html", results / "summary.json")  # else an older one contradicts the TSV
     for f in failures:
         print(f"btb: {f['video_id']} FAILED in {f['failed_rule']}: {f['error']}", file=sys.stderr)
     return failures
