@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from btb.blur import region_mask
+from btb.boxes import iou_matrix
 
 PROTECTED = 0.8
 HALF = 0.5
@@ -97,9 +98,17 @@ def face_coverages(gt: pd.DataFrame, regions: pd.DataFrame, height: int, width: 
             if regs is None:
                 masks[f] = (np.zeros((height, width), dtype=bool), 0)
             else:
-                on_face = _touches(regs[["x", "y", "w", "h"]].to_numpy(dtype=np.float64), boxes_of[f])
-                face_px = int(mask_of(height, width, regs[on_face]).sum()) if split and on_face.any() else 0
-                masks[f] = (mask_of(height, width, regs), face_px)
+                mask = mask_of(height, width, regs)
+                # regions sharing area with a labeled face box (IoU > 0); all of them: the frame's mask again
+                on_face = (iou_matrix(regs[["x", "y", "w", "h"]].to_numpy(dtype=np.float64), boxes_of[f]) > 0
+                           ).any(axis=1)
+                if not split or not on_face.any():
+                    face_px = 0
+                elif on_face.all():
+                    face_px = int(mask.sum())
+                else:
+                    face_px = int(mask_of(height, width, regs[on_face]).sum())
+                masks[f] = (mask, face_px)
         mask, face_px = masks[f]
         rows.append((f, coverage((x, y, w, h), mask), clipped_area((x, y, w, h), height, width), int(mask.sum()),
                      face_px))
@@ -109,14 +118,6 @@ def face_coverages(gt: pd.DataFrame, regions: pd.DataFrame, height: int, width: 
          "face_blurred_area": "int64"}
     )
     return out if split else out.drop(columns="face_blurred_area")
-
-
-def _touches(regions: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Which region boxes (x, y, w, h) share area with at least one face box (NaN face boxes share none)."""
-    r, g = regions[:, None, :], faces[None, :, :]
-    ix = np.minimum(r[..., 0] + r[..., 2], g[..., 0] + g[..., 2]) - np.maximum(r[..., 0], g[..., 0])
-    iy = np.minimum(r[..., 1] + r[..., 3], g[..., 1] + g[..., 3]) - np.maximum(r[..., 1], g[..., 1])
-    return ((ix > 0) & (iy > 0)).any(axis=1)
 
 
 def summarise(cov: pd.DataFrame) -> dict[str, Any]:

@@ -69,8 +69,9 @@ def release_state(video_id: str, deliverable: str, verdict_json: str, release_di
         verdict = json.loads(Path(verdict_json).read_text())
         digest = sha256_file(deliverable)
         log = Path(deliverable).parent / "review.jsonl"
-        if check_chain(log):
-            raise BTBError("; ".join(check_chain(log)))
+        problems = check_chain(log)
+        if problems:
+            raise BTBError("; ".join(problems))
         decision = next((d for d in reversed(read_entries(log)) if d["output_sha256"] == digest), None)
     except Exception:
         target.unlink(missing_ok=True)
