@@ -22,12 +22,12 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from btb import wider
-from btb.boxes import scale_about_centre
 from btb.config import load_config
-from btb.evaluate import LabeledClip, LabeledImages, image_method_regions, method_regions, read_video_gt
-from btb.metrics import face_coverages, pool
-from btb.tables import read_detections
+from btb.evaluation import wider
+from btb.evaluation.methods import LabeledClip, LabeledImages, image_method_regions, method_regions, read_video_gt
+from btb.evaluation.metrics import face_coverages, pool
+from btb.regions.boxes import scale_about_centre
+from btb.regions.tables import read_detections
 
 ROOT = Path(__file__).resolve().parents[1]
 DETECTORS = ("yunet", "retinaface", "centerface")

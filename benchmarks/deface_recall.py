@@ -3,7 +3,8 @@
 deface 1.5.0 at its defaults: CenterFace at threshold 0.2, mask scale 1.3, the ellipse it paints inside each
 box. ``deface_detect.py`` runs in deface's own virtual environment and records, per frame, the boxes that
 deface's own ``anonymize_frame`` hands to its painter (nothing is re-implemented on that side); this script
-scores them with ``btb.metrics`` (coverage >= 0.8 protects a face, exposed frames, blur-area ratio; pooled per
+scores them with ``btb.evaluation.metrics`` (coverage >= 0.8 protects a face, exposed frames, blur-area
+ratio; pooled per
 clip group as ``btb evaluate`` does) in two variants:
 
 * ``as_painted``: the pixels deface actually blurs, the ellipse ``skimage.draw.ellipse(h // 2, w // 2, h // 2,
@@ -33,9 +34,9 @@ import numpy as np
 import pandas as pd
 from deface_tool import HERE, add_deface_option, cache_dir, deface_executable, deface_info, deface_python
 
-from btb.eval_stages import clean
-from btb.evaluate import clip_group, read_video_gt
-from btb.metrics import face_coverages, pool, summarise
+from btb.evaluation.methods import clip_group, read_video_gt
+from btb.evaluation.metrics import face_coverages, pool, summarise
+from btb.stages.evaluate import clean
 
 ROOT = HERE.parent
 VARIANTS = ("as_painted", "box")

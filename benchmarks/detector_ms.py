@@ -37,7 +37,7 @@ def model_path(models: Path, name: str, cfg: dict) -> Path:
 
 
 def worker(name: str, clip: str, frames: int, models: Path) -> dict:
-    from btb.stages import make_detector
+    from btb.detect.factory import make_detector
     from btb.video.frames import iter_normalised
 
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -46,7 +46,7 @@ def worker(name: str, clip: str, frames: int, models: Path) -> dict:
         from onnx.tools.update_model_dims import update_inputs_outputs_dims
 
         from btb.detect.centerface import CenterFaceDetector
-        from btb.models import CENTERFACE_OUTPUTS
+        from btb.models.staging import CENTERFACE_OUTPUTS
 
         m = onnx.load(str(models / "centerface.onnx"))
         dims = {i.name: [d.dim_value for d in i.type.tensor_type.shape.dim] for i in m.graph.input}

@@ -25,9 +25,9 @@ import yaml
 from snakemake.utils import update_config
 
 from btb.config import validate_config
-from btb.evaluate import method_regions
-from btb.metrics import face_coverages
-from btb.tables import read_detections
+from btb.evaluation.methods import method_regions
+from btb.evaluation.metrics import face_coverages
+from btb.regions.tables import read_detections
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -24,12 +24,12 @@ import onnxruntime as ort
 from deface_tool import cache_dir
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
-from btb import wider
 from btb.config import load_config
-from btb.eval_stages import detect_image_set
-from btb.evaluate import LabeledImages, evaluate_images
-from btb.stages import make_detector
-from btb.tables import read_detections
+from btb.detect.factory import make_detector
+from btb.evaluation import wider
+from btb.evaluation.methods import LabeledImages, evaluate_images
+from btb.regions.tables import read_detections
+from btb.stages.evaluate import detect_image_set
 from btb.video.frames import iter_normalised
 
 REPO = Path(__file__).resolve().parents[1]

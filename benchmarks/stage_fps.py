@@ -205,7 +205,7 @@ def collect(workdir: Path, vid: str) -> dict[str, Any]:
             st["counts"][k] = st["counts"].get(k, 0) + v if isinstance(v, int | float) else v
         st["started"] = min(st.get("started", float("inf")), parse_utc(rec["started_utc"]))
         st["ended"] = max(st.get("ended", 0.0), parse_utc(rec["ended_utc"]))
-        # every file a stage records was sha256-hashed by it (btb.audit)
+        # every file a stage records was sha256-hashed by it (btb.audit.records)
         st["hashed_bytes"] += sum(f["bytes"] for f in rec.get("inputs", []) + rec.get("outputs", []))
     bench_root = res / "benchmarks"
     for path in sorted(bench_root.glob(f"*/{vid}[._]*.tsv")) + sorted(bench_root.glob(f"*/{vid}.tsv")):

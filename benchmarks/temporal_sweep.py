@@ -3,7 +3,7 @@
 Needs the detection tables that `btb evaluate --configfile config/evaluate_shared.yaml` leaves in
 results/eval-<clip>/. Prints, per setting, union's recall@0.8, recall@0.5, exposed frames and blur-area
 ratio on each clip group, the ratio split into the regions on the labeled face and the share elsewhere
-(btb.metrics):
+(btb.evaluation.metrics):
 
     .venv/bin/python benchmarks/temporal_sweep.py --eval-dir ../shared/eval/video \\
         --max-gap 6 15 30 60 --extend 3 10 --enlarge 1.3 1.5 --size-hold 0 30 90 --continue-yunet 0.4 0.45
@@ -24,8 +24,8 @@ from pathlib import Path
 import pandas as pd
 
 from btb.config import load_config
-from btb.evaluate import LabeledClip, evaluate_videos, read_video_gt
-from btb.tables import read_detections
+from btb.evaluation.methods import LabeledClip, evaluate_videos, read_video_gt
+from btb.regions.tables import read_detections
 
 ROOT = Path(__file__).resolve().parents[1]
 # merge.temporal parameters the sweep can vary (--max-gap, --size-hold, ...), and their types

@@ -27,13 +27,13 @@ import pandas as pd
 import yaml
 from snakemake.utils import update_config
 
-from btb import wider
-from btb.boxes import nms
 from btb.config import load_config
-from btb.evaluate import LabeledImages, image_method_regions
-from btb.image import read_image
-from btb.stages import make_detector
-from btb.tables import concat_detections, detections_frame, read_detections, write_detections
+from btb.detect.factory import make_detector
+from btb.evaluation import wider
+from btb.evaluation.methods import LabeledImages, image_method_regions
+from btb.regions.boxes import nms
+from btb.regions.tables import concat_detections, detections_frame, read_detections, write_detections
+from btb.video.image import read_image
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path.home() / ".cache" / "btb-benchmarks" / "upscale"

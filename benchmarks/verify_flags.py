@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from btb.blur import BlurParams, blur_frame
-from btb.boxes import iou_matrix
 from btb.config import load_config
-from btb.evaluate import method_regions, read_video_gt
-from btb.residual import ResidualParams, flags_in_frame
-from btb.stages import make_detector
-from btb.tables import read_detections
+from btb.detect.factory import make_detector
+from btb.evaluation.methods import method_regions, read_video_gt
+from btb.regions.blur import BlurParams, blur_frame
+from btb.regions.boxes import iou_matrix
+from btb.regions.tables import read_detections
+from btb.release.residual import ResidualParams, flags_in_frame
 from btb.video.frames import iter_normalised
 
 ROOT = Path(__file__).resolve().parents[1]

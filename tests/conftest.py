@@ -49,7 +49,28 @@ def models_dir(mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def default_config() -> dict:
-    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    """The shipped configuration with every default filled in (what a run of config/config.yaml uses)."""
+    from btb.config import load_config
+
+    return load_config(REPO / "config" / "config.yaml")
+
+
+def temporal_params(**overrides: object):
+    """``TemporalParams`` at the configuration's defaults, except that bridging, size hold and continuation are
+    off unless given: a unit test switches on the feature it is about."""
+    from btb.config import defaults
+    from btb.regions.temporal import TemporalParams
+
+    t = {k: v for k, v in defaults()["merge"]["temporal"].items() if k != "enabled"}
+    return TemporalParams(**{**t, "size_hold": 0, "bridge_gap": 0, "continue_thresholds": {}, **overrides})
+
+
+def merge_params(mode: str, thresholds: dict, **overrides: object):
+    """``MergeParams`` at the configuration's defaults with ``mode``, ``thresholds`` and ``overrides``."""
+    from btb.config import defaults
+    from btb.regions.merge import MergeParams
+
+    return MergeParams.from_config({**defaults()["merge"], **overrides}, mode=mode, thresholds=thresholds)
 
 
 def snakemake_cmd(workdir: Path, config: dict, extra: list[str] | None = None, cores: int = 2,
@@ -109,7 +130,7 @@ def workflow_config(models_dir: Path, samples: Path, **overrides: object) -> dic
 @pytest.fixture(scope="session")
 def face_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2 s, 12 fps, 640x360 clip of real faces (scikit-image's astronaut) with audio and identifying tags."""
-    from btb.demo import write_demo_video
+    from btb.video.demo import write_demo_video
 
     return write_demo_video(tmp_path_factory.mktemp("clips") / "face clip.mp4", fps=12, seconds=2.0)
 
@@ -126,8 +147,8 @@ def run_dir(tmp_path, monkeypatch):
     manifest recorded in results/v1/ with the run log beside it."""
     import json
 
-    from btb.audit import stage_record
-    from btb.manifest import build_manifest, record_manifest
+    from btb.audit.manifest import build_manifest, record_manifest
+    from btb.audit.records import stage_record
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "in.mp4").write_bytes(b"input video bytes")

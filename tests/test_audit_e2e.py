@@ -15,8 +15,8 @@ import pytest
 import yaml
 from conftest import copy_clip, run_snakemake, workflow_config
 
-from btb.hashing import sha256_file
-from btb.signing import generate_keypair
+from btb.audit.hashing import sha256_file
+from btb.audit.signing import generate_keypair
 
 pytestmark = pytest.mark.e2e
 

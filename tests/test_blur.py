@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from btb.blur import BlurParams, blur_frame, region_mask, shape_mask
+from btb.regions.blur import BlurParams, blur_frame, region_mask, shape_mask
 
 
 def regions(rows):
@@ -30,7 +30,7 @@ def test_blur_changes_only_the_region(method):
     rng = np.random.default_rng(0)
     img = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
     r = regions([(10, 10, 30, 30, "ellipse")])
-    out = blur_frame(img, r, BlurParams(method=method))
+    out = blur_frame(img, r, BlurParams(method=method, detail=6))
     mask = region_mask(60, 80, r)
     assert (out[~mask] == img[~mask]).all()
     assert np.abs(out[mask].astype(int) - img[mask]).mean() > 40  # noise replaced by its local mean
@@ -42,13 +42,13 @@ def test_blur_scales_with_face_size():
     rng = np.random.default_rng(1)
     for size in (20, 200):
         img = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
-        out = blur_frame(img, regions([(0, 0, size, size, "box")]), BlurParams())
+        out = blur_frame(img, regions([(0, 0, size, size, "box")]), BlurParams("gaussian", 6))
         lap = np.abs(np.diff(out.astype(float), axis=0)).mean()
         assert lap < 8
 
 
 def test_bad_params():
     with pytest.raises(ValueError):
-        BlurParams(method="swirl")
+        BlurParams(method="swirl", detail=6)
     with pytest.raises(ValueError):
-        BlurParams(detail=0)
+        BlurParams(method="gaussian", detail=0)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from btb.boxes import as_boxes, clip_to_frame, iou_matrix, nms, scale_about_centre, to_int_pixels
+from btb.regions.boxes import as_boxes, clip_to_frame, iou_matrix, nms, scale_about_centre, to_int_pixels
 
 
 def test_iou_by_hand():

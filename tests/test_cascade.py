@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from btb.cascade import CascadeRule, select_uncertain_frames
+from btb.regions.cascade import CascadeRule, select_uncertain_frames
 
 
 def table(rows):

@@ -4,8 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from btb.boxes import iou_matrix
-from btb.stages import make_detector
+from btb.detect.factory import make_detector
+from btb.regions.boxes import iou_matrix
 
 ASTRONAUT_FACE = np.array([[178, 63, 90, 113]])  # x, y, w, h, by eye and YuNet at full size
 YUNET_CFG = {"score_floor": 0.3, "nms_iou": 0.3, "downscaled_long_side": 320}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import run_snakemake, workflow_config
 
-from btb.demo import demo_frames, demo_ground_truth, write_demo_video
+from btb.video.demo import demo_frames, demo_ground_truth, write_demo_video
 
 pytestmark = pytest.mark.e2e
 
@@ -59,7 +59,7 @@ def test_metrics_for_every_method(eval_run):
 
 
 def test_report_and_plots_without_faces(eval_run, models_dir):
-    from btb.stages import make_detector
+    from btb.detect.factory import make_detector
 
     report = (eval_run / "results" / "eval" / "report.md").read_text()
     assert "The seed study's table" in report and "WIDER AP" in report and "Threshold sweep" in report

@@ -3,8 +3,8 @@
 import pandas as pd
 from test_merge import det
 
-from btb.evaluate import SPECS, method_regions, methods_for
-from btb.qa import disagreements
+from btb.evaluation.methods import SPECS, method_regions, methods_for
+from btb.release.qa import disagreements
 
 MERGE = {"thresholds": {"yunet": 0.5, "retinaface": 0.2, "centerface": 0.2}, "fuse_iou": 0.4, "match_iou": 0.3,
          "enlarge": 1.0, "shape": "box", "cascade": {"uncertain_floor": 0.3, "neighbours": 0},

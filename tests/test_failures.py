@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from btb.failures import record_failures
+from btb.audit.failures import record_failures
 from btb.samples import Sample
 
 

@@ -10,9 +10,9 @@ import pytest
 from conftest import run_snakemake, workflow_config
 from PIL import Image, PngImagePlugin
 
-from btb.blur import region_mask
-from btb.image import read_image
-from btb.manifest import verify_manifest
+from btb.audit.verify import verify_manifest
+from btb.regions.blur import region_mask
+from btb.video.image import read_image
 
 pytestmark = pytest.mark.e2e
 

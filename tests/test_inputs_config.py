@@ -97,26 +97,58 @@ def test_centerface_disabled_leaves_no_key_for_the_stages():
     assert detectors(cfg) == ["yunet", "retinaface", "centerface"] and stage_config(cfg) == cfg
 
 
-def test_centerface_keys_are_optional_unless_enabled():
-    """A configuration written before the optional third detector (no centerface keys) stays valid; enabling
-    it without its thresholds is an error naming the missing key."""
+def test_a_configuration_names_only_what_it_changes():
+    """Every key left out takes its default from the schema: a configuration of only ``samples`` is complete,
+    one written before the optional third detector existed gives the same stage parameters, and enabling it
+    needs no other key."""
     import copy
 
-    from btb.config import detectors, stage_config
+    from btb.config import defaults, detectors, stage_config
 
+    only = validate_config({"samples": "sheet.tsv"}, "user.yaml")
+    assert only == {**defaults(), "samples": "sheet.tsv"}
     cfg = default_config()
     old = copy.deepcopy(cfg)
     del old["detect"]["centerface"]
     for section in (old["merge"]["thresholds"], old["merge"]["cascade"], old["verify"]["thresholds"]):
         del section["centerface"]
-    assert validate_config(old) is old and detectors(old) == ["yunet", "retinaface"]
+    assert validate_config(old) == cfg and detectors(old) == ["yunet", "retinaface"]
     assert stage_config(old) == stage_config(cfg), "the same stage parameters as with the keys present"
-    on = copy.deepcopy(cfg)
-    on["detect"]["centerface"]["enabled"] = True
-    del on["verify"]["thresholds"]["centerface"]
-    with pytest.raises(InputError, match="'verify.thresholds': 'centerface' is required when "
-                                         "detect.centerface.enabled is true"):
-        validate_config(on)
+    on = validate_config({"detect": {"centerface": {"enabled": True}}})
+    assert detectors(on) == ["yunet", "retinaface", "centerface"]
+    assert on["verify"]["thresholds"]["centerface"] == 0.4 and on["merge"]["thresholds"]["centerface"] == 0.2
+
+
+def test_schema_defaults_are_the_code_defaults():
+    """One source of truth: the parameter objects the stages build from the defaults are the shipped
+    behaviour (size hold and bridging on, box regions), and a parameter object has no defaults of its own."""
+    import dataclasses
+
+    from btb.config import defaults
+    from btb.regions.blur import BlurParams
+    from btb.regions.merge import MergeParams, temporal_params
+    from btb.regions.temporal import TemporalParams
+    from btb.release.residual import ResidualParams
+
+    d = defaults()
+    t = temporal_params(d["merge"])
+    assert t is not None and (t.size_hold, t.bridge_gap, t.continue_thresholds) == (300, 30, {"yunet": 0.4})
+    assert MergeParams.from_config(d["merge"]).shape == "box"
+    for cls in (TemporalParams, MergeParams, BlurParams, ResidualParams):
+        assert all(f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+                   for f in dataclasses.fields(cls) if f.name != "fill_bgr"), cls
+
+
+def test_config_errors_name_the_file_and_key(tmp_path):
+    bad = tmp_path / "mine.yaml"
+    bad.write_text("merge:\n  mode: vote\n")
+    from btb.config import load_config
+
+    with pytest.raises(InputError, match=r"mine.yaml: invalid configuration at 'merge.mode'"):
+        load_config(bad)
+    bad.write_text("just text")
+    with pytest.raises(InputError, match="mine.yaml: configuration must be a YAML mapping"):
+        load_config(bad)
 
 
 def test_cli_passes_an_absolute_working_directory(tmp_path, monkeypatch):

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from conftest import REPO, copy_clip, run_snakemake, workflow_config
 
-from btb.manifest import verify_manifest
+from btb.audit.verify import verify_manifest
 
 pytestmark = pytest.mark.e2e
 

@@ -2,8 +2,9 @@ import json
 
 import pytest
 
-from btb.audit import stage_record
-from btb.manifest import build_summary, verify_manifest
+from btb.audit.records import stage_record
+from btb.audit.summary import build_summary
+from btb.audit.verify import verify_manifest
 
 
 def test_manifest_lists_every_file_with_role(run_dir):

@@ -1,4 +1,4 @@
-"""The privacy metric (btb.metrics) against hand-computed cases; no video, no detector."""
+"""The privacy metric (btb.evaluation.metrics) against hand-computed cases; no video, no detector."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from btb.blur import shape_mask
-from btb.metrics import clipped_area, coverage, face_coverages, pool, score_video, summarise
-from btb.tables import REGION_COLUMNS
+from btb.evaluation.metrics import clipped_area, coverage, face_coverages, pool, score_video, summarise
+from btb.regions.blur import shape_mask
+from btb.regions.tables import REGION_COLUMNS
 
 H, W = 100, 200
 
@@ -128,7 +128,7 @@ def test_blur_area_ratio_by_hand() -> None:
 
 def test_ellipse_uses_region_mask() -> None:
     # a face box equal to its ellipse region's box is covered by the ellipse's share of the box (about
-    # pi/4; the rasterised ellipse is slightly fuller for small boxes), exactly as btb.blur paints it
+    # pi/4; the rasterised ellipse is slightly fuller for small boxes), exactly as btb.regions.blur paints it
     face = (0, 20, 20, 60, 60)
     g = gt((*face, 1))
     cov = face_coverages(g, regions((*face, "ellipse")), H, W)["coverage"].iloc[0]

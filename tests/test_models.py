@@ -3,14 +3,15 @@ import shutil
 
 import pytest
 
-from btb import models
+from btb.audit.hashing import sha256_file
+from btb.config import defaults
 from btb.errors import ModelError
-from btb.hashing import sha256_file
+from btb.models import convert, sources, staging
 
 
 def test_pins_match_the_mirror(mirror):
     sums = dict(reversed(line.split()) for line in (mirror / "SHA256SUMS").read_text().splitlines() if line)
-    mirrored = [src for src in models.SOURCES.values() if src.filename in sums]
+    mirrored = [src for src in sources.SOURCES.values() if src.filename in sums]
     assert {s.model_id for s in mirrored} >= {"yunet_2023mar", "retinaface_mnv2"}
     for src in mirrored:
         assert sums[src.filename] == src.sha256
@@ -19,22 +20,22 @@ def test_pins_match_the_mirror(mirror):
 
 def test_centerface_pins_match_its_wheel(models_dir):
     """CenterFace is not in the mirror: staging took it from the pinned wheel on PyPI (the real download)."""
-    src = models.SOURCES["centerface"]
+    src = sources.SOURCES["centerface"]
     staged = models_dir / src.filename
     assert sha256_file(staged) == src.sha256 and staged.stat().st_size == src.bytes
     audit = json.loads((models_dir / "stage_centerface.audit.json").read_text())
     conv = audit["notes"]["conversion"]
     assert conv["input_declared_before"] == [10, 3, 32, 32] and conv["input_declared_after"] == ["N", 3, "H", "W"]
     assert {f["path"].rsplit("/", 1)[-1] for f in audit["outputs"]} == {"centerface.onnx", "centerface_dynamic.onnx"}
-    assert conv["graph_sha256"] == models.CENTERFACE_GRAPH_DIGEST and conv["graph_sha256_pinned"]
-    models.verify_sidecar(models_dir / "centerface_dynamic.onnx")
+    assert conv["graph_sha256"] == sources.CENTERFACE_GRAPH_DIGEST and conv["graph_sha256_pinned"]
+    staging.verify_sidecar(models_dir / "centerface_dynamic.onnx")
 
 
 def test_converted_model_off_its_pin_is_refused_and_removed(models_dir, tmp_path, monkeypatch):
-    monkeypatch.setattr(models, "CENTERFACE_GRAPH_DIGEST", "0" * 64)
+    monkeypatch.setattr(convert, "CENTERFACE_GRAPH_DIGEST", "0" * 64)
     out = tmp_path / "centerface_dynamic.onnx"
     with pytest.raises(ModelError, match="pinned to 0{64}"):
-        models.convert_centerface(models_dir / "centerface.onnx", out)
+        convert.convert_centerface(models_dir / "centerface.onnx", out)
     assert not out.exists() and not list(tmp_path.iterdir())
 
 
@@ -43,17 +44,17 @@ def test_mirror_without_the_file_falls_back_to_the_origin(tmp_path, mirror, monk
     partial = tmp_path / "mirror"
     partial.mkdir()
     fetched = []
-    monkeypatch.setattr(models, "_download", lambda url, dest: (fetched.append(url), shutil.copyfile(
+    monkeypatch.setattr(staging, "_download", lambda url, dest: (fetched.append(url), shutil.copyfile(
         mirror / "face_detection_yunet_2023mar.onnx", dest)))
-    dest = models.stage_model("yunet_2023mar", tmp_path / "y.onnx", str(partial))
-    assert fetched == [models.SOURCES["yunet_2023mar"].url]
-    assert sha256_file(dest) == models.SOURCES["yunet_2023mar"].sha256
+    dest = staging.stage_model("yunet_2023mar", tmp_path / "y.onnx", str(partial))
+    assert fetched == [sources.SOURCES["yunet_2023mar"].url]
+    assert sha256_file(dest) == sources.SOURCES["yunet_2023mar"].sha256
 
 
 def test_stage_from_mirror_verifies(tmp_path, mirror):
-    dest = models.stage_model("yunet_2023mar", tmp_path / "m" / "yunet.onnx", str(mirror))
-    assert sha256_file(dest) == models.SOURCES["yunet_2023mar"].sha256
-    models.verify_model("yunet_2023mar", dest)
+    dest = staging.stage_model("yunet_2023mar", tmp_path / "m" / "yunet.onnx", str(mirror))
+    assert sha256_file(dest) == sources.SOURCES["yunet_2023mar"].sha256
+    staging.verify_model("yunet_2023mar", dest)
 
 
 def test_tampered_mirror_is_refused(tmp_path, mirror):
@@ -64,51 +65,50 @@ def test_tampered_mirror_is_refused(tmp_path, mirror):
     (bad / "face_detection_yunet_2023mar.onnx").write_bytes(bytes(data))
     dest = tmp_path / "out.onnx"
     with pytest.raises(ModelError, match="refusing"):
-        models.stage_model("yunet_2023mar", dest, str(bad))
+        staging.stage_model("yunet_2023mar", dest, str(bad))
     assert not dest.exists() and not list(tmp_path.glob(".out.onnx.part"))
 
 
 def test_missing_mirror_file_is_named(tmp_path, monkeypatch):
     """Neither the mirror nor the origin (offline): the error names the file, the mirror and the way out."""
-    monkeypatch.setattr(models, "SOURCES", {"yunet_2023mar": models.SOURCES["yunet_2023mar"].__class__(
-        **{**models.SOURCES["yunet_2023mar"].__dict__, "url": "http://127.0.0.1:9/yunet.onnx"})})
+    monkeypatch.setattr(staging, "SOURCES", {"yunet_2023mar": sources.SOURCES["yunet_2023mar"].__class__(
+        **{**sources.SOURCES["yunet_2023mar"].__dict__, "url": "http://127.0.0.1:9/yunet.onnx"})})
     with pytest.raises(ModelError, match=f"mirror {tmp_path} has no face_detection_yunet_2023mar.onnx.*origin failed"):
-        models.stage_model("yunet_2023mar", tmp_path / "x.onnx", str(tmp_path))
+        staging.stage_model("yunet_2023mar", tmp_path / "x.onnx", str(tmp_path))
     assert not list(tmp_path.glob(".x.onnx.part"))
 
 
 def test_replaced_staged_model_refused_before_detection(tmp_path, mirror):
-    from btb.stages import make_detector
+    from btb.detect.factory import make_detector
 
     fake = tmp_path / "face_detection_yunet_2023mar.onnx"
     shutil.copyfile(mirror / "retinaface_mobilenetv2_frozen_graph.pb", fake)
     with pytest.raises(ModelError, match="pinned"):
-        make_detector("yunet", str(fake), {"score_floor": 0.3, "nms_iou": 0.3, "downscaled_long_side": 320},
-                      1, "cpu")
+        make_detector("yunet", str(fake), defaults()["detect"]["yunet"], 1, "cpu")
 
 
 def test_offline_download_error_says_how_to_fix(tmp_path, monkeypatch):
     # the real download code, pointed at an address that refuses at once (no network is used)
-    monkeypatch.setattr(models, "SOURCES", {"yunet_2023mar": models.SOURCES["yunet_2023mar"].__class__(
-        **{**models.SOURCES["yunet_2023mar"].__dict__, "url": "http://127.0.0.1:9/yunet.onnx"})})
+    monkeypatch.setattr(staging, "SOURCES", {"yunet_2023mar": sources.SOURCES["yunet_2023mar"].__class__(
+        **{**sources.SOURCES["yunet_2023mar"].__dict__, "url": "http://127.0.0.1:9/yunet.onnx"})})
     with pytest.raises(ModelError, match="BTB_MODEL_MIRROR"):
-        models.stage_model("yunet_2023mar", tmp_path / "y.onnx", None)
+        staging.stage_model("yunet_2023mar", tmp_path / "y.onnx", None)
 
 
-def test_resnet50_without_weights_says_which_file(tmp_path):
-    from btb.stages import make_detector
+def test_unsupported_backbone_is_a_configuration_error():
+    """Only the backbones the project can run are accepted; anything else is refused naming the key."""
+    from btb.config import validate_config
+    from btb.errors import InputError
 
-    cfg = {"backbone": "resnet50", "resnet50_weights": str(tmp_path / "retinaface.h5"), "score_floor": 0.1,
-           "downscaled_long_side": 480}
-    with pytest.raises(ModelError, match="retinaface.h5"):
-        make_detector("retinaface", "unused.onnx", cfg, 1, "cpu")
+    with pytest.raises(InputError, match="detect.retinaface.backbone"):
+        validate_config({"detect": {"retinaface": {"backbone": "resnet152"}}}, "user.yaml")
 
 
 def test_converted_retinaface_has_lowered_floor(models_dir):
     audit = json.loads((models_dir / "stage_retinaface_floor0.05.audit.json").read_text())
     conv = audit["notes"]["conversion"]
     assert conv["score_floor_before"] == 0.5 and conv["score_floor_after"] == 0.05
-    assert conv["graph_sha256"] == models.RETINAFACE_GRAPH_DIGESTS[0.05] and conv["graph_sha256_pinned"]
+    assert conv["graph_sha256"] == sources.RETINAFACE_GRAPH_DIGESTS[0.05] and conv["graph_sha256_pinned"]
     assert {f["path"].rsplit("/", 1)[-1] for f in audit["outputs"]} == {
         "retinaface_mobilenetv2_frozen_graph.pb", "retinaface_mnv2_floor0.05.onnx"}
 
@@ -117,8 +117,8 @@ def test_retinaface_conversion_is_the_same_model_each_time(models_dir, tmp_path)
     """A second conversion has the pinned graph digest (the conversion itself raises on a mismatch), whatever
     bytes tf2onnx wrote this time (they usually differ: its node names vary from run to run)."""
     again = tmp_path / "again.onnx"
-    conv = models.convert_retinaface(models_dir / "retinaface_mobilenetv2_frozen_graph.pb", again, 0.05)
-    assert conv["graph_sha256"] == models.RETINAFACE_GRAPH_DIGESTS[0.05]
-    from btb.onnx_digest import graph_digest
+    conv = convert.convert_retinaface(models_dir / "retinaface_mobilenetv2_frozen_graph.pb", again, 0.05)
+    assert conv["graph_sha256"] == sources.RETINAFACE_GRAPH_DIGESTS[0.05]
+    from btb.models.onnx_digest import graph_digest
 
     assert graph_digest(again) == graph_digest(models_dir / "retinaface_mnv2_floor0.05.onnx")

@@ -1,4 +1,4 @@
-"""The name-independent digest of ONNX graphs (btb.onnx_digest) on small hand-built models."""
+"""The name-independent digest of ONNX graphs (btb.models.onnx_digest) on small hand-built models."""
 
 import subprocess
 import sys
@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from btb.onnx_digest import graph_digest
+from btb.models.onnx_digest import graph_digest
 
 
 def _model(path: Path, names: dict[str, str] | None = None, weight: float = 1.0, alpha: float = 0.1,
@@ -89,7 +89,7 @@ def test_string_constants_hash_the_same_in_every_process(tmp_path: Path) -> None
     labels = helper.make_tensor("labels", TensorProto.STRING, [2], [b"face", b"head"])
     path = _save(tmp_path / "s.onnx", [helper.make_node("Constant", [], ["y"], value=labels)], [],
                  [helper.make_tensor_value_info("y", TensorProto.STRING, [2])])
-    code = f"from btb.onnx_digest import graph_digest; print(graph_digest({str(path)!r}))"
+    code = f"from btb.models.onnx_digest import graph_digest; print(graph_digest({str(path)!r}))"
     runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
             for _ in range(2)}
     assert runs == {graph_digest(path) + "\n"}

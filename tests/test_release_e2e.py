@@ -13,10 +13,12 @@ import pandas as pd
 import pytest
 from conftest import copy_clip, run_snakemake, workflow_config
 
+from btb.audit.chain import check_chain
 from btb.cli import main
+from btb.config import defaults
+from btb.detect.factory import make_detector
 from btb.errors import BTBError
-from btb.review import check_chain, record_decision
-from btb.stages import make_detector
+from btb.release.review import record_decision
 
 pytestmark = pytest.mark.e2e
 
@@ -101,11 +103,11 @@ def test_qa_reports_show_no_face(planted_run, models_dir):
     assert "needs_review" in bad and bad.count("<figure>") >= 1 and "from the de-identified output" in bad
     assert "</h2><p>none</p>" in good and "<figure>" not in good
     # no picture in any report shows a face: both detectors run over every embedded image (enlarged 2x)
-    detectors = [make_detector("yunet", str(models_dir / "face_detection_yunet_2023mar.onnx"),
-                               {"score_floor": 0.3, "nms_iou": 0.3, "downscaled_long_side": 320}, 1, "cpu"),
-                 make_detector("retinaface", str(models_dir / "retinaface_mnv2_floor0.05.onnx"),
-                               {"backbone": "mobilenetv2", "score_floor": 0.05, "downscaled_long_side": 480}, 1,
-                               "cpu")]
+    detect = defaults()["detect"]
+    detectors = [make_detector("yunet", str(models_dir / "face_detection_yunet_2023mar.onnx"), detect["yunet"], 1,
+                               "cpu"),
+                 make_detector("retinaface", str(models_dir / "retinaface_mnv2_floor0.05.onnx"), detect["retinaface"],
+                               1, "cpu")]
     pictures = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", bad + good + run_html)
     assert len(pictures) >= 3
     for b64 in pictures:
@@ -118,19 +120,20 @@ def test_qa_reports_show_no_face(planted_run, models_dir):
 def test_sampled_verification_still_flags_every_frame(planted_run, models_dir, tmp_path):
     """verify.every = 8: the detectors run on output frames 0, 8 and 16 only, and the stored input detections
     flag the unblurred faces in every frame, so the output is held all the same."""
-    from btb.stages import verify_residual
+    from btb.stages.verify import verify_residual
 
     res = planted_run / "results" / "bad"
-    detect_cfg = {"yunet": {"score_floor": 0.3, "nms_iou": 0.3, "downscaled_long_side": 320},
-                  "retinaface": {"backbone": "mobilenetv2", "score_floor": 0.05, "downscaled_long_side": 480}}
+    detect_cfg = {**{d: defaults()["detect"][d] for d in ("yunet", "retinaface")}, "device": "cpu"}
     models_ = {"yunet": str(models_dir / "face_detection_yunet_2023mar.onnx"),
                "retinaface": str(models_dir / "retinaface_mnv2_floor0.05.onnx")}
     tables = {"yunet": str(res / "detections" / "yunet.parquet"),
               "retinaface": str(res / "detections" / "retinaface_all.parquet")}
     params = {"thresholds": {"yunet": 0.4, "retinaface": 0.15}, "min_covered": 0.5, "every": 8}
     out = tmp_path / "verification"
-    verify_residual(str(res / "bad.deid.mp4"), str(res / "regions.parquet"), models_, str(out / "flags.tsv"),
-                    str(out / "verdict.json"), str(out / "audit.json"), "bad", detect_cfg, params, 1, tables)
+    verify_residual(output=str(res / "bad.deid.mp4"), regions=str(res / "regions.parquet"), models=models_,
+                    flags_out=str(out / "flags.tsv"), verdict_out=str(out / "verdict.json"),
+                    audit=str(out / "audit.json"), video_id="bad", detect=detect_cfg, verify=params, threads=1,
+                    tables=tables)
     v = json.loads((out / "verdict.json").read_text())
     assert v["verdict"] == "needs_review" and v["frames_checked"] == 24 and v["frames_detected"] == 3
     flags = pd.read_csv(out / "flags.tsv", sep="\t")
@@ -140,5 +143,6 @@ def test_sampled_verification_still_flags_every_frame(planted_run, models_dir, t
     audit = json.loads((out / "audit.json").read_text())
     assert set(tables.values()) <= {i["path"] for i in audit["inputs"]}, "the stored tables are hashed inputs"
     with pytest.raises(ValueError, match="stored detection tables"):
-        verify_residual(str(res / "bad.deid.mp4"), str(res / "regions.parquet"), models_, str(out / "f.tsv"),
-                        str(out / "v.json"), str(out / "a.json"), "bad", detect_cfg, params, 1, None)
+        verify_residual(output=str(res / "bad.deid.mp4"), regions=str(res / "regions.parquet"), models=models_,
+                        flags_out=str(out / "f.tsv"), verdict_out=str(out / "v.json"), audit=str(out / "a.json"),
+                        video_id="bad", detect=detect_cfg, verify=params, threads=1, tables=None)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from btb.audit.hashing import sha256_file
 from btb.errors import BTBError
-from btb.hashing import sha256_file
-from btb.review import release_state
+from btb.release.gate import release_state
 
 
 def _video(tmp_path: Path) -> tuple[Path, Path, Path]:

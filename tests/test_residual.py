@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 from btb.detect.base import RawDetections
-from btb.residual import ResidualParams, flags_in_frame, flags_table, input_flags_in_frame, verdict
+from btb.release.residual import ResidualParams, flags_in_frame, flags_table, input_flags_in_frame, verdict
 
-P = ResidualParams(thresholds={"yunet": 0.4, "retinaface": 0.15}, min_covered=0.5)
+P = ResidualParams(thresholds={"yunet": 0.4, "retinaface": 0.15}, min_covered=0.5, every=1)
 REGION = pd.DataFrame({"frame_index": [3], "region_id": [0], "x": [10], "y": [10], "w": [40], "h": [40],
                        "shape": ["box"], "source": ["yunet"], "score": [0.9], "track_id": [0]})
 
@@ -39,11 +39,11 @@ def test_stored_input_detections_are_checked_against_the_blur():
 
 
 def test_every_selects_output_frames_and_is_recorded():
-    p = ResidualParams(thresholds={"yunet": 0.4}, every=5)
+    p = ResidualParams(thresholds={"yunet": 0.4}, min_covered=0.5, every=5)
     assert [f for f in range(12) if p.detects(f)] == [0, 5, 10]
     v = verdict(flags_table([(7, "yunet:input", 0.45, 1.0, 2.0, 3.0, 4.0, 0.0)]), 12, 3, 5)
     assert v["verdict"] == "needs_review" and v["frames_checked"] == 12 and v["frames_detected"] == 3
     assert v["every"] == 5 and v["by_detector"] == {"yunet:input": 1}
     assert verdict(flags_table([]), 12)["frames_detected"] == 12
     with pytest.raises(ValueError, match="every"):
-        ResidualParams(thresholds={"yunet": 0.4}, every=0)
+        ResidualParams(thresholds={"yunet": 0.4}, min_covered=0.5, every=0)

@@ -10,10 +10,11 @@ import subprocess
 
 import pytest
 
+from btb.audit.manifest import record_manifest
+from btb.audit.signing import generate_keypair, load_public_key, public_key_sha256, signature_path
+from btb.audit.verify import verify_manifest
 from btb.cli import main
 from btb.errors import InputError
-from btb.manifest import record_manifest, verify_manifest
-from btb.signing import generate_keypair, load_public_key, public_key_sha256, signature_path
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import subprocess
 import pytest
 from conftest import run_snakemake, workflow_config
 
-from btb.manifest import verify_manifest
-from btb.output_check import NEUTRAL_STREAM_TAGS, STRUCTURAL_FORMAT_TAGS
+from btb.audit.verify import verify_manifest
+from btb.video.check import NEUTRAL_STREAM_TAGS, STRUCTURAL_FORMAT_TAGS
 from btb.video.ffmpeg import ffprobe_json
 from btb.video.probe import frame_times
 

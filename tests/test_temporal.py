@@ -3,12 +3,21 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import merge_params, temporal_params
 
-from btb.merge import MergeParams, merge_detections
-from btb.tables import detections_frame, empty_detections
-from btb.temporal import CONTINUE, EXTEND, FILL, TemporalParams, fill_and_extend, hold_sizes, link_tracks, speed_factors
+from btb.regions.merge import merge_detections
+from btb.regions.tables import detections_frame, empty_detections
+from btb.regions.temporal import (
+    CONTINUE,
+    EXTEND,
+    FILL,
+    fill_and_extend,
+    hold_sizes,
+    link_tracks,
+    speed_factors,
+)
 
-P = TemporalParams(max_gap=6, extend=2, speed_gain=0.0)
+P = temporal_params(max_gap=6, extend=2, speed_gain=0.0)
 
 
 def moving_face(frames, x0=100.0, dx=2.0, y=50.0, size=40.0):
@@ -60,7 +69,7 @@ def test_face_entering_at_the_edge_is_held_before_first_detection():
     af, ab, _, src = fill_and_extend(f, b, track, 20, P)
     assert sorted(af[src == EXTEND]) == [3, 4]  # after the end is beyond the video (frame 19 is last)
     table = det_table(f, b)
-    regions = merge_detections({"yunet": table}, MergeParams("union", {"yunet": 0.5}, enlarge=1.0), 200, 120,
+    regions = merge_detections({"yunet": table}, merge_params("union", {"yunet": 0.5}, enlarge=1.0), 200, 120,
                                P, n_frames=20)
     assert set(regions.frame_index) == set(range(3, 20))
     assert (regions.x >= 0).all(), "clipped to the frame"
@@ -70,7 +79,7 @@ def test_face_entering_at_the_edge_is_held_before_first_detection():
 def test_never_drops_a_box_and_records_source():
     f, b = moving_face([0, 1, 2, 5, 6])
     table = det_table(f, b)
-    params = MergeParams("union", {"yunet": 0.5}, enlarge=1.0)
+    params = merge_params("union", {"yunet": 0.5}, enlarge=1.0)
     plain = merge_detections({"yunet": table}, params, 400, 200)
     tracked = merge_detections({"yunet": table}, params, 400, 200, P, n_frames=10)
     detected = tracked[tracked.source == "yunet"]
@@ -84,14 +93,14 @@ def test_speed_enlarges_fast_faces_only():
     fs, bs = moving_face(range(10), dx=0.0)
     ff, bf = moving_face(range(10), dx=20.0, y=150)
     f, b = np.concatenate([fs, ff]), np.concatenate([bs, bf])
-    track = link_tracks(f, b, TemporalParams())
-    factors = speed_factors(f, b, track, TemporalParams(speed_gain=1.0, max_speed_enlarge=2.0))
+    track = link_tracks(f, b, temporal_params())
+    factors = speed_factors(f, b, track, temporal_params(speed_gain=1.0, max_speed_enlarge=2.0))
     assert np.allclose(factors[:10], 1.0)
     assert np.allclose(factors[10:], 1.5)  # 20 px/frame on a 40 px face
 
 
 def test_no_detections():
-    out = merge_detections({"yunet": empty_detections()}, MergeParams("union", {"yunet": 0.5}), 10, 10, P, 5)
+    out = merge_detections({"yunet": empty_detections()}, merge_params("union", {"yunet": 0.5}), 10, 10, P, 5)
     assert out.empty
 
 
@@ -103,9 +112,9 @@ def det_table(f, b, score=0.9):
 def test_extension_follows_a_fast_face():
     """Held frames move with the track and keep its speed enlargement: the face is still inside."""
     f, b = moving_face(range(0, 10), dx=20.0)
-    params = TemporalParams(max_gap=6, extend=2, speed_gain=1.0, max_speed_enlarge=2.0)
+    params = temporal_params(max_gap=6, extend=2, speed_gain=1.0, max_speed_enlarge=2.0)
     table = det_table(f, b)
-    regions = merge_detections({"yunet": table}, MergeParams("union", {"yunet": 0.5}, enlarge=1.0), 1000, 200,
+    regions = merge_detections({"yunet": table}, merge_params("union", {"yunet": 0.5}, enlarge=1.0), 1000, 200,
                                params, n_frames=12)
     _, truth = moving_face([10, 11], dx=20.0)
     for frame, (x, _y, w, _h) in zip([10, 11], truth, strict=True):
@@ -120,8 +129,8 @@ def det_rows(f, b, scores):
                       for k, (i, s) in enumerate(zip(f, scores, strict=True))], ignore_index=True)
 
 
-CONT = TemporalParams(max_gap=6, extend=2, speed_gain=0.0, continue_thresholds={"yunet": 0.4})
-UNION = MergeParams("union", {"yunet": 0.5}, enlarge=1.0)
+CONT = temporal_params(max_gap=6, extend=2, speed_gain=0.0, continue_thresholds={"yunet": 0.4})
+UNION = merge_params("union", {"yunet": 0.5}, enlarge=1.0)
 
 
 def test_weak_detections_continue_a_confident_track():
@@ -180,17 +189,17 @@ def test_continuation_is_off_in_intersection_mode_and_without_tracking():
     out = merge_detections({"yunet": table}, UNION, 400, 200)
     assert set(out.frame_index) == set(range(10))
     assert CONTINUE not in set(merge_detections({"yunet": table, "retinaface": table.assign(detector="retinaface")},
-                                                MergeParams("intersection", {"yunet": 0.5, "retinaface": 0.5},
+                                                merge_params("intersection", {"yunet": 0.5, "retinaface": 0.5},
                                                             enlarge=1.0), 400, 200, CONT, n_frames=30).source)
 
 
 def test_continue_thresholds_validated():
     with pytest.raises(ValueError, match="continue_thresholds"):
-        TemporalParams(continue_thresholds={"yunet": 1.5})
+        temporal_params(continue_thresholds={"yunet": 1.5})
 
 
 # ---------------------------------------------------------------------------------------- bridging, size hold
-BRIDGE = TemporalParams(max_gap=6, extend=2, speed_gain=0.0, bridge_gap=30, bridge_min=10, bridge_distance=3.0)
+BRIDGE = temporal_params(max_gap=6, extend=2, speed_gain=0.0, bridge_gap=30, bridge_min=10, bridge_distance=3.0)
 
 
 def test_established_track_bridges_a_long_miss():
@@ -260,6 +269,6 @@ def test_size_hold_is_per_track_and_ignores_unmeasured_boxes():
 
 def test_bridge_and_hold_params_validated():
     with pytest.raises(ValueError, match="bridge_gap"):
-        TemporalParams(bridge_gap=-1)
+        temporal_params(bridge_gap=-1)
     with pytest.raises(ValueError, match="size_dip"):
-        TemporalParams(size_dip=1.0)
+        temporal_params(size_dip=1.0)

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from conftest import dry_run_jobs, run_snakemake, workflow_config
 
-from btb.demo import demo_frames, demo_ground_truth, write_demo_video
-from btb.manifest import verify_manifest
-from btb.metrics import face_coverages
+from btb.audit.verify import verify_manifest
+from btb.evaluation.metrics import face_coverages
+from btb.video.demo import demo_frames, demo_ground_truth, write_demo_video
 
 pytestmark = pytest.mark.e2e
 HIDDEN = range(10, 14)

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from conftest import copy_clip, snakemake_cmd, workflow_config
 
-from btb.manifest import verify_manifest
+from btb.audit.verify import verify_manifest
 
 pytestmark = pytest.mark.e2e
 UNPRIVILEGED = ["unshare", "-U", "--map-user=65534", "--map-group=65534"]

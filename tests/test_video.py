@@ -20,6 +20,8 @@ from btb.video.frames import (
 )
 from btb.video.probe import frame_times, probe_video
 
+FAST = EncodeParams(crf=18, preset="ultrafast", audio="drop", audio_bitrate="192k")
+
 
 def ff(*args):
     subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
@@ -92,12 +94,12 @@ def test_joined_chunks_encode_like_one_file(vfr_clip, tmp_path):
     concat_nut(parts, tmp_path / "joined.nut")
     assert (tmp_path / "joined.nut").stat().st_mode & 0o077 == 0, "owner-only"
     for name in ("whole", "joined"):
-        encode_video(tmp_path / f"{name}.nut", vfr_clip, tmp_path / f"{name}.mp4", EncodeParams(preset="ultrafast"),
+        encode_video(tmp_path / f"{name}.nut", vfr_clip, tmp_path / f"{name}.mp4", FAST,
                      160, 96)
     assert (tmp_path / "whole.mp4").read_bytes() == (tmp_path / "joined.mp4").read_bytes()
     # frames streamed straight into the encoder (one job blurs and encodes) give the same bytes again
     sent = encode_frames(((f.image, f.pts) for f in frames), frames[0].time_base, rate, vfr_clip,
-                         tmp_path / "streamed.mp4", EncodeParams(preset="ultrafast"), 160, 96)
+                         tmp_path / "streamed.mp4", FAST, 160, 96)
     assert sent == len(frames)
     assert (tmp_path / "streamed.mp4").read_bytes() == (tmp_path / "whole.mp4").read_bytes()
     # the last frame keeps the source's frame step (1/30 s), not a default frame rate's
@@ -125,7 +127,7 @@ def reencode(src, tmp_path, width, height):
     for f in frames:
         w.write(f.image, f.pts)
     w.close()
-    encode_video(tmp_path / "b.nut", src, tmp_path / "o.mp4", EncodeParams(preset="ultrafast"), width, height)
+    encode_video(tmp_path / "b.nut", src, tmp_path / "o.mp4", FAST, width, height)
 
 
 def test_vfr_survives_encode(vfr_clip, tmp_path):
@@ -173,43 +175,48 @@ def test_audio_only_is_refused(tmp_path):
 
 def test_failed_encode_leaves_no_output(tmp_path):
     with pytest.raises(ToolError, match="missing.mp4"):
-        encode_video(tmp_path / "missing.nut", tmp_path / "missing.mp4", tmp_path / "o.mp4", EncodeParams(), 16, 16)
+        encode_video(tmp_path / "missing.nut", tmp_path / "missing.mp4", tmp_path / "o.mp4", FAST, 16, 16)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_more_chunks_than_frames_encode_like_one(tmp_path):
     """A 2-frame video in 3 chunks: the middle one is empty (an empty file that encode skips); the output is
     byte-identical to blurring the video as one chunk (chunk_ranges(2, 3): frames 0, none, 1)."""
-    from btb import stages
-    from btb.tables import empty_regions
+    from btb.regions.tables import empty_regions
+    from btb.stages.blur import blur_chunk, encode_output
+    from btb.stages.frames import index_video_frames, probe
 
     clip = tmp_path / "two.mp4"
     ff("-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-frames:v", "2", "-c:v", "libx264", str(clip))
-    stages.probe(str(clip), str(tmp_path / "probe.json"), "two")
-    stages.index_video_frames(str(clip), str(tmp_path / "frames.tsv"), str(tmp_path / "index.json"), "two")
+    probe(video=str(clip), out=str(tmp_path / "probe.json"), video_id="two")
+    index_video_frames(video=str(clip), frame_table=str(tmp_path / "frames.tsv"), audit=str(tmp_path / "index.json"),
+                       video_id="two")
     empty_regions().to_parquet(tmp_path / "regions.parquet")
     params = {"method": "gaussian", "detail": 6}
+    encode = {"crf": 18, "preset": "ultrafast", "audio": "drop", "audio_bitrate": "128k"}
     outputs = {}
     for n in (1, 3):
         parts = []
         for k in range(1, n + 1):
             part = tmp_path / f"blurred.{k}of{n}.nut"
-            stages.blur(str(clip), str(tmp_path / "regions.parquet"), str(tmp_path / "frames.tsv"), f"{k}of{n}",
-                        str(part), str(tmp_path / f"blur{k}of{n}.json"), "two", params)
+            blur_chunk(video=str(clip), regions=str(tmp_path / "regions.parquet"),
+                       frame_table=str(tmp_path / "frames.tsv"), chunk=f"{k}of{n}", out=str(part),
+                       audit=str(tmp_path / f"blur{k}of{n}.json"), video_id="two", blur=params)
             parts.append(str(part))
         out = tmp_path / f"out{n}.mp4"
-        stages.encode(parts, str(clip), str(tmp_path / "probe.json"), str(tmp_path / "frames.tsv"), str(out),
-                      str(tmp_path / f"check{n}.json"), str(tmp_path / f"encode{n}.json"), "two",
-                      {"crf": 18, "preset": "ultrafast", "audio": "drop", "audio_bitrate": "128k"}, 1)
+        encode_output(blurred=parts, video=str(clip), probe_json=str(tmp_path / "probe.json"),
+                      frame_table=str(tmp_path / "frames.tsv"), out=str(out),
+                      check_json=str(tmp_path / f"check{n}.json"), audit=str(tmp_path / f"encode{n}.json"),
+                      video_id="two", encode=encode, threads=1)
         outputs[n] = out.read_bytes()
         if n == 3:
             assert [Path(p).stat().st_size == 0 for p in parts] == [False, True, False]
     assert outputs[1] == outputs[3]
     # one chunk, blurred while encoding (no lossless file): the same bytes again
-    stages.encode([], str(clip), str(tmp_path / "probe.json"), str(tmp_path / "frames.tsv"), str(tmp_path / "s.mp4"),
-                  str(tmp_path / "checks.json"), str(tmp_path / "encodes.json"), "two",
-                  {"crf": 18, "preset": "ultrafast", "audio": "drop", "audio_bitrate": "128k"}, 1,
-                  regions=str(tmp_path / "regions.parquet"), blur_params=params)
+    encode_output(blurred=[], video=str(clip), probe_json=str(tmp_path / "probe.json"),
+                  frame_table=str(tmp_path / "frames.tsv"), out=str(tmp_path / "s.mp4"),
+                  check_json=str(tmp_path / "checks.json"), audit=str(tmp_path / "encodes.json"), video_id="two",
+                  encode=encode, threads=1, regions=str(tmp_path / "regions.parquet"), blur=params)
     assert (tmp_path / "s.mp4").read_bytes() == outputs[1]
 
 
@@ -226,12 +233,13 @@ def test_streamed_encode_failures_leave_nothing(vfr_clip, tmp_path):
 
     with pytest.raises(InputError, match="not repeatable"):
         encode_frames(failing(), frames[0].time_base, nominal_rate(table), vfr_clip, tmp_path / "o.mp4",
-                      EncodeParams(preset="ultrafast"), 160, 96)
+                      FAST, 160, 96)
     assert list(tmp_path.iterdir()) == []
-    # the encoder cannot write its output (its folder does not exist): ffmpeg's own error, naming the source
+    # the encoder refuses its settings: ffmpeg's own error, naming the source
+    bad = EncodeParams(crf=18, preset="no-such-preset", audio="drop", audio_bitrate="192k")
     with pytest.raises(ToolError, match=f"ffmpeg failed on {vfr_clip}"):
         encode_frames(((f.image, f.pts) for f in frames), frames[0].time_base, nominal_rate(table), vfr_clip,
-                      tmp_path / "no" / "o.mp4", EncodeParams(preset="ultrafast"), 160, 96)
+                      tmp_path / "o.mp4", bad, 160, 96)
     assert list(tmp_path.iterdir()) == []
     # an output check that refuses the file: nothing under the final name either
     def refuse(candidate):
@@ -239,5 +247,5 @@ def test_streamed_encode_failures_leave_nothing(vfr_clip, tmp_path):
 
     with pytest.raises(InputError, match="failed its check"):
         encode_frames(((f.image, f.pts) for f in frames), frames[0].time_base, nominal_rate(table), vfr_clip,
-                      tmp_path / "o.mp4", EncodeParams(preset="ultrafast"), 160, 96, accept=refuse)
+                      tmp_path / "o.mp4", FAST, 160, 96, accept=refuse)
     assert list(tmp_path.iterdir()) == []

@@ -1,4 +1,4 @@
-"""WIDER FACE evaluation (btb.wider) against tiny hand-computed synthetic cases; no real data."""
+"""WIDER FACE evaluation (btb.evaluation.wider) against tiny hand-computed synthetic cases; no real data."""
 
 from __future__ import annotations
 
@@ -9,10 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from btb.tables import REGION_COLUMNS
-from btb.wider import (
+from btb.evaluation.wider import (
     GT_FIELDS,
-    image_eval,
     image_stem,
     read_difficulty_lists,
     read_keep_list,
@@ -22,10 +20,9 @@ from btb.wider import (
     score_images,
     seed_accuracy,
     valid_faces,
-    voc_ap,
-    wider_ap,
-    wider_iou,
 )
+from btb.evaluation.wider_ap import image_eval, voc_ap, wider_ap, wider_iou
+from btb.regions.tables import REGION_COLUMNS
 
 GT_TEXT = """\
 0--Parade/0_Parade_a_1.jpg

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from conftest import copy_clip, dry_run_jobs, run_snakemake, workflow_config
 
-from btb.blur import region_mask
-from btb.manifest import verify_manifest
+from btb.audit.verify import verify_manifest
+from btb.regions.blur import region_mask
 from btb.video.ffmpeg import ffprobe_json
 from btb.video.frames import iter_normalised
 from btb.video.probe import frame_times, probe_video

@@ -48,8 +48,9 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
            "--profile", str(REPO / "profiles" / "default"), "--cores", str(args.cores)]
     if args.directory:
         cmd += ["--directory", str(Path(args.directory).resolve())]
-    cmd += [*extra, "--configfile", str(REPO / "config" / "config.yaml"),
-            *[str(Path(c).resolve()) for c in args.configfile]]
+    cmd += extra
+    if args.configfile:  # laid over config/config.yaml (the workflow loads it from wherever it runs)
+        cmd += ["--configfile", *[str(Path(c).resolve()) for c in args.configfile]]
     print("+", " ".join(cmd), file=sys.stderr)
     rc = subprocess.call(cmd, cwd=args.directory or REPO)
     report = Path(args.directory or REPO) / "results" / "eval" / "report.md"
@@ -59,8 +60,8 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, extra: list[str]) -> int:
-    from btb.manifest import verify_manifest
-    from btb.signing import load_public_key, public_key_sha256, signature_path
+    from btb.audit.signing import load_public_key, public_key_sha256, signature_path
+    from btb.audit.verify import verify_manifest
 
     key = load_public_key(args.key) if args.key else None
     status = 0
@@ -81,7 +82,7 @@ def cmd_verify(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_keygen(args: argparse.Namespace, extra: list[str]) -> int:
-    from btb.signing import generate_keypair
+    from btb.audit.signing import generate_keypair
 
     digest = generate_keypair(args.private, args.public)
     print(f"private key {args.private} (owner-only: keep it outside results/, set audit.signing_key or "
@@ -91,7 +92,7 @@ def cmd_keygen(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_review(args: argparse.Namespace, extra: list[str]) -> int:
-    from btb.review import pending, record_decision
+    from btb.release.review import pending, record_decision
 
     results = Path(args.results)
     if args.action == "list":
@@ -111,8 +112,31 @@ def cmd_review(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def cmd_config(args: argparse.Namespace, extra: list[str]) -> int:
+    """The effective configuration: config/config.yaml, the given files laid over it, defaults filled in."""
+    import yaml
+
+    from btb.config import read_config_file, validate_config
+
+    config: dict = {}
+    for path in [REPO / "config" / "config.yaml", *args.configfile]:
+        _deep_update(config, read_config_file(path))
+    validate_config(config, " + ".join(["config/config.yaml", *args.configfile]))
+    print(yaml.safe_dump(config, sort_keys=False), end="")
+    return 0
+
+
+def _deep_update(base: dict, over: dict) -> None:
+    """Lay ``over`` onto ``base`` key by key, as Snakemake lays --configfile files over the workflow's."""
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _deep_update(base[key], value)
+        else:
+            base[key] = value
+
+
 def cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
-    from btb.demo import write_demo_video
+    from btb.video.demo import write_demo_video
 
     print(write_demo_video(args.out))
     return 0
@@ -161,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     rv.add_argument("--reason", help="why (required for approve/reject)")
     rv.add_argument("--results", default="results", help="results folder (default: results)")
     rv.set_defaults(func=cmd_review)
+    c = sub.add_parser("config", help="print the effective configuration (every key, defaults filled in)")
+    c.add_argument("configfile", nargs="*", help="files laid over config/config.yaml, as 'btb run --configfile'")
+    c.set_defaults(func=cmd_config)
     d = sub.add_parser("demo", help="write the demo video")
     d.add_argument("out", nargs="?", default="resources/demo/demo.mp4")
     d.set_defaults(func=cmd_demo)

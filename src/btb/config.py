@@ -1,8 +1,15 @@
-"""Configuration: the JSON schema and its validation, with errors that name the offending key."""
+"""Configuration: one schema holds every key and its default; a configuration names only what it changes.
+
+``load_schema`` reads ``schemas/config.schema.yaml`` and adds each registered detector's keys
+(``btb.detect.registry``). ``validate_config`` fills every missing key with its default (in place, so the
+workflow's ``config`` is complete), then validates; an error names the key. ``defaults()`` is the full default
+configuration, which code that needs a setting outside the workflow (tests, benchmarks) starts from.
+"""
 
 from __future__ import annotations
 
 import copy
+import functools
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -10,59 +17,109 @@ from typing import Any
 import jsonschema
 import yaml
 
+from btb.detect.registry import DETECTORS, THRESHOLD, enabled, optional_disabled
 from btb.errors import InputError
 
 SCHEMA_PATH = Path(str(resources.files("btb") / "schemas" / "config.schema.yaml"))
 
 
+@functools.cache
+def _schema() -> dict[str, Any]:
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    props = schema["properties"]
+    merge = props["merge"]["properties"]
+    temporal = merge["temporal"]["properties"]
+    for name, spec in DETECTORS.items():
+        props["detect"]["properties"][name] = {
+            "type": "object", "additionalProperties": False, "default": {}, "description": spec.about,
+            "properties": spec.options}
+        merge["thresholds"]["properties"][name] = {**THRESHOLD, "default": spec.merge_threshold}
+        props["verify"]["properties"]["thresholds"]["properties"][name] = {**THRESHOLD,
+                                                                           "default": spec.verify_threshold}
+        temporal["continue_thresholds"]["properties"][name] = THRESHOLD
+        if not spec.first_stage:
+            merge["cascade"]["properties"][name] = {
+                "type": "string", "enum": ["selected", "all"], "default": "selected",
+                "description": f"Cascade mode: {spec.label} on the frames the first stage leaves uncertain "
+                               "(selected) or on every frame (all)."}
+    temporal["continue_thresholds"]["default"] = {
+        name: spec.continue_threshold for name, spec in DETECTORS.items() if spec.continue_threshold is not None}
+    return schema
+
+
 def load_schema() -> dict[str, Any]:
-    return yaml.safe_load(SCHEMA_PATH.read_text())
+    """The configuration schema with the registered detectors' keys (a copy: callers may change it)."""
+    return copy.deepcopy(_schema())
+
+
+def fill_defaults(instance: Any, schema: dict[str, Any]) -> None:
+    """Add every missing key that has a ``default`` in ``schema`` to ``instance`` (recursively, in place)."""
+    if not isinstance(instance, dict) or schema.get("type") != "object":
+        return
+    for key, sub in schema.get("properties", {}).items():
+        if key not in instance and "default" in sub:
+            instance[key] = copy.deepcopy(sub["default"])
+        if key in instance:
+            fill_defaults(instance[key], sub)
 
 
 def validate_config(config: dict[str, Any], source: str | Path = "config") -> dict[str, Any]:
-    """Validate ``config``; InputError naming the key path and the problem."""
-    validator = jsonschema.Draft202012Validator(load_schema())
+    """Fill ``config``'s missing keys with their defaults (in place) and validate it; InputError naming the
+    source, the key path and the problem."""
+    schema = _schema()
+    if not isinstance(config, dict):
+        raise InputError(source, "configuration must be a YAML mapping")
+    fill_defaults(config, schema)
+    validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         e = errors[0]
         key = ".".join(str(p) for p in e.absolute_path) or "(top level)"
         raise InputError(source, f"invalid configuration at '{key}': {e.message}")
-    # the optional third detector's keys may be left out, unless it is enabled
-    if centerface_enabled(config):
-        for section, key in ((("merge", "thresholds"), "centerface"), (("merge", "cascade"), "centerface"),
-                             (("verify", "thresholds"), "centerface")):
-            if key not in config.get(section[0], {}).get(section[1], {}):
-                raise InputError(source, f"invalid configuration at '{'.'.join(section)}': 'centerface' is "
-                                         "required when detect.centerface.enabled is true")
     return config
 
 
-def centerface_enabled(config: dict[str, Any]) -> bool:
-    return bool(config.get("detect", {}).get("centerface", {}).get("enabled", False))
+@functools.cache
+def _defaults() -> dict[str, Any]:
+    return validate_config({}, "defaults")
+
+
+def defaults() -> dict[str, Any]:
+    """The full default configuration (a fresh copy)."""
+    return copy.deepcopy(_defaults())
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """A configuration file as written (an empty file is an empty mapping); InputError naming the file."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InputError(p, f"cannot read configuration ({exc})") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError(p, "configuration must be a YAML mapping")
+    return data
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
-    p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(p, f"cannot read configuration ({exc})") from exc
-    if not isinstance(data, dict):
-        raise InputError(p, "configuration must be a YAML mapping")
-    return validate_config(data, p)
+    """A configuration file, completed with the defaults and validated."""
+    return validate_config(read_config_file(path), path)
 
 
 def detectors(config: dict[str, Any]) -> list[str]:
-    """The detectors a run uses, in cascade order: YuNet, RetinaFace, and CenterFace when enabled."""
-    return ["yunet", "retinaface"] + (["centerface"] if centerface_enabled(config) else [])
+    """The detectors a run uses, in cascade order (``btb.detect.registry.enabled``)."""
+    return enabled(config)
 
 
 def stage_config(config: dict[str, Any]) -> dict[str, Any]:
-    """The configuration as the stages see it: with CenterFace disabled its keys are dropped, so that a run
-    without it has exactly the parameters, jobs and outputs of the two-detector workflow (nothing reruns)."""
+    """The configuration as the stages see it: a disabled optional detector's keys are dropped, so that a run
+    without it has exactly the parameters, jobs and outputs of the workflow of the others (nothing reruns)."""
     out = copy.deepcopy(config)
-    if not centerface_enabled(config):
-        out["detect"].pop("centerface", None)
-        for section in (out["merge"]["thresholds"], out["merge"]["cascade"], out["verify"]["thresholds"]):
-            section.pop("centerface", None)
+    for name in optional_disabled(config):
+        out["detect"].pop(name, None)
+        for section in (out["merge"]["thresholds"], out["merge"]["cascade"], out["verify"]["thresholds"],
+                        out["merge"]["temporal"].get("continue_thresholds", {})):
+            section.pop(name, None)
     return out

@@ -32,6 +32,12 @@ def is_image(path: str | Path) -> bool:
     return Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
+def output_suffix(source: str | Path) -> str:
+    """The de-identified file's suffix for a still image: JPEG stays JPEG; every other format becomes PNG
+    (lossless)."""
+    return "jpg" if Path(source).suffix.lower() in (".jpg", ".jpeg") else "png"
+
+
 def read_sample_sheet(sheet: str | Path) -> list[Sample]:
     """Read a TSV with columns ``video_id`` and ``path`` (relative paths are relative to the sheet)."""
     sheet = Path(sheet)

@@ -19,6 +19,7 @@ rule write_manifest:
         mem_mb=500,
         runtime=10,
     params:
+        code=code("write_manifest.py"),
         config=PROCESSING_CONFIG,
         repo=workflow.basedir,
         signing_key=SIGNING_KEY or "",
@@ -47,6 +48,8 @@ rule summarise_run:
     resources:
         mem_mb=500,
         runtime=10,
+    params:
+        code=code("summarise_run.py"),
     script:
         "../scripts/summarise_run.py"
 
@@ -70,6 +73,7 @@ rule write_run_crate:
         mem_mb=500,
         runtime=10,
     params:
+        code=code("write_run_crate.py"),
         repo=workflow.basedir,
     script:
         "../scripts/write_run_crate.py"

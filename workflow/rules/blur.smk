@@ -16,7 +16,7 @@ rule blur_frames:
         mem_mb=1500,
         runtime=120,
     params:
-        code=CODE["blur_frames"],
+        code=code("blur_frames.py"),
         blur=config["blur"],
     script:
         "../scripts/blur_frames.py"
@@ -44,7 +44,7 @@ rule encode_video:
         mem_mb=1500,
         runtime=120,
     params:
-        code=CODE["encode_video"],
+        code=code("encode_video.py"),
         encode=config["encode"],
         blur=config["blur"],
     script:
@@ -72,7 +72,7 @@ rule blur_image:
         mem_mb=1000,
         runtime=10,
     params:
-        code=CODE["blur_image"],
+        code=code("blur_image.py"),
         blur=config["blur"],
     script:
         "../scripts/blur_image.py"

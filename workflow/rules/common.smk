@@ -5,110 +5,98 @@ import sys
 # script's folder on its path), which also works inside per-rule conda environments.
 sys.path.insert(0, f"{workflow.basedir}/src")
 
+from btb.audit.signing import resolve_signing_key
 from btb.config import detectors, stage_config, validate_config
-from btb.hashing import source_digest
-from btb.image import output_suffix
-from btb.samples import DEMO_PATH, labeled_clips, resolve_samples
-from btb.signing import resolve_signing_key
+from btb.detect.registry import DETECTORS as REGISTRY
+from btb.pipeline.codegraph import CodeGraph
+from btb.samples import DEMO_PATH, labeled_clips, output_suffix, resolve_samples
 
+# Every key the configuration leaves out takes its default from the schema (src/btb/schemas/), in place.
 validate_config(config, "config")
 
-# What the stages see: a disabled CenterFace leaves no key behind, so the workflow is then exactly the
-# two-detector one (same jobs, parameters and outputs). The evaluate target reads `config` (all detectors).
+# What the stages see: a disabled optional detector leaves no key behind, so the workflow is then exactly the
+# workflow of the others (same jobs, parameters and outputs). The evaluate target reads `config` (all detectors).
 STAGE_CONFIG = stage_config(config)
 DETECTORS = detectors(config)
-CENTERFACE = "centerface" in DETECTORS
 # The configuration that shapes a video's processing (which videos are listed and how manifests are signed
 # are not part of it).
 PROCESSING_CONFIG = {
     k: v for k, v in STAGE_CONFIG.items() if k not in ("samples", "input_dir", "audit")
 }
-# The evaluate target scores every detector, CenterFace included, whatever detect.centerface.enabled says.
 EVAL_CONFIG = {
     k: v for k, v in config.items() if k not in ("samples", "input_dir", "audit")
 }
 # Ed25519 private key that signs every manifest ($BTB_SIGNING_KEY overrides audit.signing_key); None: unsigned.
 # Only its path travels (as a parameter: a new key re-signs); the key is read by write_manifest alone.
-SIGNING_KEY = resolve_signing_key(config.get("audit", {}).get("signing_key", ""))
+SIGNING_KEY = resolve_signing_key(config["audit"]["signing_key"])
 SAMPLES = {
     s.video_id: s for s in resolve_samples(config["samples"], config["input_dir"])
 }
 MODELS = config["models"]["dir"]
 MERGE_MODE = config["merge"]["mode"]
-RF_FLOOR = config["detect"]["retinaface"]["score_floor"]
-RETINAFACE_ONNX = f"{MODELS}/retinaface_mnv2_floor{RF_FLOOR}.onnx"
-RETINAFACE_AUDIT = f"{MODELS}/stage_retinaface_floor{RF_FLOOR}.audit.json"
-YUNET_ONNX = f"{MODELS}/face_detection_yunet_2023mar.onnx"
-YUNET_AUDIT = f"{MODELS}/stage_yunet.audit.json"
-CENTERFACE_ONNX = f"{MODELS}/centerface_dynamic.onnx"
-CENTERFACE_AUDIT = f"{MODELS}/stage_centerface.audit.json"
-MODEL_ONNX = {
-    "yunet": YUNET_ONNX,
-    "retinaface": RETINAFACE_ONNX,
-    "centerface": CENTERFACE_ONNX,
-}
-MODEL_AUDITS = [YUNET_AUDIT, RETINAFACE_AUDIT] + (
-    [CENTERFACE_AUDIT] if CENTERFACE else []
-)
-# detect.device cuda: RetinaFace's and CenterFace's jobs (detection and residual verification) ask the
-# scheduler for a GPU and use the onnxruntime-gpu environment; YuNet (OpenCV) stays on the CPU.
+# detect.device cuda: the onnxruntime detectors' jobs (detection, and verification, which runs every detector)
+# ask the scheduler for a GPU and use the onnxruntime-gpu environment; YuNet (OpenCV) stays on the CPU.
 GPUS = 1 if config["detect"]["device"] == "cuda" else 0
-RETINAFACE_ENV = "../../envs/detect-gpu.yaml" if GPUS else "../../envs/detect.yaml"
+CPU_ENV = "../../envs/detect.yaml"
+GPU_ENV = "../../envs/detect-gpu.yaml"
+VERIFY_GPU = GPUS if any(REGISTRY[d].onnxruntime for d in DETECTORS) else 0
+VERIFY_ENV = GPU_ENV if VERIFY_GPU else CPU_ENV
 
-# The package modules each stage's work depends on (beyond its thin script and btb/stages.py, the glue): a
-# digest of them is a rule parameter, so an edit reruns that stage and what follows, and nothing else.
-STAGE_CODE = {
-    "probe_video": ["video/probe.py", "video/ffmpeg.py", "image.py"],
-    "index_frames": ["video/frames.py", "video/ffmpeg.py"],
-    "detect_yunet": [
-        "detect/base.py",
-        "detect/yunet.py",
-        "video/frames.py",
-        "image.py",
-    ],
-    "detect_retinaface": [
-        "detect/base.py",
-        "detect/retinaface.py",
-        "video/frames.py",
-        "image.py",
-    ],
-    "detect_centerface": [
-        "detect/base.py",
-        "detect/centerface.py",
-        "detect/retinaface.py",
-        "video/frames.py",
-        "image.py",
-    ],
-    "gather_detections": ["tables.py"],
-    "select_cascade_frames": ["cascade.py", "tables.py"],
-    "merge_regions": ["merge.py", "temporal.py", "boxes.py", "tables.py"],
-    "blur_frames": ["blur.py", "video/frames.py"],
-    "blur_image": ["blur.py", "image.py"],
-    "encode_video": [
-        "video/encode.py",
-        "video/frames.py",
-        "output_check.py",
-        "blur.py",
-    ],
-    "verify_residual": [
-        "residual.py",
-        "detect/base.py",
-        "detect/yunet.py",
-        "detect/retinaface.py",
-    ]
-    + (["detect/centerface.py"] if CENTERFACE else []),
-}
-CODE = {
-    stage: source_digest(f"{workflow.basedir}/src/btb", files)
-    for stage, files in STAGE_CODE.items()
-}
+# Each rule's `code` parameter: a digest of its script and every btb module the script can reach (import
+# graph, btb.pipeline.codegraph), so that editing package code reruns exactly the stages that run it.
+CODE_GRAPH = CodeGraph(f"{workflow.basedir}/src")
+
+
+def code(script):
+    return CODE_GRAPH.digest(f"{workflow.basedir}/workflow/scripts/{script}")
+
+
+def model_file(detector, cfg=config):
+    """The staged model file a detector loads."""
+    return REGISTRY[detector].model_path(MODELS, cfg["detect"][detector])
+
+
+def model_audit(detector):
+    """The audit record of a detector's staging job."""
+    return REGISTRY[detector].audit_path(MODELS, config["detect"][detector])
+
+
+MODEL_AUDITS = [model_audit(d) for d in DETECTORS]
+
+
+def detector_env(detector):
+    return GPU_ENV if GPUS and REGISTRY[detector].onnxruntime else CPU_ENV
+
+
+def detector_gpus(detector):
+    return GPUS if REGISTRY[detector].onnxruntime else 0
+
+
+def table_name(detector, scope):
+    """A detection table's name: the first-stage detector's is its own; the others' carry their scope."""
+    return detector if REGISTRY[detector].first_stage else f"{detector}_{scope}"
+
+
+def detector_scope(detector):
+    """Which frames a detector runs on: 'all', or 'cascade' (the frames the first stage leaves uncertain)."""
+    if REGISTRY[detector].first_stage or MERGE_MODE != "cascade":
+        return "all"
+    return "all" if config["merge"]["cascade"][detector] == "all" else "cascade"
+
+
+def detection_table(vid, detector):
+    """The gathered detection table of one detector (named by its scope where it has one)."""
+    return f"results/{vid}/detections/{table_name(detector, detector_scope(detector))}.parquet"
+
+
+FIRST_STAGE = next(d for d in DETECTORS if REGISTRY[d].first_stage)
 
 
 wildcard_constraints:
     vid="[A-Za-z0-9][A-Za-z0-9_.-]*",
     scope="all|cascade",
     chunk="[0-9]+of[0-9]+",
-    table="yunet|retinaface_all|retinaface_cascade|centerface_all|centerface_cascade",
+    table="|".join(table_name(d, s) for d in REGISTRY for s in ("all", "cascade")),
 
 
 EVAL_SETS = {s["name"]: s for s in config["evaluate"]["image_sets"]}
@@ -137,9 +125,13 @@ def get_video(wildcards):
     return path if os.path.isfile(path) and os.access(path, os.R_OK) else []
 
 
+def is_image(vid):
+    return vid in SAMPLES and SAMPLES[vid].is_image
+
+
 def chunk_labels(vid):
     """Chunk labels of a video (``1of4`` ...): frames.chunks contiguous frame ranges; one for a still image."""
-    n = 1 if vid in SAMPLES and SAMPLES[vid].is_image else config["frames"]["chunks"]
+    n = 1 if is_image(vid) else config["frames"]["chunks"]
     return [f"{k}of{n}" for k in range(1, n + 1)]
 
 
@@ -157,6 +149,17 @@ def get_detection_chunk_audits(wildcards):
     ]
 
 
+def get_cascade_frames(wildcards):
+    if wildcards.get("scope") == "cascade":
+        return f"results/{wildcards.vid}/detections/cascade_frames.tsv"
+    return []
+
+
+def get_detection_tables(wildcards):
+    """Every enabled detector's gathered table, in registry order (``params.detectors`` names them)."""
+    return [detection_table(wildcards.vid, d) for d in DETECTORS]
+
+
 def get_blurred_chunks(wildcards):
     """Blurred lossless chunks for encode_video to join; none with one chunk: encode_video then blurs while
     it encodes, and no blurred frame is written to disk."""
@@ -166,66 +169,10 @@ def get_blurred_chunks(wildcards):
     return [f"results/{wildcards.vid}/work/blurred.{c}.nut" for c in chunks]
 
 
-def get_model(wildcards):
-    return MODEL_ONNX[wildcards.detector]
-
-
-def get_eval_metrics(wildcards):
-    if (
-        "centerface" not in config["detect"]
-        or "centerface" not in config["merge"]["thresholds"]
-    ):
-        raise ValueError(
-            "the evaluate target scores CenterFace too: the configuration needs detect.centerface and "
-            "merge.thresholds.centerface (see config/config.yaml)"
-        )
-    files = [f"results/eval/{name}/metrics.json" for name in EVAL_SETS]
-    if EVAL_CLIPS:
-        files.append("results/eval/videos/metrics.json")
-    if not files:
-        raise ValueError(
-            "the evaluate target needs labeled data: set evaluate.image_sets and/or evaluate.video_dir "
-            "(e.g. --configfile config/evaluate_shared.yaml)"
-        )
-    return files
-
-
-def detector_scope(detector):
-    """Which frames a detector runs on: 'all', or 'cascade' (the frames YuNet leaves uncertain)."""
-    if detector == "yunet" or MERGE_MODE != "cascade":
-        return "all"
-    if detector == "centerface" and config["merge"]["cascade"]["centerface"] == "all":
-        return "all"
-    return "cascade"
-
-
-def detection_table(vid, detector):
-    """The gathered detection table of one detector (named by its scope where it has one)."""
-    if detector == "yunet":
-        return f"results/{vid}/detections/yunet.parquet"
-    return f"results/{vid}/detections/{detector}_{detector_scope(detector)}.parquet"
-
-
-def get_retinaface_table(wildcards):
-    return detection_table(wildcards.vid, "retinaface")
-
-
-def get_centerface_table(wildcards):
-    """CenterFace's table when it is enabled; nothing otherwise (the rule then runs as before)."""
-    return detection_table(wildcards.vid, "centerface") if CENTERFACE else []
-
-
-def get_cascade_frames(wildcards):
-    if wildcards.scope == "cascade":
-        return f"results/{wildcards.vid}/detections/cascade_frames.tsv"
-    return []
-
-
 def get_deliverable(vid):
     """The de-identified file: <id>.deid.mp4 for videos; .jpg (JPEG input) or .png for still images."""
-    sample = SAMPLES[vid]
-    if sample.is_image:
-        return f"results/{vid}/{vid}.deid.{output_suffix(sample.path)}"
+    if is_image(vid):
+        return f"results/{vid}/{vid}.deid.{output_suffix(SAMPLES[vid].path)}"
     return f"results/{vid}/{vid}.deid.mp4"
 
 
@@ -234,34 +181,42 @@ def get_deliverable_input(wildcards):
 
 
 def get_output_check(wildcards):
-    sample = SAMPLES[wildcards.vid]
-    if sample.is_image:
-        return f"results/{wildcards.vid}/image_check.{output_suffix(sample.path)}.json"
-    return f"results/{wildcards.vid}/output_check.json"
+    vid = wildcards.vid
+    if is_image(vid):
+        return f"results/{vid}/image_check.{output_suffix(SAMPLES[vid].path)}.json"
+    return f"results/{vid}/output_check.json"
 
 
 def get_stage_audits(wildcards):
+    """The audit record of every job of a video, read off the rules that write them."""
     vid = wildcards.vid
     chunks = chunk_labels(vid)
-    if SAMPLES[vid].is_image:
-        last = [f"blur_image.{output_suffix(SAMPLES[vid].path)}"]
+
+    def audits(rule, **wc):
+        return expand(getattr(rules, rule).output.audit, vid=vid, **wc)
+
+    detect = [
+        audits(f"detect_{d}", chunk=chunks, scope=detector_scope(d)) for d in DETECTORS
+    ]
+    gathered = [
+        audits("gather_detections", table=table_name(d, detector_scope(d)))
+        for d in DETECTORS
+    ]
+    if is_image(vid):
+        last = audits("blur_image", ext=output_suffix(SAMPLES[vid].path))
     else:
-        blurred = [f"blur_frames.{c}" for c in chunks] if len(chunks) > 1 else []
-        last = [*blurred, "encode_video"]
-    detect = ["detect_yunet"] + [
-        f"detect_{d}_{detector_scope(d)}" for d in DETECTORS if d != "yunet"
-    ]
-    stages = [
-        "index_frames",
-        *(f"{d}.{c}" for d in detect for c in chunks),
-        *detect,
-        "merge_regions",
+        blurred = audits("blur_frames", chunk=chunks) if len(chunks) > 1 else []
+        last = blurred + audits("encode_video")
+    cascade = audits("select_cascade_frames") if MERGE_MODE == "cascade" else []
+    return [
+        *audits("index_frames"),
+        *(a for d in detect for a in d),
+        *(a for g in gathered for a in g),
+        *audits("merge_regions"),
         *last,
-        "verify_residual",
+        *audits("verify_residual"),
+        *cascade,
     ]
-    if MERGE_MODE == "cascade":
-        stages.append("select_cascade_frames")
-    return [f"results/{vid}/audit/{s}.json" for s in stages]
 
 
 def get_manifest_outputs(wildcards):
@@ -289,6 +244,18 @@ def manifest_signature(vid="{vid}"):
 
 def get_signatures(wildcards=None):
     return [manifest_signature(vid) for vid in sorted(SAMPLES)] if SIGNING_KEY else []
+
+
+def get_eval_metrics(wildcards):
+    files = [f"results/eval/{name}/metrics.json" for name in EVAL_SETS]
+    if EVAL_CLIPS:
+        files.append("results/eval/videos/metrics.json")
+    if not files:
+        raise ValueError(
+            "the evaluate target needs labeled data: set evaluate.image_sets and/or evaluate.video_dir "
+            "(e.g. --configfile config/evaluate_shared.yaml)"
+        )
+    return files
 
 
 def get_final_output():

@@ -1,34 +1,44 @@
-# Detection runs as one job per chunk of a video's frames (frames.chunks; 1 = the whole video), and the
-# chunk tables are gathered into one table per detector.
-rule detect_yunet:
-    input:
-        video=get_video,
-        frames="results/{vid}/frames.tsv",
-        model=YUNET_ONNX,
-    output:
-        table=temp("results/{vid}/detections/chunks/yunet.{chunk}.parquet"),
-        audit="results/{vid}/audit/detect_yunet.{chunk}.json",
-    log:
-        "results/logs/detect_yunet/{vid}.{chunk}.log",
-    benchmark:
-        "results/benchmarks/detect_yunet/{vid}.{chunk}.tsv"
-    conda:
-        "../../envs/detect.yaml"
-    threads: config["detect"]["threads"]
-    resources:
-        mem_mb=1500,
-        runtime=240,
-    params:
-        code=CODE["detect_yunet"],
-        cfg=config["detect"]["yunet"],
-        device=config["detect"]["device"],
-    script:
-        "../scripts/detect.py"
+# One detection rule per registered detector (btb.detect.registry), each run as one job per chunk of a video's
+# frames (frames.chunks; 1 = the whole video); the chunk tables are gathered into one table per detector.
+# The first-stage detector (YuNet) runs on every frame; in cascade mode the others run on the frames it
+# leaves uncertain (scope `cascade`), otherwise on every frame (scope `all`).
+for det, spec in REGISTRY.items():
+    scoped = table_name(det, "{scope}")  # "yunet", "retinaface_{scope}", ...
+
+    rule:
+        name:
+            f"detect_{det}"
+        input:
+            video=get_video,
+            frames="results/{vid}/frames.tsv",
+            model=model_file(det),
+            only=get_cascade_frames,
+        output:
+            table=temp(f"results/{{vid}}/detections/chunks/{scoped}.{{chunk}}.parquet"),
+            audit=f"results/{{vid}}/audit/detect_{scoped}.{{chunk}}.json",
+        log:
+            f"results/logs/detect_{det}/{{vid}}{scoped.removeprefix(det)}.{{chunk}}.log",
+        benchmark:
+            f"results/benchmarks/detect_{det}/{{vid}}{scoped.removeprefix(det)}.{{chunk}}.tsv"
+        conda:
+            detector_env(det)
+        threads: config["detect"]["threads"]
+        resources:
+            gpu=detector_gpus(det),
+            mem_mb=spec.job_mem_mb,
+            runtime=spec.job_runtime_min,
+        params:
+            code=code("detect.py"),
+            detector=det,
+            options=config["detect"][det],
+            device=config["detect"]["device"],
+        script:
+            "../scripts/detect.py"
 
 
 rule select_cascade_frames:
     input:
-        yunet="results/{vid}/detections/yunet.parquet",
+        first_stage=f"results/{{vid}}/detections/{FIRST_STAGE}.parquet",
         frames="results/{vid}/frames.tsv",
     output:
         table="results/{vid}/detections/cascade_frames.tsv",
@@ -43,70 +53,12 @@ rule select_cascade_frames:
         mem_mb=500,
         runtime=5,
     params:
-        code=CODE["select_cascade_frames"],
-        threshold=config["merge"]["thresholds"]["yunet"],
+        code=code("select_cascade_frames.py"),
+        threshold=config["merge"]["thresholds"][FIRST_STAGE],
         uncertain_floor=config["merge"]["cascade"]["uncertain_floor"],
         neighbours=config["merge"]["cascade"]["neighbours"],
     script:
         "../scripts/select_cascade_frames.py"
-
-
-rule detect_retinaface:
-    input:
-        video=get_video,
-        frames="results/{vid}/frames.tsv",
-        model=RETINAFACE_ONNX,
-        only=get_cascade_frames,
-    output:
-        table=temp("results/{vid}/detections/chunks/retinaface_{scope}.{chunk}.parquet"),
-        audit="results/{vid}/audit/detect_retinaface_{scope}.{chunk}.json",
-    log:
-        "results/logs/detect_retinaface/{vid}_{scope}.{chunk}.log",
-    benchmark:
-        "results/benchmarks/detect_retinaface/{vid}_{scope}.{chunk}.tsv"
-    conda:
-        RETINAFACE_ENV
-    threads: config["detect"]["threads"]
-    resources:
-        gpu=GPUS,
-        mem_mb=2000,
-        runtime=480,
-    params:
-        code=CODE["detect_retinaface"],
-        cfg=config["detect"]["retinaface"],
-        device=config["detect"]["device"],
-    script:
-        "../scripts/detect.py"
-
-
-# CenterFace (optional: detect.centerface.enabled), on all frames or, in cascade mode with
-# merge.cascade.centerface: selected, on the frames YuNet leaves uncertain (as RetinaFace).
-rule detect_centerface:
-    input:
-        video=get_video,
-        frames="results/{vid}/frames.tsv",
-        model=CENTERFACE_ONNX,
-        only=get_cascade_frames,
-    output:
-        table=temp("results/{vid}/detections/chunks/centerface_{scope}.{chunk}.parquet"),
-        audit="results/{vid}/audit/detect_centerface_{scope}.{chunk}.json",
-    log:
-        "results/logs/detect_centerface/{vid}_{scope}.{chunk}.log",
-    benchmark:
-        "results/benchmarks/detect_centerface/{vid}_{scope}.{chunk}.tsv"
-    conda:
-        RETINAFACE_ENV
-    threads: config["detect"]["threads"]
-    resources:
-        gpu=GPUS,
-        mem_mb=2000,
-        runtime=480,
-    params:
-        code=CODE["detect_centerface"],
-        cfg=config["detect"].get("centerface", {}),
-        device=config["detect"]["device"],
-    script:
-        "../scripts/detect.py"
 
 
 rule gather_detections:
@@ -126,6 +78,6 @@ rule gather_detections:
         mem_mb=500,
         runtime=5,
     params:
-        code=CODE["gather_detections"],
+        code=code("gather_detections.py"),
     script:
         "../scripts/gather_detections.py"

@@ -1,7 +1,12 @@
+# The evaluate target scores every registered detector (optional ones included, whatever their `enabled`)
+# and their combinations on labeled images and clips, from cached detection tables.
+EVAL_DETECTORS = list(REGISTRY)
+
+
 rule eval_detect_images:
     input:
         gt=lambda wc: EVAL_SETS[wc.set]["gt"],
-        model=get_model,
+        model=lambda wc: model_file(wc.detector),
     output:
         table="results/eval/{set}/{detector}.parquet",
         meta="results/eval/{set}/{detector}.json",
@@ -10,16 +15,17 @@ rule eval_detect_images:
     benchmark:
         "results/benchmarks/eval_detect_images/{set}_{detector}.tsv"
     wildcard_constraints:
-        detector="yunet|retinaface|centerface",
+        detector="|".join(EVAL_DETECTORS),
     conda:
-        "../../envs/detect.yaml"
+        "../../envs/evaluate.yaml"
     threads: config["detect"]["threads"]
     resources:
         mem_mb=2000,
         runtime=240,
     params:
+        code=code("eval_detect_images.py"),
         images=lambda wc: EVAL_SETS[wc.set]["images"],
-        cfg=lambda wc: config["detect"][wc.detector],
+        options=lambda wc: config["detect"][wc.detector],
     script:
         "../scripts/eval_detect_images.py"
 
@@ -27,12 +33,10 @@ rule eval_detect_images:
 rule eval_score_images:
     input:
         gt=lambda wc: EVAL_SETS[wc.set]["gt"],
-        yunet="results/eval/{set}/yunet.parquet",
-        retinaface="results/eval/{set}/retinaface.parquet",
-        centerface="results/eval/{set}/centerface.parquet",
-        yunet_meta="results/eval/{set}/yunet.json",
-        retinaface_meta="results/eval/{set}/retinaface.json",
-        centerface_meta="results/eval/{set}/centerface.json",
+        tables=expand(
+            "results/eval/{{set}}/{detector}.parquet", detector=EVAL_DETECTORS
+        ),
+        metas=expand("results/eval/{{set}}/{detector}.json", detector=EVAL_DETECTORS),
     output:
         "results/eval/{set}/metrics.json",
     log:
@@ -40,11 +44,13 @@ rule eval_score_images:
     benchmark:
         "results/benchmarks/eval_score_images/{set}.tsv"
     conda:
-        "../../envs/detect.yaml"
+        "../../envs/evaluate.yaml"
     resources:
         mem_mb=2000,
         runtime=60,
     params:
+        code=code("eval_score_images.py"),
+        detectors=EVAL_DETECTORS,
         images=lambda wc: EVAL_SETS[wc.set]["images"],
         difficulty=lambda wc: EVAL_SETS[wc.set].get("difficulty", ""),
         merge=config["merge"],
@@ -56,13 +62,12 @@ rule eval_score_images:
 rule eval_score_videos:
     input:
         gt=[EVAL_CLIPS[c]["gt"] for c in sorted(EVAL_CLIPS)],
-        yunet=expand("results/{vid}/detections/yunet.parquet", vid=sorted(EVAL_CLIPS)),
-        retinaface=expand(
-            "results/{vid}/detections/retinaface_all.parquet", vid=sorted(EVAL_CLIPS)
-        ),
-        centerface=expand(
-            "results/{vid}/detections/centerface_all.parquet", vid=sorted(EVAL_CLIPS)
-        ),
+        # per detector (registry order), every clip's table of all frames
+        tables=[
+            f"results/{vid}/detections/{table_name(d, 'all')}.parquet"
+            for d in EVAL_DETECTORS
+            for vid in sorted(EVAL_CLIPS)
+        ],
         frames=expand("results/{vid}/frames.tsv", vid=sorted(EVAL_CLIPS)),
         probe=expand("results/{vid}/probe.json", vid=sorted(EVAL_CLIPS)),
     output:
@@ -72,12 +77,14 @@ rule eval_score_videos:
     benchmark:
         "results/benchmarks/eval_score_videos.tsv"
     conda:
-        "../../envs/detect.yaml"
+        "../../envs/evaluate.yaml"
     resources:
         mem_mb=2000,
         runtime=60,
     params:
+        code=code("eval_score_videos.py"),
         clips=sorted(EVAL_CLIPS),
+        detectors=EVAL_DETECTORS,
         merge=config["merge"],
     script:
         "../scripts/eval_score_videos.py"
@@ -99,11 +106,12 @@ rule eval_report:
     benchmark:
         "results/benchmarks/eval_report.tsv"
     conda:
-        "../../envs/audit.yaml"
+        "../../envs/evaluate.yaml"
     resources:
         mem_mb=1000,
         runtime=10,
     params:
+        code=code("eval_report.py"),
         config=EVAL_CONFIG,
         repo=workflow.basedir,
     script:

@@ -13,7 +13,7 @@ rule probe_video:
         mem_mb=300,
         runtime=5,
     params:
-        code=CODE["probe_video"],
+        code=code("probe_video.py"),
         path=get_video_path,
     script:
         "../scripts/probe_video.py"
@@ -36,6 +36,6 @@ rule index_frames:
         mem_mb=500,
         runtime=60,
     params:
-        code=CODE["index_frames"],
+        code=code("index_frames.py"),
     script:
         "../scripts/index_frames.py"

@@ -1,8 +1,6 @@
 rule merge_regions:
     input:
-        yunet="results/{vid}/detections/yunet.parquet",
-        retinaface=get_retinaface_table,
-        centerface=get_centerface_table,
+        detections=get_detection_tables,
         probe="results/{vid}/probe.json",
         frames="results/{vid}/frames.tsv",
     output:
@@ -18,7 +16,8 @@ rule merge_regions:
         mem_mb=1000,
         runtime=10,
     params:
-        code=CODE["merge_regions"],
+        code=code("merge_regions.py"),
+        detectors=DETECTORS,
         merge=STAGE_CONFIG["merge"],
     script:
         "../scripts/merge_regions.py"

@@ -1,16 +1,20 @@
+# Model staging: a verified copy of each source model (from the mirror or its origin) and, where detection
+# needs another form, its conversion; files and audit records under models.dir (names from the registry).
 rule stage_yunet:
     output:
-        model=YUNET_ONNX,
-        audit=YUNET_AUDIT,
+        model=model_file("yunet"),
+        audit=model_audit("yunet"),
     log:
         "results/logs/stage_yunet.log",
     benchmark:
         "results/benchmarks/stage_yunet.tsv"
     conda:
-        "../../envs/detect.yaml"
+        "../../envs/convert.yaml"
     resources:
         mem_mb=500,
         runtime=10,
+    params:
+        code=code("stage_yunet.py"),
     script:
         "../scripts/stage_yunet.py"
 
@@ -18,9 +22,9 @@ rule stage_yunet:
 rule stage_retinaface:
     output:
         graph=f"{MODELS}/retinaface_mobilenetv2_frozen_graph.pb",
-        onnx=RETINAFACE_ONNX,
-        sidecar=f"{RETINAFACE_ONNX}.sha256",
-        audit=RETINAFACE_AUDIT,
+        onnx=model_file("retinaface"),
+        sidecar=f"{model_file('retinaface')}.sha256",
+        audit=model_audit("retinaface"),
     log:
         "results/logs/stage_retinaface.log",
     benchmark:
@@ -31,7 +35,8 @@ rule stage_retinaface:
         mem_mb=3000,
         runtime=20,
     params:
-        score_floor=RF_FLOOR,
+        code=code("stage_retinaface.py"),
+        score_floor=config["detect"]["retinaface"]["score_floor"],
     script:
         "../scripts/stage_retinaface.py"
 
@@ -39,9 +44,9 @@ rule stage_retinaface:
 rule stage_centerface:
     output:
         model=f"{MODELS}/centerface.onnx",
-        onnx=CENTERFACE_ONNX,
-        sidecar=f"{CENTERFACE_ONNX}.sha256",
-        audit=CENTERFACE_AUDIT,
+        onnx=model_file("centerface"),
+        sidecar=f"{model_file('centerface')}.sha256",
+        audit=model_audit("centerface"),
     log:
         "results/logs/stage_centerface.log",
     benchmark:
@@ -51,13 +56,15 @@ rule stage_centerface:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        code=code("stage_centerface.py"),
     script:
         "../scripts/stage_centerface.py"
 
 
 rule make_demo:
     output:
-        "resources/demo/demo.mp4",
+        DEMO_PATH,
     log:
         "results/logs/make_demo.log",
     benchmark:
@@ -67,14 +74,13 @@ rule make_demo:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        code=code("make_demo.py"),
     script:
         "../scripts/make_demo.py"
 
 
 rule stage_models:
     input:
-        YUNET_ONNX,
-        RETINAFACE_ONNX,
-        YUNET_AUDIT,
-        RETINAFACE_AUDIT,
-        [CENTERFACE_ONNX, CENTERFACE_AUDIT] if CENTERFACE else [],
+        [model_file(d) for d in DETECTORS],
+        MODEL_AUDITS,

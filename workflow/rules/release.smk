@@ -2,13 +2,9 @@ rule verify_residual:
     input:
         output=get_deliverable_input,
         regions="results/{vid}/regions.parquet",
-        yunet=YUNET_ONNX,
-        retinaface=RETINAFACE_ONNX,
-        centerface=CENTERFACE_ONNX if CENTERFACE else [],
+        models=[model_file(d) for d in DETECTORS],
         # the stored input detections, checked on every frame when verify.every > 1
-        yunet_table="results/{vid}/detections/yunet.parquet",
-        retinaface_table=get_retinaface_table,
-        centerface_table=get_centerface_table,
+        tables=get_detection_tables,
     output:
         flags="results/{vid}/verification/flags.tsv",
         verdict="results/{vid}/verification/verdict.json",
@@ -18,14 +14,15 @@ rule verify_residual:
     benchmark:
         "results/benchmarks/verify_residual/{vid}.tsv"
     conda:
-        RETINAFACE_ENV
+        VERIFY_ENV
     threads: config["detect"]["threads"]
     resources:
-        gpu=GPUS,
+        gpu=VERIFY_GPU,
         mem_mb=2000,
         runtime=480,
     params:
-        code=CODE["verify_residual"],
+        code=code("verify_residual.py"),
+        detectors=DETECTORS,
         detect={k: STAGE_CONFIG["detect"][k] for k in (*DETECTORS, "device")},
         verify=STAGE_CONFIG["verify"],
     script:
@@ -48,6 +45,7 @@ rule release:
         mem_mb=200,
         runtime=5,
     params:
+        code=code("release.py"),
         release_dir="results/release",
     script:
         "../scripts/release.py"
@@ -56,9 +54,7 @@ rule release:
 rule qa_report:
     input:
         output=get_deliverable_input,
-        yunet="results/{vid}/detections/yunet.parquet",
-        retinaface=get_retinaface_table,
-        centerface=get_centerface_table,
+        detections=get_detection_tables,
         regions="results/{vid}/regions.parquet",
         flags="results/{vid}/verification/flags.tsv",
         verdict="results/{vid}/verification/verdict.json",
@@ -80,6 +76,8 @@ rule qa_report:
         mem_mb=1500,
         runtime=30,
     params:
+        code=code("qa_report.py"),
+        detectors=DETECTORS,
         thresholds=STAGE_CONFIG["merge"]["thresholds"],
     script:
         "../scripts/qa_report.py"

@@ -1,10 +1,6 @@
-from btb import stages
-from btb.workflow_adapter import run
+from btb.pipeline.adapter import run
+from btb.stages.blur import blur_chunk
 
-run(
-    snakemake,
-    lambda s: stages.blur(
-        s.input.video, s.input.regions, s.input.frames, s.wildcards.chunk, s.output.blurred, s.output.audit,
-        s.wildcards.vid, dict(s.params.blur),
-    ),
-)
+run(snakemake, lambda s: blur_chunk(
+    video=s.input.video, regions=s.input.regions, frame_table=s.input.frames, chunk=s.wildcards.chunk,
+    out=s.output.blurred, audit=s.output.audit, video_id=s.wildcards.vid, blur=dict(s.params.blur)))

@@ -1,10 +1,6 @@
-from btb import stages
-from btb.workflow_adapter import run
+from btb.pipeline.adapter import run
+from btb.stages.blur import blur_image
 
-run(
-    snakemake,
-    lambda s: stages.blur_image(
-        s.input.image, s.input.regions, s.input.probe, s.output.image, s.output.check, s.output.audit,
-        s.wildcards.vid, dict(s.params.blur),
-    ),
-)
+run(snakemake, lambda s: blur_image(
+    image=s.input.image, regions=s.input.regions, probe_json=s.input.probe, out=s.output.image,
+    check_json=s.output.check, audit=s.output.audit, video_id=s.wildcards.vid, blur=dict(s.params.blur)))

@@ -1,12 +1,9 @@
-from btb import stages
-from btb.workflow_adapter import run
+from btb.pipeline.adapter import run
+from btb.stages.detect import detect_chunk
 
-# one script for both detector rules: the detector is named by the rule (detect_<name>)
-run(
-    snakemake,
-    lambda s: stages.detect(
-        s.rule.removeprefix("detect_"), s.input.video, s.input.frames, s.wildcards.chunk, s.input.model,
-        s.output.table, s.output.audit, s.wildcards.vid, dict(s.params.cfg), s.threads, s.params.device,
-        only_frames=s.input.get("only") or None,
-    ),
-)
+# one script for every detector's rule (detect_<name>)
+run(snakemake, lambda s: detect_chunk(
+    detector=s.params.detector, video=s.input.video, frame_table=s.input.frames, chunk=s.wildcards.chunk,
+    model=s.input.model, out=s.output.table, audit=s.output.audit, video_id=s.wildcards.vid,
+    options=dict(s.params.options), threads=s.threads, device=s.params.device,
+    only_frames=s.input.get("only") or None))

@@ -1,11 +1,7 @@
-from btb import stages
-from btb.workflow_adapter import run
+from btb.pipeline.adapter import run
+from btb.stages.blur import encode_output
 
-run(
-    snakemake,
-    lambda s: stages.encode(
-        list(s.input.blurred), s.input.video, s.input.probe, s.input.frames, s.output.video, s.output.check,
-        s.output.audit, s.wildcards.vid,
-        dict(s.params.encode), s.threads, regions=s.input.regions, blur_params=dict(s.params.blur),
-    ),
-)
+run(snakemake, lambda s: encode_output(
+    blurred=list(s.input.blurred), video=s.input.video, probe_json=s.input.probe, frame_table=s.input.frames,
+    out=s.output.video, check_json=s.output.check, audit=s.output.audit, video_id=s.wildcards.vid,
+    encode=dict(s.params.encode), threads=s.threads, regions=s.input.regions, blur=dict(s.params.blur)))

@@ -1,19 +1,7 @@
-from pathlib import Path
+from btb.pipeline.adapter import run
+from btb.stages.evaluate import score_video_set
 
-from btb.eval_stages import score_video_set
-from btb.workflow_adapter import run
-
-
-def clips(s):
-    out = {}
-    for i, vid in enumerate(s.params.clips):
-        out[vid.removeprefix("eval-")] = {
-            "gt": s.input.gt[i], "yunet": s.input.yunet[i], "retinaface": s.input.retinaface[i],
-            "centerface": s.input.centerface[i],
-            "frames": s.input.frames[i], "probe": s.input.probe[i],
-            "audit_dir": str(Path(s.input.yunet[i]).parents[1] / "audit"),
-        }
-    return out
-
-
-run(snakemake, lambda s: score_video_set(clips(s), dict(s.params.merge), s.output[0]))
+run(snakemake, lambda s: score_video_set(
+    clip_ids=list(s.params.clips), detectors=list(s.params.detectors), gts=list(s.input.gt),
+    tables=list(s.input.tables), frames=list(s.input.frames), probes=list(s.input.probe),
+    merge_cfg=dict(s.params.merge), out=s.output[0]))

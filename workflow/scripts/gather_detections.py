@@ -1,10 +1,6 @@
-from btb import stages
-from btb.workflow_adapter import run
+from btb.pipeline.adapter import run
+from btb.stages.detect import gather_detections
 
-run(
-    snakemake,
-    lambda s: stages.gather_detections(
-        f"detect_{s.wildcards.table}", list(s.input.tables), list(s.input.audits), s.output.table,
-        s.output.audit, s.wildcards.vid,
-    ),
-)
+run(snakemake, lambda s: gather_detections(
+    stage=f"detect_{s.wildcards.table}", parts=list(s.input.tables), part_audits=list(s.input.audits),
+    out=s.output.table, audit=s.output.audit, video_id=s.wildcards.vid))

@@ -1,4 +1,5 @@
-from btb import stages
-from btb.workflow_adapter import run
+from btb.pipeline.adapter import run
+from btb.stages.frames import index_video_frames
 
-run(snakemake, lambda s: stages.index_video_frames(s.input.video, s.output.frames, s.output.audit, s.wildcards.vid))
+run(snakemake, lambda s: index_video_frames(video=s.input.video, frame_table=s.output.frames,
+                                            audit=s.output.audit, video_id=s.wildcards.vid))

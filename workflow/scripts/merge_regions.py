@@ -1,16 +1,7 @@
-from btb import stages
-from btb.workflow_adapter import run
+from btb.pipeline.adapter import run
+from btb.stages.regions import merge_regions
 
-
-def tables(s):
-    """Detector name -> gathered table; CenterFace only when enabled (its input is then present)."""
-    return {d: s.input[d] for d in ("yunet", "retinaface", "centerface") if s.input.get(d)}
-
-
-run(
-    snakemake,
-    lambda s: stages.merge(
-        tables(s), s.input.probe, s.input.frames, s.output.regions, s.output.audit, s.wildcards.vid,
-        dict(s.params.merge),
-    ),
-)
+run(snakemake, lambda s: merge_regions(
+    detections=dict(zip(s.params.detectors, s.input.detections, strict=True)), probe_json=s.input.probe,
+    frame_table=s.input.frames, out=s.output.regions, audit=s.output.audit, video_id=s.wildcards.vid,
+    merge=dict(s.params.merge)))

@@ -1,4 +1,4 @@
-from btb import stages
-from btb.workflow_adapter import run
+from btb.pipeline.adapter import run
+from btb.stages.frames import probe
 
-run(snakemake, lambda s: stages.probe(s.params.path, s.output[0], s.wildcards.vid))
+run(snakemake, lambda s: probe(video=s.params.path, out=s.output[0], video_id=s.wildcards.vid))

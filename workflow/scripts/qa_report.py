@@ -1,11 +1,7 @@
-from btb import stages
-from btb.workflow_adapter import run
+from btb.pipeline.adapter import run
+from btb.stages.qa import qa_report
 
-run(
-    snakemake,
-    lambda s: stages.qa_report(
-        s.input.output, s.input.yunet, s.input.retinaface, s.input.regions, s.input.flags, s.input.verdict,
-        s.input.frames, s.output[0], s.wildcards.vid, dict(s.params.thresholds),
-        centerface=s.input.get("centerface") or None,
-    ),
-)
+run(snakemake, lambda s: qa_report(
+    deliverable=s.input.output, detections=dict(zip(s.params.detectors, s.input.detections, strict=True)),
+    regions=s.input.regions, flags=s.input.flags, verdict_json=s.input.verdict, frame_table=s.input.frames,
+    out=s.output[0], video_id=s.wildcards.vid, thresholds=dict(s.params.thresholds)))

@@ -1,7 +1,5 @@
-from btb import stages
-from btb.workflow_adapter import run
+from btb.pipeline.adapter import run
+from btb.stages.release import release
 
-run(
-    snakemake,
-    lambda s: stages.release(s.input.output, s.input.verdict, s.output[0], s.params.release_dir, s.wildcards.vid),
-)
+run(snakemake, lambda s: release(deliverable=s.input.output, verdict_json=s.input.verdict, out=s.output[0],
+                                 release_dir=s.params.release_dir, video_id=s.wildcards.vid))

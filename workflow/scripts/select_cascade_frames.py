@@ -1,10 +1,7 @@
-from btb import stages
-from btb.workflow_adapter import run
+from btb.pipeline.adapter import run
+from btb.stages.regions import select_cascade_frames
 
-run(
-    snakemake,
-    lambda s: stages.select_cascade_frames(
-        s.input.yunet, s.input.frames, s.output.table, s.output.audit, s.wildcards.vid,
-        float(s.params.threshold), float(s.params.uncertain_floor), int(s.params.neighbours),
-    ),
-)
+run(snakemake, lambda s: select_cascade_frames(
+    first_stage=s.input.first_stage, frame_table=s.input.frames, out=s.output.table, audit=s.output.audit,
+    video_id=s.wildcards.vid, threshold=float(s.params.threshold),
+    uncertain_floor=float(s.params.uncertain_floor), neighbours=int(s.params.neighbours)))

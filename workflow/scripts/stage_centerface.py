@@ -1,10 +1,6 @@
-from btb import stages
-from btb.models import mirror_from_env
-from btb.workflow_adapter import run
+from btb.models.staging import mirror_from_env
+from btb.pipeline.adapter import run
+from btb.stages.models import stage_centerface
 
-run(
-    snakemake,
-    lambda s: stages.stage_centerface(
-        s.output.model, s.output.onnx, s.output.audit, mirror_from_env(s.config["models"]["mirror"])
-    ),
-)
+run(snakemake, lambda s: stage_centerface(source=s.output.model, onnx=s.output.onnx, audit=s.output.audit,
+                                          mirror=mirror_from_env(s.config["models"]["mirror"])))

@@ -1,11 +1,7 @@
-from btb import stages
-from btb.models import mirror_from_env
-from btb.workflow_adapter import run
+from btb.models.staging import mirror_from_env
+from btb.pipeline.adapter import run
+from btb.stages.models import stage_retinaface
 
-run(
-    snakemake,
-    lambda s: stages.stage_retinaface(
-        s.output.graph, s.output.onnx, s.output.audit, mirror_from_env(s.config["models"]["mirror"]),
-        float(s.params.score_floor),
-    ),
-)
+run(snakemake, lambda s: stage_retinaface(graph=s.output.graph, onnx=s.output.onnx, audit=s.output.audit,
+                                          mirror=mirror_from_env(s.config["models"]["mirror"]),
+                                          score_floor=float(s.params.score_floor)))

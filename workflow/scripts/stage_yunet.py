@@ -1,8 +1,6 @@
-from btb import stages
-from btb.models import mirror_from_env
-from btb.workflow_adapter import run
+from btb.models.staging import mirror_from_env
+from btb.pipeline.adapter import run
+from btb.stages.models import stage_yunet
 
-run(
-    snakemake,
-    lambda s: stages.stage_yunet(s.output.model, s.output.audit, mirror_from_env(s.config["models"]["mirror"])),
-)
+run(snakemake, lambda s: stage_yunet(model=s.output.model, audit=s.output.audit,
+                                     mirror=mirror_from_env(s.config["models"]["mirror"])))

@@ -1,11 +1,5 @@
-from btb.manifest import write_summary
-from btb.qa import write_run_report
-from btb.workflow_adapter import run
+from btb.pipeline.adapter import run
+from btb.stages.audit import summarise_run
 
-
-def body(s):
-    write_summary(list(s.input.manifests), s.output.json, s.output.tsv, list(s.input.releases))
-    write_run_report(s.output.html, s.output.json)
-
-
-run(snakemake, body)
+run(snakemake, lambda s: summarise_run(manifests=list(s.input.manifests), releases=list(s.input.releases),
+                                       out_json=s.output.json, out_tsv=s.output.tsv, out_html=s.output.html))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from btb.boxes import nms
+from btb.regions.boxes import nms
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class RawDetections:
         )
 
 
-def pass_scales(width: int, height: int, downscaled_long_side: int | None) -> list[float]:
+def pass_scales(width: int, height: int, downscaled_long_side: int) -> list[float]:
     """Scales at which to run a detector on a frame: 1.0, plus a downscaled pass for large frames.
 
     Detectors find faces up to a few hundred pixels; a face that fills a large frame is only found when the

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from btb.boxes import nms
 from btb.detect.base import RawDetections, detect_multiscale, pass_scales
 from btb.detect.retinaface import choose_providers, session_options
+from btb.regions.boxes import nms
 
 STRIDE = 4  # map cells per input pixel: 1/4
 INPUT = "input.1"
@@ -54,9 +54,10 @@ class CenterFaceDetector:
     def __init__(
         self,
         model_path: str | Path,
-        score_floor: float = 0.05,
-        nms_iou: float = 0.3,
-        downscaled_long_side: int | None = 640,
+        *,
+        score_floor: float,
+        nms_iou: float,
+        downscaled_long_side: int,
         threads: int = 1,
         device: str = "cpu",
     ) -> None:

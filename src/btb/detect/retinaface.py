@@ -51,8 +51,9 @@ class RetinaFaceDetector:
     def __init__(
         self,
         model_path: str | Path,
-        score_floor: float = 0.1,
-        downscaled_long_side: int | None = 480,
+        *,
+        score_floor: float,
+        downscaled_long_side: int,
         threads: int = 1,
         device: str = "cpu",
     ) -> None:

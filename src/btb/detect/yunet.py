@@ -25,9 +25,10 @@ class YuNetDetector:
     def __init__(
         self,
         model_path: str | Path,
-        score_floor: float = 0.3,
-        nms_iou: float = 0.3,
-        downscaled_long_side: int | None = 320,
+        *,
+        score_floor: float,
+        nms_iou: float,
+        downscaled_long_side: int,
         threads: int = 1,
     ) -> None:
         cv2.setNumThreads(max(1, threads))

@@ -9,7 +9,6 @@ so both give the same bytes.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterable
@@ -20,6 +19,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from btb.audit.io import atomic_output
 from btb.errors import ToolError
 from btb.video.ffmpeg import ffmpeg_command, raise_for_ffmpeg, run_ffmpeg
 
@@ -28,10 +28,12 @@ AUDIO_POLICIES = ("drop", "keep")
 
 @dataclass(frozen=True)
 class EncodeParams:
-    crf: int = 18
-    preset: str = "medium"
-    audio: str = "drop"
-    audio_bitrate: str = "192k"
+    """The ``encode`` section of the configuration (defaults in its schema), plus the job's threads."""
+
+    crf: int
+    preset: str
+    audio: str
+    audio_bitrate: str
     threads: int = 0  # 0 = ffmpeg decides
 
     def __post_init__(self) -> None:
@@ -79,16 +81,11 @@ def encode_video(blurred: str | Path, source: str | Path, out: str | Path, param
                  width: int, height: int, accept: Callable[[Path], None] | None = None) -> None:
     """Encode atomically: written under a temporary name, passed to ``accept`` (which raises to refuse it),
     and renamed to ``out`` only when ffmpeg succeeded and the file was accepted."""
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.part")
-    try:
+    with atomic_output(out) as tmp:
         run_ffmpeg(encode_args(Path(blurred), Path(source), tmp, params, width, height,
                                params.audio == "keep"), about=source, writing=out)
         if accept is not None:
             accept(tmp)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def encode_frames(frames: Iterable[tuple[np.ndarray, int]], time_base: Fraction, rate: Fraction,
@@ -97,54 +94,53 @@ def encode_frames(frames: Iterable[tuple[np.ndarray, int]], time_base: Fraction,
     """Encode BGR frames with their presentation times (in ``time_base``), streamed through a pipe into
     ffmpeg as raw video in NUT with the nominal ``rate``, atomically as ``encode_video`` does. Returns the
     number of frames sent. An error in ``frames`` (or a failing ffmpeg) leaves no output and no partial file."""
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.part")
-    cmd = ffmpeg_command(encode_args(None, Path(source), tmp, params, width, height, params.audio == "keep"))
     sent = 0
     try:
-        with tempfile.TemporaryFile() as errfile:
-            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=errfile)
-            assert proc.stdin is not None
-            broken: Exception | None = None  # ffmpeg stopped reading (it failed, e.g. on a full disk)
-            try:
+        with atomic_output(out) as tmp:
+            args = encode_args(None, Path(source), tmp, params, width, height, params.audio == "keep")
+            cmd = ffmpeg_command(args)
+            with tempfile.TemporaryFile() as errfile:
+                proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=errfile)
+                assert proc.stdin is not None
+                broken: Exception | None = None  # ffmpeg stopped reading (it failed, e.g. on a full disk)
                 try:
-                    bgra = np.full((height, width, 4), 255, dtype=np.uint8)
-                    with av.open(proc.stdin, mode="w", format="nut") as container:
-                        stream = container.add_stream("rawvideo", rate=rate)
-                        # bgra, as the lossless files' bgr0: the encoder's colour conversion is then the same
-                        stream.width, stream.height, stream.pix_fmt = width, height, "bgra"
-                        stream.time_base = time_base
-                        stream.codec_context.time_base = time_base
-                        for image, pts in frames:
-                            bgra[:, :, :3] = image
-                            frame = av.VideoFrame.from_ndarray(bgra, format="bgra")
-                            frame.pts = pts
-                            container.mux(stream.encode(frame))
-                            sent += 1
-                        container.mux(stream.encode(None))
-                except (av.error.FFmpegError, OSError) as exc:
-                    broken = exc
-                try:
-                    proc.stdin.close()
-                except OSError as exc:
-                    broken = broken or exc
-                rc = proc.wait()
-            except BaseException:  # the frames failed (e.g. the source does not decode as indexed): stop ffmpeg
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-                raise
-            errfile.seek(0)
-            # ffmpeg's own message says why it stopped; a broken pipe it did not explain is reported as such
-            raise_for_ffmpeg(errfile.read().decode(errors="replace"), rc, about=source, writing=out)
-            if broken is not None:
-                raise ToolError(f"ffmpeg stopped reading the frames of {source} while encoding {out}: {broken}")
-        if accept is not None:
-            accept(tmp)
-        os.replace(tmp, out)
+                    try:
+                        bgra = np.full((height, width, 4), 255, dtype=np.uint8)
+                        with av.open(proc.stdin, mode="w", format="nut") as container:
+                            stream = container.add_stream("rawvideo", rate=rate)
+                            # bgra, as the lossless files' bgr0: the encoder's colour conversion is the same
+                            stream.width, stream.height, stream.pix_fmt = width, height, "bgra"
+                            stream.time_base = time_base
+                            stream.codec_context.time_base = time_base
+                            for image, pts in frames:
+                                bgra[:, :, :3] = image
+                                frame = av.VideoFrame.from_ndarray(bgra, format="bgra")
+                                frame.pts = pts
+                                container.mux(stream.encode(frame))
+                                sent += 1
+                            container.mux(stream.encode(None))
+                    except (av.error.FFmpegError, OSError) as exc:
+                        broken = exc
+                    try:
+                        proc.stdin.close()
+                    except OSError as exc:
+                        broken = broken or exc
+                    rc = proc.wait()
+                except BaseException:  # the frames failed (the source does not decode as indexed): stop ffmpeg
+                    if proc.poll() is None:
+                        proc.kill()
+                        proc.wait()
+                    raise
+                errfile.seek(0)
+                # ffmpeg's own message says why it stopped; a broken pipe it did not explain is reported so
+                raise_for_ffmpeg(errfile.read().decode(errors="replace"), rc, about=source, writing=out)
+                if broken is not None:
+                    raise ToolError(f"ffmpeg stopped reading the frames of {source} while encoding {out}: "
+                                    f"{broken}")
+            if accept is not None:
+                accept(tmp)
     finally:
         close = getattr(frames, "close", None)
         if close is not None:  # a generator of decoded frames: end its decoder now, not at garbage collection
             close()
-        tmp.unlink(missing_ok=True)
     return sent

@@ -23,8 +23,11 @@ import av
 import numpy as np
 import pandas as pd
 
+from btb.audit.io import atomic_output, temporary_name
 from btb.errors import InputError, ToolError
+from btb.samples import is_image
 from btb.video.ffmpeg import require
+from btb.video.image import read_image
 
 FRAME_TABLE_COLUMNS = ["frame_index", "pts", "time_base", "pts_time"]
 INDEX_SIZE = "16x16"  # the indexing pass needs frame times only: tiny frames keep the pipe cheap
@@ -108,6 +111,11 @@ def index_frames(src: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=FRAME_TABLE_COLUMNS)
 
 
+def read_frame_table(path: str | Path) -> pd.DataFrame:
+    """A frame table written by the ``index_frames`` stage (``frames.tsv``)."""
+    return pd.read_csv(path, sep="\t")
+
+
 def image_frame_table() -> pd.DataFrame:
     """The frame table of a still image: one frame."""
     return pd.DataFrame([(0, 0, "1/1", 0.0)], columns=FRAME_TABLE_COLUMNS)
@@ -147,6 +155,16 @@ def iter_video_frames(src: str | Path, table: pd.DataFrame, start: int = 0, stop
                               f"wanted but decoding ended at frame {seen}")
 
 
+def iter_chunk(src: str | Path, table: pd.DataFrame, chunk: str, wanted: set[int] | None = None) -> Iterator[Frame]:
+    """The frames of one chunk (``"2of4"``) of a video, or the single frame of a still image."""
+    if is_image(src):
+        yield Frame(0, 0, Fraction(1, 1), read_image(src))
+        return
+    part, chunks = parse_chunk_label(chunk)
+    start, stop = chunk_ranges(len(table), chunks)[part - 1]
+    yield from iter_video_frames(src, table, start, stop, wanted)
+
+
 def nominal_rate(table: pd.DataFrame) -> Fraction:
     """The frame rate implied by the median step between frames (for VFR too: a nominal figure). NUT files
     store no per-packet durations: readers derive them from this rate, so every lossless chunk of a video
@@ -155,11 +173,6 @@ def nominal_rate(table: pd.DataFrame) -> Fraction:
     step = int(np.median(np.diff(pts))) if len(pts) > 1 else 0
     tb = Fraction(table.at[0, "time_base"])
     return 1 / (step * tb) if step > 0 else Fraction(25)
-
-
-def chunk_label(part: int, chunks: int) -> str:
-    """File-name label of chunk ``part`` (1-based) of ``chunks``: ``1of4``."""
-    return f"{part}of{chunks}"
 
 
 def parse_chunk_label(label: str) -> tuple[int, int]:
@@ -190,9 +203,7 @@ def private_file(path: str | Path) -> Path:
 
 def concat_nut(parts: list[str | Path], out: str | Path) -> None:
     """Join FFV1/NUT chunk files (intra-only, same stream settings) into one, packet for packet, atomically."""
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.part")
-    try:
+    with atomic_output(out) as tmp:
         private_file(tmp)
         with av.open(str(parts[0])) as first:
             template = first.streams.video[0]
@@ -210,9 +221,6 @@ def concat_nut(parts: list[str | Path], out: str | Path) -> None:
                                 continue  # the demuxer's end-of-stream flush packet
                             packet.stream = ostream
                             dst.mux(packet)
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 class FFV1Writer:
@@ -223,7 +231,7 @@ class FFV1Writer:
         """``rate``: the nominal frame rate stored with the stream (a reader derives frame durations from it)."""
         self.path = Path(path)
         # blurred frames may still hold a missed face: owner-only (0600 in a 0700 folder) from the first byte
-        self._tmp = private_file(self.path.with_name(f".{self.path.name}.part"))
+        self._tmp = private_file(temporary_name(self.path))
         self._container = av.open(str(self._tmp), mode="w", format="nut")
         self._stream = self._container.add_stream("ffv1", rate=rate)
         self._stream.width, self._stream.height = width, height

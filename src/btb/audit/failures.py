@@ -1,0 +1,79 @@
+"""Failed videos: one record each, and a run summary that lists them beside the finished ones.
+
+Snakemake (with ``--keep-going``) finishes every video it can; the workflow's ``onerror`` handler then calls
+``record_failures``. A video without a manifest failed: its error is the first ``ERROR`` line of its rule
+logs (the workflow scripts log ``BTBError`` messages, which name the file and the problem), written to
+``results/<id>/failure.json`` together with the input's sha256 where the file is readable.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from btb.audit.hashing import sha256_file
+from btb.audit.io import utc_now, write_json
+from btb.audit.summary import build_summary, write_run_summary
+
+ERROR_LINE = re.compile(r"\bERROR btb: (?P<msg>.*)$")
+
+
+def first_error(results: Path, video_id: str) -> tuple[str | None, str | None]:
+    """(rule, message) of the earliest error logged for ``video_id`` (None when there is none)."""
+    logs = [p for p in (results / "logs").glob("*/*.log")
+            if p.stem == video_id or p.stem.startswith(f"{video_id}_") or p.stem.startswith(f"{video_id}.")]
+    for log in sorted(logs, key=lambda p: p.stat().st_mtime):
+        for line in log.read_text(errors="replace").splitlines():
+            m = ERROR_LINE.search(line)
+            if m:
+                return log.parent.name, m.group("msg")
+    return None, None
+
+
+def record_failures(samples: dict[str, Any], results: str | Path = "results",
+                    keep_intermediates: bool = False) -> list[dict[str, Any]]:
+    """Write failure records and a summary (done + failed) after a run that did not finish every video, and
+    remove the face-bearing intermediates (``results/<id>/work/``) the failed jobs left, unless kept."""
+    results = Path(results)
+    if not keep_intermediates:
+        for vid in samples:
+            shutil.rmtree(results / vid / "work", ignore_errors=True)
+    done = [str(results / vid / "manifest.json") for vid in sorted(samples)
+            if (results / vid / "manifest.json").is_file()]
+    releases = [str(results / vid / "release.json") for vid in sorted(samples)
+                if (results / vid / "release.json").is_file()]
+    summary = build_summary(done, releases)
+    failures = []
+    for vid in sorted(samples):
+        if (results / vid / "manifest.json").is_file():
+            continue
+        path = samples[vid].path
+        rule, message = first_error(results, vid)
+        record = {
+            "video_id": vid, "status": "failed", "input": path,
+            "input_sha256": sha256_file(path) if Path(path).is_file() and _readable(path) else None,
+            "failed_rule": rule, "error": message or "not finished (see the Snakemake log)",
+            "recorded_utc": utc_now(),
+        }
+        write_json(results / vid / "failure.json", record)
+        failures.append(record)
+        summary["videos"].append({"video_id": vid, "status": "failed", "error": record["error"],
+                                  "failed_rule": rule, "output": None})
+    summary["n_videos"] = len(summary["videos"])
+    summary["n_failed"] = len(failures)
+    # all three forms: an older HTML page would contradict the TSV
+    write_run_summary(summary, results / "summary.json", results / "summary.tsv", results / "summary.html")
+    for f in failures:
+        print(f"btb: {f['video_id']} FAILED in {f['failed_rule']}: {f['error']}", file=sys.stderr)
+    return failures
+
+
+def _readable(path: str) -> bool:
+    try:
+        with open(path, "rb"):
+            return True
+    except OSError:
+        return False

