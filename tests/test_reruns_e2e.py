@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from conftest import REPO, dry_run_jobs, run_snakemake, workflow_config
@@ -90,16 +91,69 @@ def test_model_change_reruns_its_detector_and_what_follows(finished):
         onnx.write_bytes(original)
 
 
-def test_code_changes_rerun_only_the_stage_they_touch(finished):
+def rule_code(repo) -> dict[str, tuple[str, str]]:
+    """Every scripted rule of the workflow copy: (its script, its ``code`` parameter), read from the workflow."""
+    import tempfile
+
+    from snakemake.api import SnakemakeApi
+    from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings, StorageSettings
+
+    with tempfile.TemporaryDirectory() as work, SnakemakeApi(OutputSettings(quiet={"all"})) as api:
+        wf = api.workflow(resource_settings=ResourceSettings(cores=1), config_settings=ConfigSettings(),
+                          storage_settings=StorageSettings(), snakefile=repo / "Snakefile", workdir=Path(work))
+        rules_dir = repo / "workflow" / "rules"
+        return {r.name: (str((rules_dir / r.script).resolve()), r.params.get("code"))
+                for r in wf._workflow.rules if r.script}
+
+
+RUN_RULES = {"probe_video", "index_frames", "detect_yunet", "detect_retinaface", "gather_detections",
+             "merge_regions", "encode_video", "verify_residual", "release", "qa_report", "write_manifest",
+             "summarise_run", "write_run_crate"}
+
+
+@pytest.mark.parametrize("module, expected", [
+    # temporal coverage: the merge, then everything that follows it
+    ("regions/temporal.py", {"merge_regions"}),
+    # the flag logic: verification; release and the manifest follow (their input, the verdict, changes)
+    ("release/residual.py", {"verify_residual"}),
+    ("video/encode.py", {"encode_video"}),
+    ("regions/blur.py", {"encode_video", "verify_residual"}),
+    ("audit/summary.py", {"summarise_run", "write_manifest", "write_run_crate"}),  # one module: stages/audit.py
+    ("cli.py", set()),  # no stage runs the command line
+])
+def test_code_changes_rerun_exactly_the_stages_that_reach_them(finished, module, expected):
+    """Editing a package module changes the code digest of exactly the rules whose scripts reach it through
+    imports (btb.pipeline.codegraph; evaluation rules included), those jobs and what follows them rerun, and a
+    revert is no change."""
+    from btb.pipeline.codegraph import CodeGraph
+
     repo = finished[2]
-    # a package module the stage runs (the rule's code digest parameter); reverting it is no change
-    module = repo / "src" / "btb" / "blur.py"
-    original = module.read_text()
-    module.write_text(original + "\n# edited\n")
-    assert jobs(finished) == AFTER_REGIONS, "blur.py feeds the blurring encoder (and what follows) only"
-    module.write_text(original)
+    path = repo / "src" / "btb" / module
+    before = rule_code(repo)
+    graph = CodeGraph(repo / "src")
+    reach = {rule for rule, (script, _) in before.items() if path in graph.reachable(script)}
+    original = path.read_text()
+    path.write_text(original + "\n# edited\n")
+    try:
+        after = rule_code(repo)
+        changed = {rule for rule in before if before[rule][1] != after[rule][1]}
+        assert changed == reach, "the code digest follows the import graph"
+        assert changed & RUN_RULES == expected, "the import graph changed: update this table"
+        rerun = set(jobs(finished))
+        assert expected <= rerun and not ({"probe_video", "index_frames"} - expected) & rerun
+        if module == "release/residual.py":
+            assert {"verify_residual", "release", "write_manifest"} <= rerun
+            assert not {"detect_yunet", "merge_regions", "encode_video"} & rerun
+        if not expected:
+            assert rerun == set()
+    finally:
+        path.write_text(original)
     assert jobs(finished) == {}
+
+
+def test_a_stage_script_edit_reruns_that_stage(finished):
     # a stage's own (thin) script: Snakemake's code trigger (its mtime: this one stays changed)
+    repo = finished[2]
     script = repo / "workflow" / "scripts" / "merge_regions.py"
     script.write_text(script.read_text() + "\n# edited\n")
     assert jobs(finished) == {"merge_regions": 1, **AFTER_REGIONS}

@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 
 METHODS = ("gaussian", "pixelate", "fill")
-SHAPES = ("ellipse", "box")
 
 
 @dataclass(frozen=True)

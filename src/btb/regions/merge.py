@@ -15,9 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from btb.regions.blur import SHAPES
 from btb.regions.boxes import clip_to_frame, iou_matrix, scale_about_centre, to_int_pixels, to_xyxy
-from btb.regions.tables import REGION_COLUMNS, empty_regions
+from btb.regions.tables import REGION_COLUMNS, REGION_SHAPES, empty_regions
 from btb.regions.temporal import (
     CONTINUE,
     EXTEND,
@@ -46,8 +45,8 @@ class MergeParams:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"merge mode must be one of {MODES}, got {self.mode!r}")
-        if self.shape not in SHAPES:
-            raise ValueError(f"region shape must be one of {SHAPES}, got {self.shape!r}")
+        if self.shape not in REGION_SHAPES:
+            raise ValueError(f"region shape must be one of {REGION_SHAPES}, got {self.shape!r}")
 
     @classmethod
     def from_config(cls, merge: Mapping[str, Any], mode: str | None = None,

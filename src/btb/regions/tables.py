@@ -28,6 +28,8 @@ DETECTION_COLUMNS: dict[str, str] = {
     **{c: "float64" for c in LANDMARK_COLUMNS},
 }
 
+REGION_SHAPES = ("ellipse", "box")  # the blurred pixels of a region: its box, or the ellipse inscribed in it
+
 REGION_COLUMNS: dict[str, str] = {
     "frame_index": "int64",
     "region_id": "int64",
