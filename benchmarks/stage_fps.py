@@ -98,15 +98,21 @@ def write_workdir(workdir: Path, clip: Path, vid: str, mode: str, models_dir: Pa
                   chunks: int = 1, verify_every: int | None = None) -> None:
     sheet = workdir / "samples.tsv"
     sheet.write_text(f"video_id\tpath\n{vid}\t{clip.resolve()}\n", encoding="utf-8")
-    cfg = yaml.safe_load((wf / "config" / "config.yaml").read_text(encoding="utf-8"))
-    cfg["samples"] = str(sheet)
-    cfg["models"]["dir"] = str(models_dir.resolve())
-    cfg["models"]["mirror"] = ""
-    cfg["merge"]["mode"] = mode
-    cfg["frames"]["chunks"] = chunks
-    if verify_every is not None:
-        cfg["verify"]["every"] = verify_every
+    # laid over the tree's config/config.yaml (keys it leaves out take the schema's defaults)
+    cfg = yaml.safe_load((wf / "config" / "config.yaml").read_text(encoding="utf-8")) or {}
+    overlay(cfg, {"samples": str(sheet), "models": {"dir": str(models_dir.resolve()), "mirror": ""},
+                  "merge": {"mode": mode}, "frames": {"chunks": chunks},
+                  **({"verify": {"every": verify_every}} if verify_every is not None else {})})
     (workdir / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+
+
+def overlay(base: dict[str, Any], over: dict[str, Any]) -> None:
+    """``over`` laid onto ``base`` key by key (a tree of any commit: btb.config may differ there)."""
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            overlay(base[key], value)
+        else:
+            base[key] = value
 
 
 def snakemake_cmd(workdir: Path, cores: int, serial: bool, wf: Path) -> list[str]:

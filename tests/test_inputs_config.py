@@ -179,3 +179,10 @@ def test_photos_preset_is_a_valid_overlay():
     assert config["detect"]["centerface"]["enabled"] is True
     assert config["merge"]["thresholds"] == {"yunet": 0.5, "retinaface": 0.2, "centerface": 0.05}
     assert config["merge"]["mode"] == "union"
+
+
+def test_config_readme_lists_every_key():
+    """config/README.md carries the reference table generated from the schema, so it cannot fall behind."""
+    from btb.config import reference_table
+
+    assert reference_table() in (REPO / "config" / "README.md").read_text()

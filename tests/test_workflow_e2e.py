@@ -227,3 +227,31 @@ def test_centerface_enabled(tmp_path, face_clip, models_dir):
     assert dry_run_jobs(tmp_path, off) == {"merge_regions": 1, "blur_frames": 2, "encode_video": 1,
                                            "verify_residual": 1, "release": 1, "qa_report": 1, "write_manifest": 1,
                                            "summarise_run": 1, "write_run_crate": 1, "all": 1}
+
+
+def test_a_config_of_only_samples_runs_in_another_directory(tmp_path, models_dir, monkeypatch):
+    """`btb run --directory DIR --configfile mine.yaml` where mine.yaml names nothing but the sample sheet:
+    config/config.yaml is found from any directory, every other key takes its schema default, and the run
+    completes in DIR (its models.dir, resources/models, links to the staged models)."""
+    from btb.cli import main
+    from btb.video.demo import write_demo_video
+
+    clip = write_demo_video(tmp_path / "in" / "short.mp4", fps=6, seconds=1.0)
+    sheet = make_sheet(tmp_path / "in", {"short": clip})
+    mine = tmp_path / "in" / "mine.yaml"
+    mine.write_text(f"samples: {sheet}\n")
+    work = tmp_path / "elsewhere"
+    (work / "resources").mkdir(parents=True)
+    (work / "resources" / "models").symlink_to(models_dir)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--directory", str(work), "--configfile", str(mine), "--cores", "2"]) == 0
+    m = json.loads((work / "results" / "short" / "manifest.json").read_text())
+    from btb.config import defaults
+
+    expected = {k: v for k, v in defaults().items() if k not in ("samples", "input_dir", "audit")}
+    expected["detect"] = {k: v for k, v in expected["detect"].items() if k != "centerface"}
+    for section in ("thresholds", "cascade"):
+        expected["merge"][section].pop("centerface")
+    expected["verify"]["thresholds"].pop("centerface")
+    assert m["config"] == expected, "the manifest records the schema's defaults"
+    assert (work / "results" / "short" / "short.deid.mp4").is_file()

@@ -116,23 +116,19 @@ def cmd_config(args: argparse.Namespace, extra: list[str]) -> int:
     """The effective configuration: config/config.yaml, the given files laid over it, defaults filled in."""
     import yaml
 
-    from btb.config import read_config_file, validate_config
+    from btb.config import overlay, read_config_file, validate_config
 
+    if args.reference:
+        from btb.config import reference_table
+
+        print(reference_table(), end="")
+        return 0
     config: dict = {}
     for path in [REPO / "config" / "config.yaml", *args.configfile]:
-        _deep_update(config, read_config_file(path))
+        overlay(config, read_config_file(path))
     validate_config(config, " + ".join(["config/config.yaml", *args.configfile]))
     print(yaml.safe_dump(config, sort_keys=False), end="")
     return 0
-
-
-def _deep_update(base: dict, over: dict) -> None:
-    """Lay ``over`` onto ``base`` key by key, as Snakemake lays --configfile files over the workflow's."""
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _deep_update(base[key], value)
-        else:
-            base[key] = value
 
 
 def cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
@@ -187,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     rv.set_defaults(func=cmd_review)
     c = sub.add_parser("config", help="print the effective configuration (every key, defaults filled in)")
     c.add_argument("configfile", nargs="*", help="files laid over config/config.yaml, as 'btb run --configfile'")
+    c.add_argument("--reference", action="store_true", help="every key, its default and meaning (Markdown)")
     c.set_defaults(func=cmd_config)
     d = sub.add_parser("demo", help="write the demo video")
     d.add_argument("out", nargs="?", default="resources/demo/demo.mp4")

@@ -33,9 +33,12 @@ def _schema() -> dict[str, Any]:
         props["detect"]["properties"][name] = {
             "type": "object", "additionalProperties": False, "default": {}, "description": spec.about,
             "properties": spec.options}
-        merge["thresholds"]["properties"][name] = {**THRESHOLD, "default": spec.merge_threshold}
-        props["verify"]["properties"]["thresholds"]["properties"][name] = {**THRESHOLD,
-                                                                           "default": spec.verify_threshold}
+        merge["thresholds"]["properties"][name] = {
+            **THRESHOLD, "default": spec.merge_threshold,
+            "description": f"{spec.label}: detections at or above this score are blurred."}
+        props["verify"]["properties"]["thresholds"]["properties"][name] = {
+            **THRESHOLD, "default": spec.verify_threshold,
+            "description": f"{spec.label}: a detection on the output at or above this score is checked."}
         temporal["continue_thresholds"]["properties"][name] = THRESHOLD
         if not spec.first_stage:
             merge["cascade"]["properties"][name] = {
@@ -103,6 +106,17 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def overlay(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Lay ``over`` onto ``base`` key by key (in place), as Snakemake lays ``--configfile`` files over the
+    workflow's configuration; returns ``base``."""
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            overlay(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+    return base
+
+
 def load_config(path: str | Path) -> dict[str, Any]:
     """A configuration file, completed with the defaults and validated."""
     return validate_config(read_config_file(path), path)
@@ -123,3 +137,24 @@ def stage_config(config: dict[str, Any]) -> dict[str, Any]:
                         out["merge"]["temporal"].get("continue_thresholds", {})):
             section.pop(name, None)
     return out
+
+
+def reference_table() -> str:
+    """Every configuration key as a Markdown table (key, default, what it does), from the schema: the body of
+    config/README.md (``btb config --reference``)."""
+    rows = ["| key | default | what it does |", "|---|---|---|"]
+
+    def walk(schema: dict[str, Any], prefix: str) -> None:
+        for key, sub in schema.get("properties", {}).items():
+            path = f"{prefix}{key}"
+            if sub.get("type") == "object" and sub.get("properties") and "default" in sub and sub["default"] == {}:
+                walk(sub, f"{path}.")
+                continue
+            default = sub.get("default", "")
+            shown = "`" + yaml.safe_dump(default, default_flow_style=True).strip().removesuffix("...").strip() + "`"
+            allowed = f" One of {', '.join(map(str, sub['enum']))}." if "enum" in sub else ""
+            about = " ".join(str(sub.get("description", "")).split())
+            rows.append(f"| `{path}` | {shown if 'default' in sub else '—'} | {about}{allowed} |")
+
+    walk(_schema(), "")
+    return "\n".join(rows) + "\n"

@@ -15,6 +15,8 @@ from typing import Any
 
 THRESHOLD = {"type": "number", "minimum": 0, "maximum": 1}
 LONG_SIDE = {"type": "integer", "minimum": 0, "maximum": 8192}
+NMS_IOU = {"type": "number", "exclusiveMinimum": 0, "maximum": 1,
+           "description": "Overlap above which the weaker of two detections is suppressed."}
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ DETECTORS: dict[str, DetectorSpec] = {
             first_stage=True,
             options={
                 "score_floor": {**THRESHOLD, "default": 0.3, "description": "Detections above this are stored."},
-                "nms_iou": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 0.3},
+                "nms_iou": {**NMS_IOU, "default": 0.3},
                 "downscaled_long_side": {**LONG_SIDE, "default": 320, "description": (
                     "Extra pass with the frame's long side at this size when the frame is at least twice as large "
                     "(0: none); finds faces larger than ~300 px.")},
@@ -89,7 +91,9 @@ DETECTORS: dict[str, DetectorSpec] = {
                              "description": "Network backbone (MobileNetV2, from the retinaface==1.1.1 wheel)."},
                 "score_floor": {**THRESHOLD, "default": 0.05,
                                 "description": "Score floor baked into the converted graph and used for storage."},
-                "downscaled_long_side": {**LONG_SIDE, "default": 480},
+                "downscaled_long_side": {**LONG_SIDE, "default": 480, "description": (
+                    "Extra pass with the frame's long side at this size when the frame is at least twice as large "
+                    "(0: none).")},
             },
             merge_threshold=0.2,
             verify_threshold=0.15,
@@ -112,7 +116,7 @@ DETECTORS: dict[str, DetectorSpec] = {
                     "Run CenterFace too (detection, merging, residual verification); false: the workflow of the "
                     "other detectors, with exactly their jobs, parameters and outputs.")},
                 "score_floor": {**THRESHOLD, "default": 0.05, "description": "Detections above this are stored."},
-                "nms_iou": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 0.3},
+                "nms_iou": {**NMS_IOU, "default": 0.3},
                 "downscaled_long_side": {**LONG_SIDE, "default": 640, "description": (
                     "Extra pass with the frame's long side at this size (0: none).")},
             },

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from btb.evaluation import wider, wider_ap
-from btb.evaluation.metrics import face_coverages, pool, summarise
+from btb.evaluation.metrics import GT_COLUMNS, face_coverages, pool, summarise
 from btb.regions.blur import BlurParams, blur_frame
 from btb.regions.cascade import CascadeRule, select_uncertain_frames
 from btb.regions.merge import MergeParams, merge_detections, temporal_params
@@ -70,9 +70,6 @@ def methods_for(detectors: Iterable[str]) -> list[str]:
     return [m for m, spec in SPECS.items() if set(spec.detectors) <= have]
 
 
-GT_VIDEO_COLUMNS = ["frame_index", "x", "y", "w", "h", "labeled"]
-
-
 def method_regions(tables: Mapping[str, pd.DataFrame], n_frames: int, width: int, height: int,
                    merge_cfg: Mapping[str, Any], thresholds: Mapping[str, float] | None = None,
                    neighbours: int | None = None, methods: Iterable[str] | None = None
@@ -109,10 +106,10 @@ class LabeledClip:
 
 def read_video_gt(path: str | Path) -> pd.DataFrame:
     gt = pd.read_csv(path)
-    missing = [c for c in GT_VIDEO_COLUMNS if c not in gt.columns]
+    missing = [c for c in GT_COLUMNS if c not in gt.columns]
     if missing:
         raise ValueError(f"{path}: ground truth lacks columns {missing}")
-    return gt[GT_VIDEO_COLUMNS]
+    return gt[GT_COLUMNS]
 
 
 def clip_group(name: str) -> str:

@@ -61,8 +61,9 @@ def detect_image_set(name: str, image_dir: str, gt_file: str, detector: str, mod
                           "seconds": spent, "config": cfg})
 
 
-def score_image_set(name: str, image_dir: str, gt_file: str, difficulty_dir: str, tables: dict[str, str],
-                    metas: dict[str, str], merge_cfg: dict[str, Any], blur_cfg: dict[str, Any], out: str) -> None:
+def load_image_set(name: str, gt_file: str, difficulty_dir: str, tables: dict[str, str], metas: dict[str, str]
+                   ) -> LabeledImages:
+    """An image set with its cached detection tables (``tables``/``metas``: detector -> file)."""
     gt = wider.read_wider_gt(gt_file)
     meta = {d: json.loads(Path(p).read_text()) for d, p in metas.items()}
     first = next(iter(meta.values()))
@@ -71,17 +72,25 @@ def score_image_set(name: str, image_dir: str, gt_file: str, difficulty_dir: str
     difficulty = None
     if difficulty_dir and (Path(difficulty_dir) / "wider_easy_val.mat").is_file():
         difficulty = wider.read_difficulty_lists(difficulty_dir, images=[wider.image_stem(i) for i in images])
-    labeled = LabeledImages(name, images, gt, {d: read_detections(p) for d, p in tables.items()}, sizes,
-                            {f"detect_{d}": m["seconds"] for d, m in meta.items()}, difficulty)
+    return LabeledImages(name, images, gt, {d: read_detections(p) for d, p in tables.items()}, sizes,
+                         {f"detect_{d}": m["seconds"] for d, m in meta.items()}, difficulty)
+
+
+def score_image_set(name: str, image_dir: str, gt_file: str, difficulty_dir: str, tables: dict[str, str],
+                    metas: dict[str, str], merge_cfg: dict[str, Any], blur_cfg: dict[str, Any], out: str) -> None:
+    labeled = load_image_set(name, gt_file, difficulty_dir, tables, metas)
     result = evaluate_images(labeled, merge_cfg, image_dir, blur_cfg)
-    result["sweep"] = _sweep(lambda thr: _image_figures(labeled, merge_cfg, thr), merge_cfg, set(tables))
+    result["sweep"] = _sweep(lambda thr: image_figures(labeled, merge_cfg, thr), merge_cfg, set(tables))
     write_json(out, clean({"set": name, "kind": "images", **result}))
 
 
-def _image_figures(labeled: LabeledImages, merge_cfg: dict[str, Any], thr: dict[str, float]) -> dict[str, Any]:
-    regions, _ = image_method_regions(labeled, merge_cfg, thr, only=SWEEP_METHODS)
+def image_figures(labeled: LabeledImages, merge_cfg: dict[str, Any], thr: dict[str, float] | None = None,
+                  methods: tuple[str, ...] = SWEEP_METHODS) -> dict[str, Any]:
+    """Per method: recall@0.8 over all faces and over faces >= 20 px, blur-area ratio, share of regions
+    touching no face (``thr``: decision thresholds, default the configuration's)."""
+    regions, _ = image_method_regions(labeled, merge_cfg, thr, only=methods)
     out = {}
-    for m in (m for m in SWEEP_METHODS if m in regions):
+    for m in (m for m in methods if m in regions):
         s = wider.score_images(labeled.gt, regions[m], labeled.sizes)
         out[m] = {"recall_at_0_8": s["all"]["recall_at_0_8"], "recall_at_0_8_min_side": s["min_side"]["recall_at_0_8"],
                   "blur_area_ratio": s["all"]["blur_area_ratio"],
