@@ -169,7 +169,7 @@ def test_cli_passes_an_absolute_working_directory(tmp_path, monkeypatch):
 
 def test_photos_preset_is_a_valid_overlay():
     """config/photos.yaml, laid over config/config.yaml as `btb run --configfile` does (Snakemake's recursive
-    update), validates and turns CenterFace on at the threshold the README's photo figures were measured at."""
+    update), validates and turns CenterFace on at the threshold docs/accuracy.md's photo figures were measured at."""
     import yaml
     from snakemake.utils import update_config
 

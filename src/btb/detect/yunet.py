@@ -12,7 +12,7 @@ from btb.detect.base import RawDetections, detect_multiscale, pass_scales
 
 # One FaceDetectorYN per input size: ``setInputSize`` re-plans OpenCV's network, and switching back and forth
 # between the full frame and the downscaled pass on one network cost 21.5 ms per 640x360 frame against 10.9 ms
-# with one network per size (2 threads; 27.9 against 17.2 with 1; README "Speed"). Images of many sizes keep
+# with one network per size (2 threads; 27.9 against 17.2 with 1; docs/performance.md). Images of many sizes keep
 # the few most recent sizes; a new size beyond those re-plans the least recently used network.
 MAX_INSTANCES = 4
 

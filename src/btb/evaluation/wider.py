@@ -162,7 +162,7 @@ def seed_accuracy(pred_counts: Mapping[str, int], gt: Mapping[str, pd.DataFrame]
     The labeled count is every face the ground-truth file lists for the image (valid or invalid, any size),
     as the seed counted them; a count-0 image has 0. ``pred_counts`` is whatever the caller counts (blur
     regions, or detections above a threshold) and must cover every image of ``gt``. Never tune for it:
-    it moves against recall (README).
+    it moves against recall (docs/accuracy.md).
     """
     gt_s = _by_stem(gt, "gt")
     counts = _by_stem(pred_counts, "pred_counts")
