@@ -29,3 +29,28 @@ def test_failed_video_intermediates_removed_unless_kept(tmp_path, keep):
     record = json.loads((results / "v1" / "failure.json").read_text())
     assert record["failed_rule"] == "encode_video"
     assert record["error"] == "no space left on device while writing results/v1/v1.deid.mp4"
+
+
+def test_a_videos_logs_are_its_own(tmp_path):
+    """Ids that begin alike (child, child_2: the input-folder mode makes such ids) do not share logs, so a
+    failure record never quotes another video's error."""
+    from btb.audit.failures import video_logs
+
+    names = ["probe_video/child.log", "detect_yunet/child.1of1.log", "detect_retinaface/child_all.1of1.log",
+             "gather_detections/child.retinaface_all.log", "blur_image/child.jpg.log",
+             "detect_yunet/child_2.1of1.log", "probe_video/child_2.log"]
+    for n in names:
+        (tmp_path / "logs" / n).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "logs" / n).write_text("")
+    own = {str(p.relative_to(tmp_path / "logs")) for p in video_logs(tmp_path, "child")}
+    assert own == set(names[:5])
+    assert {str(p.relative_to(tmp_path / "logs")) for p in video_logs(tmp_path, "child_2")} == set(names[5:])
+
+
+def test_no_record_for_videos_no_job_touched(tmp_path):
+    """A run of another target (btb evaluate) that fails leaves the sample list's videos alone."""
+    from btb.audit.failures import record_failures
+    from btb.samples import Sample
+
+    assert record_failures({"demo": Sample("demo", "resources/demo/demo.mp4")}, tmp_path / "results") == []
+    assert not (tmp_path / "results").exists()

@@ -26,7 +26,8 @@ def test_centerface_pins_match_its_wheel(models_dir):
     audit = json.loads((models_dir / "stage_centerface.audit.json").read_text())
     conv = audit["notes"]["conversion"]
     assert conv["input_declared_before"] == [10, 3, 32, 32] and conv["input_declared_after"] == ["N", 3, "H", "W"]
-    assert {f["path"].rsplit("/", 1)[-1] for f in audit["outputs"]} == {"centerface.onnx", "centerface_dynamic.onnx"}
+    assert {f["path"].rsplit("/", 1)[-1] for f in audit["outputs"]} == {
+        "centerface.onnx", "centerface_dynamic.onnx", "centerface_dynamic.onnx.sha256"}
     assert conv["graph_sha256"] == sources.CENTERFACE_GRAPH_DIGEST and conv["graph_sha256_pinned"]
     staging.verify_sidecar(models_dir / "centerface_dynamic.onnx")
 
@@ -110,7 +111,8 @@ def test_converted_retinaface_has_lowered_floor(models_dir):
     assert conv["score_floor_before"] == 0.5 and conv["score_floor_after"] == 0.05
     assert conv["graph_sha256"] == sources.RETINAFACE_GRAPH_DIGESTS[0.05] and conv["graph_sha256_pinned"]
     assert {f["path"].rsplit("/", 1)[-1] for f in audit["outputs"]} == {
-        "retinaface_mobilenetv2_frozen_graph.pb", "retinaface_mnv2_floor0.05.onnx"}
+        "retinaface_mobilenetv2_frozen_graph.pb", "retinaface_mnv2_floor0.05.onnx",
+        "retinaface_mnv2_floor0.05.onnx.sha256"}
 
 
 def test_retinaface_conversion_is_the_same_model_each_time(models_dir, tmp_path):

@@ -21,11 +21,16 @@ from btb.audit.summary import build_summary, write_run_summary
 ERROR_LINE = re.compile(r"\bERROR btb: (?P<msg>.*)$")
 
 
+def video_logs(results: Path, video_id: str) -> list[Path]:
+    """The rule logs of one video: ``<rule>/<id>.log``, or with a job's suffix (``<id>.1of4``,
+    ``<id>_all.1of4``, ``<id>.retinaface_all``, ``<id>.jpg``), never another video's whose id begins alike."""
+    own = re.compile(re.escape(video_id) + r"(?:_(?:all|cascade))?(?:\.[a-z0-9]+(?:_(?:all|cascade))?)?")
+    return [p for p in (results / "logs").glob("*/*.log") if own.fullmatch(p.stem)]
+
+
 def first_error(results: Path, video_id: str) -> tuple[str | None, str | None]:
     """(rule, message) of the earliest error logged for ``video_id`` (None when there is none)."""
-    logs = [p for p in (results / "logs").glob("*/*.log")
-            if p.stem == video_id or p.stem.startswith(f"{video_id}_") or p.stem.startswith(f"{video_id}.")]
-    for log in sorted(logs, key=lambda p: p.stat().st_mtime):
+    for log in sorted(video_logs(results, video_id), key=lambda p: p.stat().st_mtime):
         for line in log.read_text(errors="replace").splitlines():
             m = ERROR_LINE.search(line)
             if m:
@@ -38,6 +43,9 @@ def record_failures(samples: dict[str, Any], results: str | Path = "results",
     """Write failure records and a summary (done + failed) after a run that did not finish every video, and
     remove the face-bearing intermediates (``results/<id>/work/``) the failed jobs left, unless kept."""
     results = Path(results)
+    attempted = [vid for vid in samples if (results / vid).exists() or video_logs(results, vid)]
+    if not attempted:  # the run failed before any video's job (or it was another target, e.g. evaluate)
+        return []
     if not keep_intermediates:
         for vid in samples:
             shutil.rmtree(results / vid / "work", ignore_errors=True)

@@ -27,13 +27,11 @@ def stage_retinaface(*, graph: str, onnx: str, audit: str, mirror: str | None, s
     with stage_record("stage_retinaface", None, params, audit) as rec:
         stage_model("retinaface_mnv2", graph, mirror)
         rec.notes["conversion"] = convert.convert_retinaface(graph, onnx, score_floor)
-        write_sidecar(onnx)
-        rec.add_outputs(graph, onnx)
+        rec.add_outputs(graph, onnx, write_sidecar(onnx))
 
 
 def stage_centerface(*, source: str, onnx: str, audit: str, mirror: str | None) -> None:
     with stage_record("stage_centerface", None, {"mirror": mirror, **_source("centerface")}, audit) as rec:
         stage_model("centerface", source, mirror)
         rec.notes["conversion"] = convert.convert_centerface(source, onnx)
-        write_sidecar(onnx)
-        rec.add_outputs(source, onnx)
+        rec.add_outputs(source, onnx, write_sidecar(onnx))
