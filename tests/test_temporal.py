@@ -272,3 +272,46 @@ def test_bridge_and_hold_params_validated():
         temporal_params(bridge_gap=-1)
     with pytest.raises(ValueError, match="size_dip"):
         temporal_params(size_dip=1.0)
+
+
+def two_faces_and_an_occluder():
+    """The held-out scene's failure, box by box: a left face growing from small to large (and, in frame 185, a
+    second box of it from another detector, offset enough not to fuse); a right face about 50 px wide whose
+    boxes an occluder inflates and shifts in frames 182-183 before it is lost until frame 190."""
+    rows = [(f, 230 - 45 * (f - 150) / 50, 150 - 60 * (f - 150) / 50, 140 + 75 * (f - 150) / 50,
+             180 + 100 * (f - 150) / 50, 0.95) for f in range(150, 201)]
+    rows.append((185, 140, 40, 170, 200, 0.6))
+    right = {f: (450 + 2 * np.sin(f), 160, 50, 57) for f in range(150, 182)}
+    right |= {182: (427, 130, 96, 118), 183: (406, 100, 138, 168)}
+    right |= {f: (450, 160, 50, 57) for f in range(190, 201)}
+    rows += [(f, *b, 0.9) for f, b in right.items()]
+    return pd.concat([detections_frame(f, "yunet", np.array([[x, y, w, h]], float), np.array([s]), np.zeros((1, 10)))
+                      for f, x, y, w, h, s in rows], ignore_index=True)
+
+
+def test_a_track_does_not_jump_to_another_face():
+    """The gate: a track takes a box only where its recent motion and size allow (and never a second box of a
+    face another track holds), so the right face's track does not jump 300 px to the left face, no box is
+    filled between the two faces or swept across the frame by a jump's speed, and the hidden right face stays
+    covered at its own size until it is seen again."""
+    from btb.config import defaults
+    from btb.evaluation.metrics import face_coverages
+    from btb.regions.merge import MergeParams, temporal_params
+
+    merge = defaults()["merge"]
+    regions = merge_detections({"yunet": two_faces_and_an_occluder()},
+                               MergeParams.from_config(merge, thresholds={"yunet": 0.5}), 640, 360,
+                               temporal_params(merge), 201)
+    right = pd.DataFrame([(f, 450, 160, 50, 57, 1) for f in range(150, 201)],
+                         columns=["frame_index", "x", "y", "w", "h", "labeled"])
+    cov = face_coverages(right, regions, 360, 640).set_index("frame_index")["coverage"]
+    assert (cov >= 0.8).all(), cov[cov < 0.8]
+    right_track = regions.loc[(regions.frame_index == 150) & (regions.x > 300), "track_id"].item()
+    mine = regions[regions.track_id == right_track]
+    assert (mine.x > 350).all(), "the right face's track stays on the right face"
+    assert set(range(182, 190)) <= set(mine.frame_index), "and covers it while it is hidden"
+    assert (mine.w < 80).all(), "at its own size, not the occluder-inflated one"
+    made = regions[regions.source.isin([FILL, EXTEND])]
+    centre_x = made.x + made.w / 2
+    assert not ((centre_x > 330) & (centre_x < 400) & (made.w < 150)).any(), "nothing filled between the faces"
+    assert made.w.max() < 300 and (made.x > 0).all(), "no box swept across the frame"

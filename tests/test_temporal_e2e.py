@@ -84,3 +84,43 @@ def test_chunked_run_is_identical_and_covers_the_border(occluded_run, tmp_path):
     assert not list((two / "detections").glob("chunks/*.parquet")), "chunk tables are temporary"
     problems, _ = verify_manifest(two / "manifest.json")
     assert problems == []
+
+
+def test_occluder_scene_of_real_faces(tmp_path, models_dir):
+    """btb.evaluation.synthetic's ``syn_occluder``: two real face photographs, a bar sweeping over the smaller
+    one twice while it rocks through ±35° of roll; YuNet and RetinaFace at the defaults on the encoded clip.
+    No labeled face is exposed in any frame, and no region lies far from both faces (a track that jumped, or a
+    box filled between two faces, would)."""
+    import numpy as np
+
+    from btb.config import defaults
+    from btb.detect.factory import make_detector
+    from btb.detect.registry import DETECTORS
+    from btb.evaluation.methods import read_video_gt
+    from btb.evaluation.synthetic import write_scene
+    from btb.regions.merge import MergeParams, merge_detections, temporal_params
+    from btb.regions.tables import concat_detections, detections_frame
+    from btb.video.frames import iter_normalised
+
+    video, gt_path = write_scene("syn_occluder", tmp_path)
+    gt = read_video_gt(gt_path)
+    cfg = defaults()
+    tables, n = {}, 0
+    for name in ("yunet", "retinaface"):
+        det = make_detector(name, DETECTORS[name].model_path(str(models_dir), cfg["detect"][name]),
+                            cfg["detect"][name], 1, "cpu")
+        parts = []
+        for frame in iter_normalised(video):
+            d = det.detect(frame.image)
+            parts.append(detections_frame(frame.index, name, d.boxes, d.scores, d.landmarks, d.scale))
+            n = max(n, frame.index + 1)
+        tables[name] = concat_detections(parts)
+    regions = merge_detections(tables, MergeParams.from_config(cfg["merge"]), 640, 360,
+                               temporal_params(cfg["merge"]), n)
+    cov = face_coverages(gt, regions, 360, 640)
+    assert (cov["coverage"] >= 0.8).all(), cov[cov["coverage"] < 0.8]
+    for r in regions.itertuples():
+        faces = gt[gt.frame_index == r.frame_index]
+        centre = np.array([r.x + r.w / 2, r.y + r.h / 2])
+        near = min(np.linalg.norm(centre - [f.x + f.w / 2, f.y + f.h / 2]) / max(f.w, f.h) for f in faces.itertuples())
+        assert near <= 1.5, f"region {r} lies far from both faces"

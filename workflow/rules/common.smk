@@ -8,6 +8,7 @@ sys.path.insert(0, f"{workflow.basedir}/src")
 from btb.audit.signing import resolve_signing_key
 from btb.config import detectors, stage_config, validate_config
 from btb.detect.registry import DETECTORS as REGISTRY
+from btb.evaluation.synthetic import SCENES
 from btb.pipeline.codegraph import CodeGraph
 from btb.samples import DEMO_PATH, labeled_clips, output_suffix, resolve_samples
 
@@ -101,6 +102,16 @@ wildcard_constraints:
 
 EVAL_SETS = {s["name"]: s for s in config["evaluate"]["image_sets"]}
 EVAL_CLIPS = labeled_clips(config["evaluate"]["video_dir"])
+SYNTHETIC = "resources/synthetic"
+if config["evaluate"]["synthetic"]:
+    EVAL_CLIPS |= {
+        f"eval-{name}": {
+            "video": f"{SYNTHETIC}/{name}.mp4",
+            "gt": f"{SYNTHETIC}/{name}_gt.csv",
+            "name": name,
+        }
+        for name in SCENES
+    }
 
 
 def maybe_temp(path):
@@ -120,7 +131,7 @@ def get_video(wildcards):
     an unreadable input, Snakemake itself would stop the whole run when it checksums the job's inputs.)
     """
     path = get_video_path(wildcards)
-    if path == DEMO_PATH:
+    if path == DEMO_PATH or path.startswith(f"{SYNTHETIC}/"):  # made by the workflow
         return path
     return path if os.path.isfile(path) and os.access(path, os.R_OK) else []
 

@@ -30,6 +30,27 @@ rule eval_detect_images:
         "../scripts/eval_detect_images.py"
 
 
+rule make_synthetic:
+    output:
+        video=f"{SYNTHETIC}/{{scene}}.mp4",
+        gt=f"{SYNTHETIC}/{{scene}}_gt.csv",
+    log:
+        "results/logs/make_synthetic/{scene}.log",
+    benchmark:
+        "results/benchmarks/make_synthetic/{scene}.tsv"
+    wildcard_constraints:
+        scene="|".join(SCENES),
+    conda:
+        "../../envs/video.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        code=code("make_synthetic.py"),
+    script:
+        "../scripts/make_synthetic.py"
+
+
 rule eval_score_images:
     input:
         gt=lambda wc: EVAL_SETS[wc.set]["gt"],

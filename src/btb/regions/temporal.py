@@ -66,6 +66,8 @@ class TemporalParams:
     bridge_gap: int  # frames: an established track (>= bridge_min detections) bridges misses this long
     bridge_min: int
     bridge_distance: float  # centre distance (track box sizes) that re-finds a track after > max_gap
+    max_jump: float  # gate: centre move per frame of gap, in the track's sizes, beyond its measured speed
+    max_size_change: float  # gate: a joining box's size within this factor of the track's recent size
 
     def __post_init__(self) -> None:
         if min(self.max_gap, self.extend, self.size_hold, self.bridge_gap, self.bridge_min) < 0:
@@ -74,6 +76,8 @@ class TemporalParams:
             raise ValueError("size_dip must be in [0, 1)")
         if any(not 0 <= v <= 1 for v in self.continue_thresholds.values()):
             raise ValueError("continue_thresholds must be in [0, 1]")
+        if self.max_jump <= 0 or self.max_size_change < 1:
+            raise ValueError("max_jump must be > 0 and max_size_change >= 1")
 
 
 @dataclass
@@ -97,6 +101,46 @@ class Track:
     def predict(self, frame: int, max_steps: int | None = None) -> np.ndarray:
         steps = frame - self.last_frame
         return self.boxes[-1] + self.velocity() * (steps if max_steps is None else min(steps, max_steps))
+
+    def size(self) -> float:
+        """The track's recent size: the median longer side of its last few boxes (a box or two that a
+        passing occluder or a neighbour inflated does not move it)."""
+        return float(np.median([max(b[2], b[3]) for b in self.boxes[-RECENT:]]))
+
+    def speed(self) -> float:
+        """The track's recent speed: the median centre movement per frame over its last few steps."""
+        return _median_speed(np.asarray(self.frames[-RECENT:]), np.stack(self.boxes[-RECENT:]))
+
+    def admits(self, box: np.ndarray, frame: int, params: TemporalParams) -> bool:
+        """The gate: whether ``box`` in ``frame`` can be this track's face, from the motion and size the track
+        really had. Its centre may be at most ``max_jump`` track sizes per frame of gap (up to ``max_gap`` + 1
+        frames) plus the track's own speed per frame away from the track's last box, and its size within
+        ``max_size_change`` of the track's recent size."""
+        steps = frame - self.last_frame
+        size = self.size()
+        reach = params.max_jump * size * min(steps, params.max_gap + 1) + 2.0 * self.speed() * steps
+        moved = float(np.linalg.norm(_centre(box) - _centre(self.boxes[-1])))
+        change = max(box[2], box[3]) / max(size, 1e-9)
+        return moved <= reach and 1 / params.max_size_change <= change <= params.max_size_change
+
+
+RECENT = 5  # boxes of a track that its recent size and speed are measured on
+
+
+def _median_speed(frames: np.ndarray, boxes: np.ndarray) -> float:
+    """Median centre movement per frame between consecutive boxes (0 for fewer than two)."""
+    if len(frames) < 2:
+        return 0.0
+    c = _centre(boxes)
+    steps = np.linalg.norm(np.diff(c, axis=0), axis=1) / np.maximum(np.diff(frames), 1)
+    return float(np.median(steps))
+
+
+def _centre_velocity(frames: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Median centre velocity (x, y per frame) between consecutive boxes (zeros for fewer than two)."""
+    if len(frames) < 2:
+        return np.zeros(2)
+    return np.median(np.diff(_centre(boxes), axis=0) / np.maximum(np.diff(frames), 1)[:, None], axis=0)
 
 
 def _centre(b: np.ndarray) -> np.ndarray:
@@ -145,9 +189,19 @@ def link_tracks(frame_index: np.ndarray, boxes: np.ndarray, params: TemporalPara
             # a weak box, or a track with no confident box yet, links by overlap only
             loose = weak[rows][None, :] | np.array([not t.confirmed for t in open_tracks])[:, None]
             score = np.where(loose, np.where(iou >= params.continue_iou, 1 + iou, -1.0), score)
+            gated = np.array([[t.admits(d, int(f), params) for d in dets] for t in open_tracks])
+            score = np.where(gated, score, -1.0)
+            same_face = _same_face(dets)
+            owner: dict[int, int] = {}  # detection -> the track that took it
             for ti, di in sorted(np.argwhere(score > -1), key=lambda p: -score[p[0], p[1]]):
                 if ti in matched_t or di in matched_d:
                     continue
+                # another track already holds this face through another box of it: a second box of one face
+                # does not pull over a different track that only reaches it by distance (it starts its own)
+                if iou[ti, di] < params.match_iou and any(same_face[di, dj] and tj != ti
+                                                          for dj, tj in owner.items()):
+                    continue
+                owner[int(di)] = int(ti)
                 matched_t.add(int(ti))
                 matched_d.add(int(di))
                 t = open_tracks[ti]
@@ -165,6 +219,18 @@ def link_tracks(frame_index: np.ndarray, boxes: np.ndarray, params: TemporalPara
     return track_of
 
 
+def _same_face(dets: np.ndarray) -> np.ndarray:
+    """(n, n): boxes of one frame that are one face's (they overlap, IoU >= 0.2, or one's centre lies in the
+    other)."""
+    c = _centre(dets)
+    x, y, w, h = dets[:, 0], dets[:, 1], dets[:, 2], dets[:, 3]
+    inside = ((c[:, None, 0] >= x[None, :]) & (c[:, None, 0] <= (x + w)[None, :])
+              & (c[:, None, 1] >= y[None, :]) & (c[:, None, 1] <= (y + h)[None, :]))
+    same = (iou_matrix(dets, dets) >= 0.2) | inside | inside.T
+    np.fill_diagonal(same, False)
+    return same
+
+
 def fill_and_extend(frame_index: np.ndarray, boxes: np.ndarray, track_of: np.ndarray, n_frames: int,
                     params: TemporalParams) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Added boxes from gap filling and extension: (frame_index, boxes, track_id, source)."""
@@ -180,36 +246,40 @@ def fill_and_extend(frame_index: np.ndarray, boxes: np.ndarray, track_of: np.nda
         # one box per frame for interpolation (several detections of one track in a frame: their mean)
         uniq, first = np.unique(fr, return_index=True)
         per_frame = np.stack([bx[fr == u].mean(axis=0) for u in uniq])
-        for (a, ba), (b, bb) in zip(zip(uniq[:-1], per_frame[:-1], strict=True),
-                                    zip(uniq[1:], per_frame[1:], strict=True), strict=True):
+        for i in range(len(uniq) - 1):
+            (a, ba), (b, bb) = (uniq[i], per_frame[i]), (uniq[i + 1], per_frame[i + 1])
             if 1 < b - a <= max(params.max_gap, params.bridge_gap) + 1:
+                # the centre moves linearly; the box keeps the largest width and height of the track's last
+                # few boxes before the gap and of the box after it: a face hidden for a while (an occluder, a
+                # turn away) is not shrunk to a partial box at either end of the gap
+                wh = np.maximum(per_frame[max(0, i - RECENT + 1):i + 1, 2:].max(axis=0), bb[2:])
+                ca, cb = _centre(ba), _centre(bb)
                 for g in range(a + 1, b):
                     w = (g - a) / (b - a)
                     out_f.append(int(g))
-                    out_b.append(ba * (1 - w) + bb * w)
+                    out_b.append(np.concatenate([ca * (1 - w) + cb * w - wh / 2, wh]))
                     out_t.append(int(tid))
                     out_s.append(FILL)
-        # extension follows the track's motion at each end (a still track is simply held in place)
-        v_start = _end_velocity(uniq[:2], per_frame[:2])
-        v_end = _end_velocity(uniq[-2:], per_frame[-2:])
-        for k in range(1, params.extend + 1):
-            for g, b in ((uniq[0] - k, per_frame[0] - v_start * k), (uniq[-1] + k, per_frame[-1] + v_end * k)):
+        # extension follows the motion the track really had at each end (the median centre velocity of its
+        # first or last few boxes; a still track is held in place) and never shrinks: the box keeps the largest
+        # width and height of those boxes (a face hidden by an occluder stays covered while it is hidden)
+        ends = ((uniq[0], per_frame[:RECENT], -1), (uniq[-1], per_frame[-RECENT:], 1))
+        for (g0, end_boxes, sign), end_frames in zip(ends, (uniq[:RECENT], uniq[-RECENT:]), strict=True):
+            v = _centre_velocity(end_frames, end_boxes)
+            wh = end_boxes[:, 2:].max(axis=0)
+            c0 = _centre(end_boxes[0 if sign < 0 else -1])
+            for k in range(1, params.extend + 1):
+                g = g0 + sign * k
                 if 0 <= g < n_frames:
+                    c = c0 + sign * v * k
                     out_f.append(int(g))
-                    out_b.append(b)
+                    out_b.append(np.concatenate([c - wh / 2, wh]))
                     out_t.append(int(tid))
                     out_s.append(EXTEND)
     if not out_f:
         return np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros(0, np.int64), np.zeros(0, dtype=object)
     return (np.asarray(out_f, np.int64), np.stack(out_b), np.asarray(out_t, np.int64),
             np.asarray(out_s, dtype=object))
-
-
-def _end_velocity(frames: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Box change per frame between two observations (zeros for a single one)."""
-    if len(frames) < 2 or frames[-1] == frames[0]:
-        return np.zeros(4)
-    return (boxes[-1] - boxes[0]) / (frames[-1] - frames[0])
 
 
 def speed_factors(frame_index: np.ndarray, boxes: np.ndarray, track_of: np.ndarray,
