@@ -92,7 +92,8 @@ def test_run_crate_lists_every_output_with_its_sha256(signed_run):
     manifest = json.loads((results / "s1" / "manifest.json").read_text())
     expected = [f["path"] for f in manifest["files"] if f["role"] == "output"] + [
         "results/s1/manifest.json", "results/s1/manifest.json.sig", "results/s1/release.json",
-        "results/s1/qa_report.html", "results/summary.json", "results/summary.tsv", "results/summary.html"]
+        "results/s1/publication.json", "results/s1/qa_report.html", "results/summary.json", "results/summary.tsv",
+        "results/summary.html"]
     for path in expected:
         rel = Path(path).relative_to("results").as_posix()
         assert rel in entities, f"{rel} is not in the crate"

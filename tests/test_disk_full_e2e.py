@@ -71,7 +71,7 @@ def test_disk_full(namespace_mount, tmp_path, face_clip, models_dir, stage, chun
     assert f"no space left on device while writing {writing}" in failure["error"], failure["error"]
     assert "k1 FAILED" in rep["stderr"]
     # nothing that looks finished, no partial or temporary file, no face-bearing intermediate
-    for name in ("k1/k1.deid.mp4", "k1/output_check.json", "k1/manifest.json", "k1/release.json",
+    for name in ("k1/k1.deid.mp4", "k1/output_check.json", "k1/manifest.json", "k1/release.json", "k1/publication.json",
                  "k1/audit/encode_video.json"):
         assert name not in files, name
     assert not [p for p in files if p.endswith(".part") or "/." in f"/{p}"], sorted(files)

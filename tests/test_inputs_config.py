@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from conftest import REPO, default_config
 
@@ -45,6 +47,10 @@ def test_sample_sheet(tmp_path):
         ("video_id\tpath\n../evil\ta.mp4\n", "must match"),
         ("video_id\tpath\nkid\t\n", "empty path"),
         ("video_id\tpath\n", "lists no videos"),
+        ('video_id\tpath\nkid\t"quoted".mp4\n', "begins with a quote"),
+        ("video_id\tpath\naudit_log.jsonl\ta.mp4\n", "reserved"),
+        ("video_id\tpath\neval-ytf\ta.mp4\n", "reserved"),
+        ("video_id\tpath\nkid\ta.mp4\textra\n", "tab-separated fields"),
     ],
 )
 def test_bad_sample_sheets(tmp_path, text, problem):
@@ -56,11 +62,22 @@ def test_bad_sample_sheets(tmp_path, text, problem):
 
 
 def test_input_dir_ids(tmp_path):
-    for name in ["Jane Doe.mp4", "Jane_Doe.MOV", "notes.txt", "$(rm -rf).mkv"]:
-        (tmp_path / name).write_bytes(b"")
-    got = {s.video_id for s in scan_input_dir(tmp_path)}
-    assert got == {"Jane_Doe", "Jane_Doe_2", "rm_-rf"}
+    """By default an input folder's files get opaque ids (a file name may identify a participant); with
+    ``names`` the sanitised file names, made unique; the map from file to id is written only when asked for,
+    owner-only."""
+    from btb.samples import write_id_map
+
+    for i, name in enumerate(["Jane Doe.mp4", "Jane_Doe.MOV", "notes.txt", "$(rm -rf).mkv", "eval-x.mp4"]):
+        (tmp_path / name).write_bytes(bytes([i]) * 100)
+    named = {s.video_id for s in scan_input_dir(tmp_path, "names")}
+    assert named == {"Jane_Doe", "Jane_Doe_2", "rm_-rf", "veval-x"}
     assert sanitise_id("...") == "video"
+    opaque = scan_input_dir(tmp_path)
+    assert len(opaque) == 4 and all(re.fullmatch(r"v[0-9a-f]{12}", s.video_id) for s in opaque)
+    assert [s.video_id for s in scan_input_dir(tmp_path)] == [s.video_id for s in opaque], "stable"
+    write_id_map(tmp_path / "map" / "ids.tsv", opaque)
+    assert (tmp_path / "map" / "ids.tsv").stat().st_mode & 0o777 == 0o600
+    assert "Jane Doe.mp4" in (tmp_path / "map" / "ids.tsv").read_text()
 
 
 def test_demo_when_nothing_given():
@@ -186,3 +203,20 @@ def test_config_readme_lists_every_key():
     from btb.config import reference_table
 
     assert reference_table() in (REPO / "config" / "README.md").read_text()
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    (b"merge:\n  mode: union\n  enlarge: &a 1.3\n  fuse_iou: *a\n", "anchors and aliases"),
+    ("blur:\n  method: gaussian  # d\xe9tail\n".encode("latin-1"), "not UTF-8"),
+    (b"merge: [unclosed\n", "not valid YAML"),
+])
+def test_config_files_snakemake_would_choke_on_are_refused_first(tmp_path, text, problem, capsys):
+    """`btb run --configfile` checks the file before Snakemake reads it: an alias bomb never expands, a
+    Latin-1 file is named."""
+    from btb.cli import main
+
+    bad = tmp_path / "mine.yaml"
+    bad.write_bytes(text)
+    assert main(["run", "--configfile", str(bad), "--", "-n"]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and problem in err

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -25,80 +26,115 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def planted_run(tmp_path_factory, face_clip, models_dir):
-    """Decision thresholds no detector reaches: nothing is blurred, so the output shows both faces."""
+    """Decision thresholds no detector reaches: nothing is blurred, so the output shows both faces. A reviewer
+    key pair is made, its public half trusted by the run (audit.reviewer_keys)."""
+    from btb.audit.signing import generate_keypair
+
     work = tmp_path_factory.mktemp("planted")
     good = copy_clip(face_clip, work / "good.mp4")
     bad = copy_clip(face_clip, work / "bad.mp4")
+    keys = work / "keys"
+    generate_keypair(keys / "rivera.pem", keys / "rivera.pub.pem")
+    generate_keypair(keys / "mallory.pem", keys / "mallory.pub.pem")
     sheet = work / "samples.tsv"
     sheet.write_text(f"video_id\tpath\nbad\t{bad}\n")
     cfg = workflow_config(models_dir, sheet)
     cfg["merge"]["thresholds"] = {"yunet": 1.0, "retinaface": 1.0}
+    cfg["audit"]["allow_unsafe_thresholds"] = True  # refused otherwise: this run is meant to leave faces
+    cfg["audit"]["reviewer_keys"] = [str(keys / "rivera.pub.pem")]
     run_snakemake(work, cfg)
     (work / "summary_bad.tsv").write_text((work / "results" / "summary.tsv").read_text())
     ok_sheet = work / "ok.tsv"
     ok_sheet.write_text(f"video_id\tpath\ngood\t{good}\n")
-    run_snakemake(work, workflow_config(models_dir, ok_sheet))
-    return work
+    ok = workflow_config(models_dir, ok_sheet)
+    ok["audit"]["reviewer_keys"] = cfg["audit"]["reviewer_keys"]
+    run_snakemake(work, ok)
+    return work, cfg, ok, keys
 
 
 def test_clean_output_is_released(planted_run):
-    state = json.loads((planted_run / "results" / "good" / "release.json").read_text())
+    work = planted_run[0]
+    state = json.loads((work / "results" / "good" / "release.json").read_text())
     assert state["status"] == "released" and state["verdict"] == "pass"
-    assert (planted_run / "results" / "release" / "good.deid.mp4").is_file()
+    published = json.loads((work / "results" / "good" / "publication.json").read_text())
+    assert published["released_path"] == "results/release/good.deid.mp4" and published["status"] == "released"
+    assert (work / "results" / "release" / "good.deid.mp4").is_file()
+    manifest = json.loads((work / "results" / "good" / "manifest.json").read_text())
+    records = {Path(f["path"]).name for f in manifest["files"] if f["role"] == "record"}
+    assert {"release.json", "qa_report.html", "verify_residual.json"} <= records, "the manifest vouches for them"
 
 
 def test_unblurred_face_is_flagged_and_held(planted_run):
-    res = planted_run / "results" / "bad"
+    work = planted_run[0]
+    res = work / "results" / "bad"
     flags = pd.read_csv(res / "verification" / "flags.tsv", sep="\t")
     assert flags["frame_index"].nunique() == 24, "both faces are visible in every frame"
     assert set(flags["detector"]) == {"yunet", "retinaface"} and (flags["covered"] < 0.5).all()
     state = json.loads((res / "release.json").read_text())
-    assert state["status"] == "needs_review" and state["released_path"] is None
-    assert not (planted_run / "results" / "release" / "bad.deid.mp4").exists()
+    assert state["status"] == "needs_review"
+    assert json.loads((res / "publication.json").read_text())["released_path"] is None
+    assert not (work / "results" / "release" / "bad.deid.mp4").exists()
     manifest = json.loads((res / "manifest.json").read_text())
     assert manifest["stages"]["verify_residual"]["notes"]["verdict"] == "needs_review"
-    summary = pd.read_csv(planted_run / "summary_bad.tsv", sep="\t").set_index("video_id")
+    summary = pd.read_csv(work / "summary_bad.tsv", sep="\t").set_index("video_id")
     assert summary.loc["bad", "release"] == "needs_review"
 
 
-def test_review_records_decisions_and_releases_on_approval(planted_run, capsys):
-    results = planted_run / "results"
+def test_review_decisions_are_signed_and_release_only_through_the_workflow(planted_run, capsys):
+    work, cfg, _, keys = planted_run
+    results = work / "results"
     assert main(["review", "list", "--results", str(results)]) == 0
     assert "needs_review" in capsys.readouterr().out
     with pytest.raises(BTBError, match="reason"):
-        record_decision(results, "bad", "approve", "Dr. Rivera", "  ")
-    assert main(["review", "reject", "bad", "--reviewer", "Dr. Rivera", "--reason", "faces visible",
-                 "--results", str(results)]) == 0
-    assert json.loads((results / "bad" / "release.json").read_text())["status"] == "rejected"
-    assert main(["review", "approve", "bad", "--reviewer", "Dr. Rivera",
+        record_decision(results, "bad", "approve", "Dr. Rivera", "  ", keys / "rivera.pem")
+    with pytest.raises(BTBError, match="video_id"):
+        record_decision(results, "../good", "reject", "Dr. Rivera", "path in an id")
+    assert main(["review", "approve", "bad", "--reviewer", "Mallory", "--reason", "unsigned",
+                 "--results", str(results)]) == 2, "an approval must be signed"
+    # signed, but by a key the run does not trust: recorded, and it does not release
+    assert main(["review", "approve", "bad", "--reviewer", "Mallory", "--reason", "looks fine",
+                 "--key", str(keys / "mallory.pem"), "--results", str(results)]) == 0
+    assert not (results / "release" / "bad.deid.mp4").exists(), "a decision alone releases nothing"
+    run_snakemake(work, cfg)
+    state = json.loads((results / "bad" / "release.json").read_text())
+    assert state["status"] == "needs_review" and "not signed by a trusted reviewer key" in state["why"]
+    assert not (results / "release" / "bad.deid.mp4").exists()
+    # the trusted reviewer's signed approval: released by the next run, after its manifest
+    assert main(["review", "approve", "bad", "--reviewer", "Dr. Rivera", "--key", str(keys / "rivera.pem"),
                  "--reason", "consented adult actors, release approved by IRB 2026-17", "--results", str(results)]) == 0
+    run_snakemake(work, cfg)
     state = json.loads((results / "bad" / "release.json").read_text())
     assert state["status"] == "released" and state["decision"]["reviewer"] == "Dr. Rivera"
     assert (results / "release" / "bad.deid.mp4").is_file()
+    manifest = json.loads((results / "bad" / "manifest.json").read_text())
+    assert "review.jsonl" in {Path(f["path"]).name for f in manifest["files"] if f["role"] == "record"}
+    assert main(["verify", str(results)]) == 0
     log = results / "bad" / "review.jsonl"
     assert check_chain(log) == []
     lines = log.read_text().splitlines()
-    log.write_text(lines[0] + "\n")  # the newest entry (the approval) is deleted
+    log.write_text("\n".join(lines[:-1]) + "\n")  # the newest entry (the approval) is deleted
     assert any("review.jsonl.head" in p for p in check_chain(log))
-    log.write_text(lines[1] + "\n")  # the rejection is deleted
-    assert check_chain(log) != []
-    with pytest.raises(BTBError, match="does not follow"):
-        record_decision(results, "bad", "approve", "Mallory", "covering tracks")
+    with pytest.raises(BTBError, match="entries end in"):
+        record_decision(results, "bad", "reject", "Mallory", "covering tracks")
+    assert main(["verify", str(results)]) == 1, "the manifest vouches for the review log"
     log.write_text("\n".join(lines) + "\n")
 
 
 def test_rejection_wins_over_a_passing_verification(planted_run):
-    results = planted_run / "results"
+    work, _, ok, _ = planted_run
+    results = work / "results"
     assert main(["review", "reject", "good", "--reviewer", "Dr. Rivera", "--reason", "a sibling at 00:01",
                  "--results", str(results)]) == 0
+    run_snakemake(work, ok)
     state = json.loads((results / "good" / "release.json").read_text())
     assert state["status"] == "rejected" and not (results / "release" / "good.deid.mp4").exists()
 
 
 def test_qa_reports_show_no_face(planted_run, models_dir):
-    bad = (planted_run / "results" / "bad" / "qa_report.html").read_text()
-    good = (planted_run / "results" / "good" / "qa_report.html").read_text()
-    run_html = (planted_run / "results" / "summary.html").read_text()
+    work = planted_run[0]
+    bad = (work / "results" / "bad" / "qa_report.html").read_text()
+    good = (work / "results" / "good" / "qa_report.html").read_text()
+    run_html = (work / "results" / "summary.html").read_text()
     assert "good" in run_html and "released" in run_html
     assert "needs_review" in bad and bad.count("<figure>") >= 1 and "from the de-identified output" in bad
     assert "</h2><p>none</p>" in good and "<figure>" not in good
@@ -122,7 +158,7 @@ def test_sampled_verification_still_flags_every_frame(planted_run, models_dir, t
     flag the unblurred faces in every frame, so the output is held all the same."""
     from btb.stages.verify import verify_residual
 
-    res = planted_run / "results" / "bad"
+    res = planted_run[0] / "results" / "bad"
     detect_cfg = {**{d: defaults()["detect"][d] for d in ("yunet", "retinaface")}, "device": "cpu"}
     models_ = {"yunet": str(models_dir / "face_detection_yunet_2023mar.onnx"),
                "retinaface": str(models_dir / "retinaface_mnv2_floor0.05.onnx")}

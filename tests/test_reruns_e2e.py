@@ -17,7 +17,7 @@ from conftest import REPO, dry_run_jobs, run_snakemake, workflow_config
 pytestmark = pytest.mark.e2e
 VID = "big01"
 # what follows a changed region table: blur, encode, and every check and record after them
-AFTER_REGIONS = {"encode_video": 1, "verify_residual": 1, "release": 1, "qa_report": 1,
+AFTER_REGIONS = {"encode_video": 1, "verify_residual": 1, "decide_release": 1, "release": 1, "qa_report": 1,
                  "write_manifest": 1, "summarise_run": 1, "write_run_crate": 1, "all": 1}
 
 

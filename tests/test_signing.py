@@ -168,3 +168,26 @@ def test_openssl_keys_and_signatures_interoperate(run_dir, tmp_path, capsys):
     bad = subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", str(pub), "-rawin", "-in",
                           str(manifest), "-sigfile", str(signature_path(manifest))], capture_output=True, text=True)
     assert bad.returncode != 0
+
+
+@pytest.mark.parametrize("kind", ["missing", "passphrase"])
+def test_a_bad_signing_key_stops_the_run_before_any_job(tmp_path, kind):
+    """The workflow loads the signing key when it starts: a missing or passphrase-protected key stops the run
+    with the key file named, before any video is touched (it used to be found only after every stage of
+    every video had run, with the outputs already released)."""
+    from conftest import default_config, run_snakemake
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = tmp_path / "signing.pem"
+    if kind == "passphrase":
+        key.write_bytes(Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"secret")))
+    cfg = default_config()
+    cfg["audit"]["signing_key"] = str(key)
+    proc = run_snakemake(tmp_path / "work", cfg, ["-n"], check=False)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert str(key) in out and ("not found" in out or "passphrase" in out)
+    assert "rule probe_video" not in out and not (tmp_path / "work" / "results").exists()

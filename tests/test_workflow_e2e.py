@@ -106,7 +106,7 @@ def test_manifest_records_and_verify(union_run, capsys):
     manifest_path = work / "results" / VID / "manifest.json"
     m = json.loads(manifest_path.read_text())
     roles = {f["role"] for f in m["files"]}
-    assert roles == {"input", "model", "intermediate", "output"}
+    assert roles == {"input", "model", "intermediate", "output", "record"}
     assert any(f["role"] == "intermediate" and f["path"].endswith("/detections/chunks/yunet.1of1.parquet")
                for f in m["files"])
     # one chunk: the encoder blurs as it encodes, so no blurred frame was ever written to disk
@@ -152,8 +152,8 @@ def test_rerun_only_what_changed(union_run, face_clip):
     clip.touch()  # same bytes, newer mtime
     assert dry_run_jobs(work, cfg) == {}
     merge_changed = {**cfg, "merge": {**cfg["merge"], "mode": "intersection"}}
-    downstream = {"verify_residual": 1, "release": 1, "qa_report": 1, "write_manifest": 1, "summarise_run": 1,
-                  "write_run_crate": 1, "all": 1}
+    downstream = {"verify_residual": 1, "decide_release": 1, "release": 1, "qa_report": 1, "write_manifest": 1,
+                  "summarise_run": 1, "write_run_crate": 1, "all": 1}
     assert dry_run_jobs(work, merge_changed) == {"merge_regions": 1, "encode_video": 1,
                                                  **downstream}
     second = copy_clip(face_clip, work / "inputs" / "second.mp4")
@@ -164,7 +164,7 @@ def test_rerun_only_what_changed(union_run, face_clip):
     # every other job runs once: the new video's, not the first video's again
     assert jobs == {"probe_video": 1, "index_frames": 1, "detect_yunet": 1, "detect_retinaface": 1,
                     "gather_detections": 2, "merge_regions": 1, "encode_video": 1,
-                    "verify_residual": 1, "release": 1, "qa_report": 1, "write_manifest": 1}
+                    "verify_residual": 1, "decide_release": 1, "release": 1, "qa_report": 1, "write_manifest": 1}
     proc = run_snakemake(work, added, ["-n"])
     planned = [line for line in proc.stdout.splitlines() if "wildcards:" in line]
     assert planned and all("child02" in line for line in planned)
@@ -173,7 +173,7 @@ def test_rerun_only_what_changed(union_run, face_clip):
 def test_audio_keep(union_run):
     work, cfg, clip = union_run
     keep = {**cfg, "encode": {**cfg["encode"], "audio": "keep"}}
-    assert dry_run_jobs(work, keep) == {"encode_video": 1, "verify_residual": 1, "release": 1,
+    assert dry_run_jobs(work, keep) == {"encode_video": 1, "verify_residual": 1, "decide_release": 1, "release": 1,
                                         "qa_report": 1, "write_manifest": 1, "summarise_run": 1,
                                         "write_run_crate": 1, "all": 1}
     run_snakemake(work, keep)
@@ -225,8 +225,8 @@ def test_centerface_enabled(tmp_path, face_clip, models_dir):
     assert verify_manifest(res / "manifest.json")[0] == []
     off = {**cfg, "detect": {**cfg["detect"], "centerface": {**cfg["detect"]["centerface"], "enabled": False}}}
     assert dry_run_jobs(tmp_path, off) == {"merge_regions": 1, "blur_frames": 2, "encode_video": 1,
-                                           "verify_residual": 1, "release": 1, "qa_report": 1, "write_manifest": 1,
-                                           "summarise_run": 1, "write_run_crate": 1, "all": 1}
+                                           "verify_residual": 1, "decide_release": 1, "release": 1, "qa_report": 1,
+                                           "write_manifest": 1, "summarise_run": 1, "write_run_crate": 1, "all": 1}
 
 
 def test_a_config_of_only_samples_runs_in_another_directory(tmp_path, models_dir, monkeypatch):
@@ -249,6 +249,7 @@ def test_a_config_of_only_samples_runs_in_another_directory(tmp_path, models_dir
     from btb.config import defaults
 
     expected = {k: v for k, v in defaults().items() if k not in ("samples", "input_dir", "audit")}
+    expected["audit"] = {"allow_unsafe_thresholds": False}
     expected["detect"] = {k: v for k, v in expected["detect"].items() if k != "centerface"}
     for section in ("thresholds", "cascade"):
         expected["merge"][section].pop("centerface")

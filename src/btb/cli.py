@@ -31,7 +31,17 @@ def _snakemake_cmd(args: argparse.Namespace, extra: list[str]) -> list[str]:
     return cmd + extra
 
 
+def _check_configs(paths: list[str | Path]) -> None:
+    """Refuse, naming the file, a configuration Snakemake would choke on before anything validates it (not
+    UTF-8, or YAML anchors and aliases, which can expand a small file without bound)."""
+    from btb.config import check_config_text
+
+    for path in [REPO / "config" / "config.yaml", *paths]:
+        check_config_text(path)
+
+
 def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
+    _check_configs([args.configfile] if args.configfile else [])
     cmd = _snakemake_cmd(args, extra)
     print("+", " ".join(cmd), file=sys.stderr)
     rc = subprocess.call(cmd, cwd=args.directory or REPO)
@@ -43,6 +53,7 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
 
 def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
     """The workflow's ``evaluate`` target: detection + merge on labeled sets, scored into a report."""
+    _check_configs(args.configfile)
     # the target comes before --configfile, whose list of files would otherwise swallow it
     cmd = [sys.executable, "-m", "snakemake", "evaluate", "--snakefile", str(REPO / "Snakefile"),
            "--profile", str(REPO / "profiles" / "default"), "--cores", str(args.cores)]
@@ -61,11 +72,14 @@ def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
 
 def cmd_verify(args: argparse.Namespace, extra: list[str]) -> int:
     from btb.audit.signing import load_public_key, public_key_sha256, signature_path
-    from btb.audit.verify import verify_manifest
+    from btb.audit.verify import verify_manifest, verify_release
 
     key = load_public_key(args.key) if args.key else None
     status = 0
-    for manifest in args.manifests:
+    manifests: list[Path] = []
+    for given in map(Path, args.manifests):  # a results folder stands for all its manifests
+        manifests += sorted(given.glob("*/manifest.json")) if given.is_dir() else [given]
+    for manifest in manifests:
         problems, checked = verify_manifest(manifest, args.base, public_key=key)
         if problems:
             status = 1
@@ -78,6 +92,17 @@ def cmd_verify(args: argparse.Namespace, extra: list[str]) -> int:
             print(f"     signature valid (Ed25519, public key sha256 {public_key_sha256(key)})")
         elif signature_path(manifest).is_file():
             print(f"     {signature_path(manifest).name} present but not checked: give --key PUBLIC.pem")
+    # the release area of every results folder involved: each file in it must be a verified, released output
+    for results in sorted({m.resolve().parent.parent for m in manifests}):
+        problems, checked = verify_release(results, key)
+        folder = results / "release"
+        if problems:
+            status = 1
+            print(f"FAIL {folder}: {len(problems)} problem(s) ({checked} files checked)")
+            for p in problems:
+                print(f"  {p}")
+        else:
+            print(f"OK   {folder}: {checked} file(s), each the released output of a manifest that verifies")
     return status
 
 
@@ -105,10 +130,12 @@ def cmd_review(args: argparse.Namespace, extra: list[str]) -> int:
     if not args.video_id or not args.reviewer:
         print("btb review approve|reject needs VIDEO_ID, --reviewer and --reason", file=sys.stderr)
         return 2
-    state = record_decision(results, args.video_id, args.action, args.reviewer, args.reason or "")
-    print(f"{state['video_id']}: {state['status']} ({state['why']})")
-    if state["released_path"]:
-        print(f"released to {state['released_path']}")
+    key = args.key or os.environ.get("BTB_REVIEWER_KEY") or None
+    entry = record_decision(results, args.video_id, args.action, args.reviewer, args.reason or "", key)
+    signed = f"signed by key sha256 {entry['signature']['public_key_sha256']}" if "signature" in entry else "unsigned"
+    print(f"{entry['video_id']}: {entry['decision']} recorded ({signed}) for the file with sha256 "
+          f"{entry['output_sha256']}.\nRun the workflow again (btb run ... as before) to decide, record and "
+          "release: nothing leaves the lab before its manifest exists.")
     return 0
 
 
@@ -165,8 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--directory", help="working directory for results/ (default: the repository)")
     e.add_argument("--cores", default="all")
     e.set_defaults(func=cmd_evaluate)
-    v = sub.add_parser("verify", help="re-hash the files a manifest lists; exit 1 on any mismatch")
-    v.add_argument("manifests", nargs="+")
+    v = sub.add_parser("verify", help="re-hash the files a manifest lists and check the release area; exit 1 on "
+                                      "any mismatch")
+    v.add_argument("manifests", nargs="+", help="manifest.json files, or results folders (all their manifests)")
     v.add_argument("--base", help="folder that relative paths in the manifest are relative to")
     v.add_argument("--key", help="Ed25519 public key (PEM): every manifest must carry a valid signature by it")
     v.set_defaults(func=cmd_verify)
@@ -180,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     rv.add_argument("--reviewer", help="reviewer's name (recorded with the decision)")
     rv.add_argument("--reason", help="why (required for approve/reject)")
     rv.add_argument("--results", default="results", help="results folder (default: results)")
+    rv.add_argument("--key", help="your Ed25519 private key (PEM) to sign the decision with (an approval must be "
+                                  "signed); default $BTB_REVIEWER_KEY")
     rv.set_defaults(func=cmd_review)
     c = sub.add_parser("config", help="print the effective configuration (every key, defaults filled in)")
     c.add_argument("configfile", nargs="*", help="files laid over config/config.yaml, as 'btb run --configfile'")

@@ -79,7 +79,26 @@ def validate_config(config: dict[str, Any], source: str | Path = "config") -> di
         e = errors[0]
         key = ".".join(str(p) for p in e.absolute_path) or "(top level)"
         raise InputError(source, f"invalid configuration at '{key}': {e.message}")
+    check_safety(config, source)
     return config
+
+
+# Thresholds above these leave faces a detector finds unblurred (decision) or unchecked (verification); they
+# are refused unless audit.allow_unsafe_thresholds says otherwise (recorded with the configuration).
+MAX_DECISION_THRESHOLD = 0.9
+MAX_VERIFY_THRESHOLD = 0.5
+
+
+def check_safety(config: dict[str, Any], source: str | Path = "config") -> None:
+    """Refuse thresholds that disable detection or verification, unless explicitly overridden."""
+    if config["audit"]["allow_unsafe_thresholds"]:
+        return
+    for section, limit in (("merge", MAX_DECISION_THRESHOLD), ("verify", MAX_VERIFY_THRESHOLD)):
+        for name, value in config[section]["thresholds"].items():
+            if value > limit:
+                raise InputError(source, f"{section}.thresholds.{name} is {value}: above {limit} it leaves faces "
+                                         f"{'unblurred' if section == 'merge' else 'unchecked'}; set "
+                                         "audit.allow_unsafe_thresholds: true to run it anyway (recorded)")
 
 
 @functools.cache
@@ -92,12 +111,33 @@ def defaults() -> dict[str, Any]:
     return copy.deepcopy(_defaults())
 
 
+def check_config_text(path: str | Path) -> str:
+    """A configuration file's text, refused (InputError naming the file) when it is not UTF-8 or uses YAML
+    anchors and aliases (which can expand a small file without bound before anything validates it)."""
+    p = Path(path)
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise InputError(p, f"cannot read configuration ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(p, f"configuration is not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
+    try:
+        for token in yaml.scan(text):
+            if isinstance(token, yaml.AnchorToken | yaml.AliasToken):
+                raise InputError(p, f"line {token.start_mark.line + 1}: YAML anchors and aliases (& and *) are not "
+                                    "accepted in a configuration; write the values out")
+        yaml.compose(text)  # the syntax, without constructing anything
+    except yaml.YAMLError as exc:
+        raise InputError(p, f"not valid YAML ({exc})") from exc
+    return text
+
+
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """A configuration file as written (an empty file is an empty mapping); InputError naming the file."""
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        data = yaml.safe_load(check_config_text(p))
+    except yaml.YAMLError as exc:
         raise InputError(p, f"cannot read configuration ({exc})") from exc
     if data is None:
         return {}

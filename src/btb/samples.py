@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +15,19 @@ VIDEO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".mts", ".m2ts", ".3gp"}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 DEMO_ID = "demo"
-RESERVED_IDS = {"release", "eval", "logs", "benchmarks"}
+# results/<id>/ must not be a folder or file of the run itself
+RESERVED_IDS = {"release", "eval", "logs", "benchmarks", "audit_log.jsonl", "audit_log.jsonl.head", "summary.json",
+                "summary.tsv", "summary.html", "ro-crate-metadata.json"}
+RESERVED_PREFIX = "eval-"  # the evaluation's labeled clips
+
+
+def check_video_id(vid: str) -> str | None:
+    """Why ``vid`` cannot name a video (None when it can)."""
+    if not VIDEO_ID.match(vid):
+        return f"video_id {vid!r} must match {VIDEO_ID.pattern}"
+    if vid in RESERVED_IDS or vid.startswith(RESERVED_PREFIX):
+        return f"video_id {vid!r} is reserved (results/{vid} is the run's own)"
+    return None
 DEMO_PATH = "resources/demo/demo.mp4"
 
 
@@ -45,20 +59,25 @@ def read_sample_sheet(sheet: str | Path) -> list[Sample]:
         text = sheet.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(sheet, f"cannot read sample sheet ({exc})") from exc
-    reader = csv.DictReader(text.splitlines(), delimiter="\t")
+    # no quoting: a quote character is part of the path, never syntax (a path "x".mp4 must not become x.mp4)
+    reader = csv.DictReader(text.splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE)
     if not {"video_id", "path"} <= set(reader.fieldnames or []):
         raise InputError(sheet, "sample sheet must be tab-separated with a header containing 'video_id' and 'path'")
     samples: list[Sample] = []
     seen: dict[str, int] = {}
     for line_no, row in enumerate(reader, start=2):
+        if None in row or any(v is None for v in row.values()):
+            raise InputError(sheet, f"line {line_no}: expected {len(reader.fieldnames or [])} tab-separated fields")
         vid, path = (row.get("video_id") or "").strip(), (row.get("path") or "").strip()
-        if not VIDEO_ID.match(vid):
-            raise InputError(sheet, f"line {line_no}: video_id {vid!r} must match {VIDEO_ID.pattern}")
+        if problem := check_video_id(vid):
+            raise InputError(sheet, f"line {line_no}: {problem}")
         if not path:
             raise InputError(sheet, f"line {line_no}: empty path for video_id {vid!r}")
-        if vid in RESERVED_IDS:
-            raise InputError(sheet, f"line {line_no}: video_id {vid!r} is reserved (results/{vid}/ is used by the "
-                                    "workflow)")
+        if path[0] in "\"'":
+            raise InputError(sheet, f"line {line_no}: the path of {vid!r} begins with a quote; a sheet is "
+                                    "tab-separated with no quoting: write the path as it is on disk")
+        if any(ord(c) < 32 for c in path):
+            raise InputError(sheet, f"line {line_no}: the path of {vid!r} holds a control character")
         if vid in seen:
             raise InputError(sheet, f"line {line_no}: duplicate video_id {vid!r} (first on line {seen[vid]})")
         seen[vid] = line_no
@@ -74,8 +93,20 @@ def sanitise_id(stem: str) -> str:
     return cleaned[:128] if cleaned[0].isalnum() else f"v{cleaned}"[:128]
 
 
-def scan_input_dir(folder: str | Path) -> list[Sample]:
-    """Every video file directly in ``folder``; ids are sanitised file stems (made unique with a suffix)."""
+def opaque_id(path: str | Path) -> str:
+    """An id that says nothing about the file's name: ``v`` and 12 hex digits of the sha256 of its size and
+    first MiB (stable for the same file, different for different recordings)."""
+    p = Path(path)
+    h = hashlib.sha256(str(p.stat().st_size).encode() + b"\0")
+    with open(p, "rb") as fh:
+        h.update(fh.read(1 << 20))
+    return f"v{h.hexdigest()[:12]}"
+
+
+def scan_input_dir(folder: str | Path, ids: str = "opaque") -> list[Sample]:
+    """Every video and photo directly in ``folder``. ``ids``: ``opaque`` (default; ``opaque_id``: file names,
+    which may identify a participant, reach no output name or record) or ``names`` (sanitised file stems);
+    made unique with a suffix."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(folder, "input_dir is not a folder")
@@ -83,9 +114,11 @@ def scan_input_dir(folder: str | Path) -> list[Sample]:
     used: set[str] = set()
     for p in sorted(folder.iterdir()):
         if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES | IMAGE_SUFFIXES:
-            vid, n = sanitise_id(p.stem), 2
+            vid, n = (opaque_id(p) if ids == "opaque" else sanitise_id(p.stem)), 2
+            if vid.startswith(RESERVED_PREFIX):
+                vid = f"v{vid}"
             base = vid
-            while vid in used or vid in RESERVED_IDS:
+            while vid in used or check_video_id(vid):
                 vid, n = f"{base}_{n}", n + 1
             used.add(vid)
             samples.append(Sample(vid, str(p)))
@@ -95,12 +128,25 @@ def scan_input_dir(folder: str | Path) -> list[Sample]:
     return samples
 
 
-def resolve_samples(samples: str, input_dir: str) -> list[Sample]:
+def resolve_samples(samples: str, input_dir: str, ids: str = "opaque") -> list[Sample]:
     if samples:
         return read_sample_sheet(samples)
     if input_dir:
-        return scan_input_dir(input_dir)
+        return scan_input_dir(input_dir, ids)
     return [Sample(DEMO_ID, DEMO_PATH)]
+
+
+def write_id_map(path: str | Path, samples: list[Sample]) -> None:
+    """The map from input file to video id, owner-only (0600): the one place that links the two."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    text = "video_id\tpath\n" + "".join(f"{s.video_id}\t{s.path}\n" for s in samples)
+    tmp = p.with_name(f".{p.name}.part")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, p)
 
 
 def labeled_clips(folder: str | Path) -> dict[str, dict[str, str]]:

@@ -6,6 +6,7 @@ rule write_manifest:
         model_audits=MODEL_AUDITS,
         outputs=get_manifest_outputs,
         check=get_output_check,
+        records=get_manifest_records,
     output:
         manifest="results/{vid}/manifest.json",
         signature=manifest_signature(),
@@ -31,6 +32,7 @@ rule summarise_run:
     input:
         manifests=expand("results/{vid}/manifest.json", vid=sorted(SAMPLES)),
         releases=expand("results/{vid}/release.json", vid=sorted(SAMPLES)),
+        publications=expand("results/{vid}/publication.json", vid=sorted(SAMPLES)),
     output:
         json=report(
             "results/summary.json", caption="../report/summary.rst", category="Run"
@@ -59,6 +61,7 @@ rule write_run_crate:
         manifests=expand("results/{vid}/manifest.json", vid=sorted(SAMPLES)),
         signatures=get_signatures,
         releases=expand("results/{vid}/release.json", vid=sorted(SAMPLES)),
+        publications=expand("results/{vid}/publication.json", vid=sorted(SAMPLES)),
         qa=expand("results/{vid}/qa_report.html", vid=sorted(SAMPLES)),
         summary=rules.summarise_run.output,
     output:

@@ -5,12 +5,23 @@ import sys
 # script's folder on its path), which also works inside per-rule conda environments.
 sys.path.insert(0, f"{workflow.basedir}/src")
 
-from btb.audit.signing import resolve_signing_key
+from btb.audit.signing import (
+    load_private_key,
+    load_public_key,
+    public_pem,
+    resolve_signing_key,
+)
 from btb.config import detectors, stage_config, validate_config
 from btb.detect.registry import DETECTORS as REGISTRY
 from btb.evaluation.synthetic import SCENES
 from btb.pipeline.codegraph import CodeGraph
-from btb.samples import DEMO_PATH, labeled_clips, output_suffix, resolve_samples
+from btb.samples import (
+    DEMO_PATH,
+    labeled_clips,
+    output_suffix,
+    resolve_samples,
+    write_id_map,
+)
 
 # Every key the configuration leaves out takes its default from the schema (src/btb/schemas/), in place.
 validate_config(config, "config")
@@ -23,16 +34,28 @@ DETECTORS = detectors(config)
 # are not part of it).
 PROCESSING_CONFIG = {
     k: v for k, v in STAGE_CONFIG.items() if k not in ("samples", "input_dir", "audit")
-}
+} | {"audit": {"allow_unsafe_thresholds": config["audit"]["allow_unsafe_thresholds"]}}
 EVAL_CONFIG = {
     k: v for k, v in config.items() if k not in ("samples", "input_dir", "audit")
 }
 # Ed25519 private key that signs every manifest ($BTB_SIGNING_KEY overrides audit.signing_key); None: unsigned.
 # Only its path travels (as a parameter: a new key re-signs); the key is read by write_manifest alone.
 SIGNING_KEY = resolve_signing_key(config["audit"]["signing_key"])
+# Checked now, before any job runs: a missing, passphrase-protected or non-Ed25519 key stops the run at once,
+# naming the file. Its public half verifies the manifest before a release and trusts the run's own approvals.
+SIGNING_PUBLIC = public_pem(load_private_key(SIGNING_KEY)) if SIGNING_KEY else ""
+# Public keys whose signatures make a reviewer's approval count (audit.reviewer_keys, and the run's key).
+TRUSTED_REVIEWERS = [
+    public_pem(load_public_key(path)) for path in config["audit"]["reviewer_keys"]
+] + ([SIGNING_PUBLIC] if SIGNING_PUBLIC else [])
 SAMPLES = {
-    s.video_id: s for s in resolve_samples(config["samples"], config["input_dir"])
+    s.video_id: s
+    for s in resolve_samples(
+        config["samples"], config["input_dir"], config["input_ids"]
+    )
 }
+if config["input_dir"] and config["input_map"]:
+    write_id_map(config["input_map"], list(SAMPLES.values()))
 MODELS = config["models"]["dir"]
 MERGE_MODE = config["merge"]["mode"]
 # detect.device cuda: the onnxruntime detectors' jobs (detection, and verification, which runs every detector)
@@ -248,6 +271,23 @@ def get_manifest_outputs(wildcards):
     )
 
 
+def get_review_log(wildcards):
+    """A video's review log (and its head) once a reviewer has decided on it."""
+    log = f"results/{wildcards.vid}/review.jsonl"
+    return [log, f"{log}.head"] if os.path.isfile(log) else []
+
+
+def get_manifest_records(wildcards):
+    """Files the manifest vouches for beside the outputs: every stage's audit record, the release decision,
+    the QA report and the review log."""
+    return [
+        *get_stage_audits(wildcards),
+        f"results/{wildcards.vid}/release.json",
+        f"results/{wildcards.vid}/qa_report.html",
+        *get_review_log(wildcards),
+    ]
+
+
 def manifest_signature(vid="{vid}"):
     """The manifest's detached signature, an output only when a signing key is set."""
     return f"results/{vid}/manifest.json.sig" if SIGNING_KEY else []
@@ -274,7 +314,7 @@ def get_final_output():
         [
             f"results/{vid}/{name}"
             for vid in sorted(SAMPLES)
-            for name in ("manifest.json", "release.json", "qa_report.html")
+            for name in ("manifest.json", "publication.json", "qa_report.html")
         ]
         + get_signatures()
         + ["results/summary.json", "results/summary.html"]

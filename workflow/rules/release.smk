@@ -29,12 +29,38 @@ rule verify_residual:
         "../scripts/verify_residual.py"
 
 
-rule release:
+rule decide_release:
     input:
         output=get_deliverable_input,
         verdict="results/{vid}/verification/verdict.json",
+        review=get_review_log,
     output:
         "results/{vid}/release.json",
+    log:
+        "results/logs/decide_release/{vid}.log",
+    benchmark:
+        "results/benchmarks/decide_release/{vid}.tsv"
+    conda:
+        "../../envs/audit.yaml"
+    resources:
+        mem_mb=200,
+        runtime=5,
+    params:
+        code=code("decide_release.py"),
+        trusted=TRUSTED_REVIEWERS,
+    script:
+        "../scripts/decide_release.py"
+
+
+# after the manifest: a file leaves the lab only once its audit record exists and verifies
+rule release:
+    input:
+        output=get_deliverable_input,
+        decision="results/{vid}/release.json",
+        manifest="results/{vid}/manifest.json",
+        signature=manifest_signature(),
+    output:
+        "results/{vid}/publication.json",
     log:
         "results/logs/release/{vid}.log",
     benchmark:
@@ -42,11 +68,12 @@ rule release:
     conda:
         "../../envs/audit.yaml"
     resources:
-        mem_mb=200,
-        runtime=5,
+        mem_mb=500,
+        runtime=30,
     params:
         code=code("release.py"),
         release_dir="results/release",
+        public_pem=SIGNING_PUBLIC,
     script:
         "../scripts/release.py"
 

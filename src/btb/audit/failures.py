@@ -53,7 +53,15 @@ def record_failures(samples: dict[str, Any], results: str | Path = "results",
             if (results / vid / "manifest.json").is_file()]
     releases = [str(results / vid / "release.json") for vid in sorted(samples)
                 if (results / vid / "release.json").is_file()]
-    summary = build_summary(done, releases)
+    published = [str(results / vid / "publication.json") for vid in sorted(samples)
+                 if (results / vid / "publication.json").is_file()]
+    # fail closed: a video whose run did not reach its release step has no released copy (an earlier run's
+    # copy is withdrawn: it is not what this run's records describe)
+    for vid in samples:
+        if not _published(results / vid):
+            for copy in (results / "release").glob(f"{vid}.deid.*"):
+                copy.unlink(missing_ok=True)
+    summary = build_summary(done, releases, published)
     failures = []
     for vid in sorted(samples):
         if (results / vid / "manifest.json").is_file():
@@ -77,6 +85,19 @@ def record_failures(samples: dict[str, Any], results: str | Path = "results",
     for f in failures:
         print(f"btb: {f['video_id']} FAILED in {f['failed_rule']}: {f['error']}", file=sys.stderr)
     return failures
+
+
+def _published(folder: Path) -> bool:
+    """Whether the release step ran on this video's current manifest."""
+    manifest, publication = folder / "manifest.json", folder / "publication.json"
+    if not (manifest.is_file() and publication.is_file()):
+        return False
+    import json
+
+    try:
+        return json.loads(publication.read_text()).get("manifest_sha256") == sha256_file(manifest)
+    except (OSError, ValueError):
+        return False
 
 
 def _readable(path: str) -> bool:

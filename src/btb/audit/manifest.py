@@ -35,10 +35,14 @@ def build_manifest(
     outputs: list[str],
     output_check: str,
     config: dict[str, Any],
+    records: list[str] | None = None,
     workdir: str | Path = ".",
     repo: str | Path | None = None,
 ) -> dict[str, Any]:
-    """The manifest of one video; ``repo`` is the workflow's folder (its git commit is recorded)."""
+    """The manifest of one video; ``repo`` is the workflow's folder (its git commit is recorded).
+
+    ``records``: files the manifest vouches for beside the outputs (role ``record``: the stage audit records, the
+    release decision, the QA report, the review log), re-hashed by ``verify`` like the outputs."""
     # keyed by the audit record's file name: one entry per stage job (e.g. detect_retinaface_all)
     stages = {Path(p).stem: read_json(p) for p in stage_audits}
     model_stages = [read_json(p) for p in model_audits]
@@ -51,6 +55,7 @@ def build_manifest(
             if f["path"] not in final:
                 files.append({**f, "role": "intermediate", "stage": name})
     files += [{**file_record(p), "role": "output"} for p in outputs]
+    files += [{**file_record(p), "role": "record"} for p in records or [] if p not in final]
     check = read_json(output_check)
     starts = [r["started_utc"] for r in stages.values()]
     ends = [r["ended_utc"] for r in stages.values() if r.get("ended_utc")]
@@ -108,7 +113,8 @@ def record_manifest(out: str | Path, manifest: dict[str, Any], signing_key: str 
     write_atomic(out, content)
     outputs = [f for f in manifest["files"] if f["role"] == "output"]
     append_entry(audit_log_path(out), {
-        "time_utc": manifest["created_utc"], "video_id": manifest["video_id"], "manifest": str(out),
+        "event": "manifest", "time_utc": manifest["created_utc"], "video_id": manifest["video_id"],
+        "manifest": str(out),
         "manifest_sha256": sha256_file(out), "output_sha256": outputs[0]["sha256"] if outputs else None,
         "config_sha256": manifest["config_sha256"], "workflow_commit": manifest["workflow"].get("commit"),
         "signed_by": manifest["signature"]["public_key_sha256"] if key is not None else None,

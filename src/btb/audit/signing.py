@@ -9,7 +9,9 @@ the workflow reads it only to sign and never writes or logs it. Each ``manifest.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -122,3 +124,52 @@ def generate_keypair(private_out: str | Path, public_out: str | Path) -> str:
     pub_path.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
                                                        serialization.PublicFormat.SubjectPublicKeyInfo))
     return public_key_sha256(key)
+
+
+def canonical_json(obj: object) -> bytes:
+    """The bytes a signed record's signature covers: sorted keys, no spaces, UTF-8."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+UNSIGNED_FIELDS = ("signature", "prev_sha256")  # the signature itself, and the chain link added after signing
+
+
+def sign_record(record: dict, key: Ed25519PrivateKey) -> dict:
+    """``record`` with a ``signature`` (Ed25519 over its canonical JSON, without the unsigned fields)."""
+    body = {k: v for k, v in record.items() if k not in UNSIGNED_FIELDS}
+    return {**body, "signature": {"algorithm": ALGORITHM, "public_key_sha256": public_key_sha256(key),
+                                  "value": base64.b64encode(key.sign(canonical_json(body))).decode()}}
+
+
+def record_signer(record: dict, keys: list[Ed25519PublicKey]) -> str | None:
+    """The ``public_key_sha256`` of the key among ``keys`` whose signature ``record`` carries, or None (unsigned,
+    signed by another key, or changed after signing)."""
+    sig = record.get("signature")
+    if not isinstance(sig, dict) or sig.get("algorithm") != ALGORITHM:
+        return None
+    body = {k: v for k, v in record.items() if k not in UNSIGNED_FIELDS}
+    try:
+        value = base64.b64decode(sig.get("value", ""), validate=True)
+    except (ValueError, TypeError):
+        return None
+    for key in keys:
+        if public_key_sha256(key) != sig.get("public_key_sha256"):
+            continue
+        try:
+            key.verify(value, canonical_json(body))
+        except InvalidSignature:
+            return None
+        return public_key_sha256(key)
+    return None
+
+
+def public_pem(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
+    pub = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    return pub.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def public_key_from_pem(text: str) -> Ed25519PublicKey:
+    key = serialization.load_pem_public_key(text.encode())
+    if not isinstance(key, Ed25519PublicKey):
+        raise InputError("public key", "not an Ed25519 key")
+    return key

@@ -25,9 +25,13 @@ def _seconds_between(start: str | None, end: str | None) -> float | None:
     return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 2)
 
 
-def build_summary(manifests: list[str], releases: list[str] | None = None) -> dict[str, Any]:
+def build_summary(manifests: list[str], releases: list[str] | None = None,
+                  publications: list[str] | None = None) -> dict[str, Any]:
+    """One row per manifest; ``releases``: the release decisions, ``publications``: what the release step did
+    (the ``release`` column says ``released`` only for a file actually in ``results/release/``)."""
     rows = []
     states = {s["video_id"]: s for s in map(read_json, releases or [])}
+    published = {s["video_id"]: s for s in map(read_json, publications or [])}
     for path in manifests:
         m = read_json(path)
         state = states.get(m["video_id"], {})
@@ -45,7 +49,8 @@ def build_summary(manifests: list[str], releases: list[str] | None = None) -> di
             "merge_mode": m["config"]["merge"]["mode"],
             "verdict": state.get("verdict"),
             "residual_flags": state.get("flags"),
-            "release": state.get("status"),
+            "release": _release_status(state, published.get(m["video_id"])),
+            "released_path": (published.get(m["video_id"]) or {}).get("released_path"),
             "started_utc": m["started_utc"],
             "ended_utc": m["ended_utc"],
             "wall_seconds": _seconds_between(m["started_utc"], m["ended_utc"]),
@@ -62,6 +67,15 @@ def build_summary(manifests: list[str], releases: list[str] | None = None) -> di
             "n_done": sum(r["status"] == "done" for r in rows),
             "n_released": sum(r["release"] == "released" for r in rows),
             "n_needs_review": sum(r["release"] == "needs_review" for r in rows)}
+
+
+def _release_status(decision: dict[str, Any], publication: dict[str, Any] | None) -> str | None:
+    """The decision's status, except that a video whose release step has not run (or did not release it) is
+    not ``released``."""
+    status = decision.get("status")
+    if status == "released" and not (publication or {}).get("released_path"):
+        return "not_released"
+    return status
 
 
 def summary_tsv(rows: list[dict[str, Any]]) -> str:

@@ -19,7 +19,7 @@ from btb.audit.manifest import audit_log_path
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-CHECKED_ROLES = ("input", "model", "output")
+CHECKED_ROLES = ("input", "model", "output", "record")
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,9 @@ def check_audit_log(manifest_path: str | Path, video_id: str) -> list[Mismatch]:
     if not log.is_file():
         return [Mismatch(str(log), "audit log", "missing: the manifest cannot be checked against the run log")]
     problems = [Mismatch(str(log), "audit log", p) for p in check_chain(log)]
-    entries = [e for e in read_entries(log) if e.get("video_id") == video_id]
+    # manifest entries (release events name the manifest too, but only the manifest entries vouch for it)
+    entries = [e for e in read_entries(log)
+               if e.get("video_id") == video_id and e.get("event", "manifest") == "manifest"]
     digest = sha256_file(manifest_path)
     if not entries:
         problems.append(Mismatch(str(manifest_path), "manifest", "no entry in the run audit log"))
@@ -104,3 +106,48 @@ def check_audit_log(manifest_path: str | Path, video_id: str) -> list[Mismatch]:
         problems.append(Mismatch(str(manifest_path), "manifest",
                                  f"sha256 {digest} != the audit log's latest entry {entries[-1]['manifest_sha256']}"))
     return problems
+
+
+def verify_release(results: str | Path, public_key: Ed25519PublicKey | None = None) -> tuple[list[Mismatch], int]:
+    """Every file in ``results/release/`` must be the output of a manifest that verifies (signed by
+    ``public_key`` when given), with a release decision of ``released`` hashed in that manifest, and its
+    release in the run log; anything else there is a problem naming the file. Returns (problems, files
+    checked)."""
+    from btb.audit.chain import read_entries as log_entries
+    from btb.audit.io import read_json
+
+    results = Path(results)
+    folder = results / "release"
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")) \
+        if folder.is_dir() else []
+    log = results / "audit_log.jsonl"
+    released = {(e.get("video_id"), e.get("output_sha256"), e.get("manifest_sha256"))
+                for e in (log_entries(log) if log.is_file() else []) if e.get("event") == "release"}
+    problems: list[Mismatch] = []
+    for f in files:
+        vid = f.name.partition(".deid.")[0]
+        manifest = results / vid / "manifest.json"
+        if not f.name.startswith(f"{vid}.deid.") or not manifest.is_file():
+            problems.append(Mismatch(str(f), "release", "no manifest of this run lists this file"))
+            continue
+        m_problems, _ = verify_manifest(manifest, results.parent, public_key)
+        if m_problems:
+            problems.append(Mismatch(str(f), "release", f"its manifest {manifest} does not verify ("
+                                     + "; ".join(map(str, m_problems[:3])) + ")"))
+            continue
+        m = read_json(manifest)
+        digest = sha256_file(f)
+        outputs = {e["path"]: e["sha256"] for e in m["files"] if e["role"] == "output"}
+        decision = next((e for e in m["files"] if e["role"] == "record" and Path(e["path"]).name == "release.json"),
+                        None)
+        if digest not in outputs.values():
+            problems.append(Mismatch(str(f), "release", f"sha256 {digest} is not an output of {manifest}"))
+        elif decision is None:
+            problems.append(Mismatch(str(f), "release", f"{manifest} holds no release decision"))
+        elif read_json(results.parent / decision["path"]).get("status") != "released":
+            problems.append(Mismatch(str(f), "release", "the release decision its manifest vouches for does not "
+                                                        "release it (needs review or rejected)"))
+        elif (vid, digest, sha256_file(manifest)) not in released:
+            problems.append(Mismatch(str(f), "release", "the run log records no release of this file"))
+    return problems, len(files)
+

@@ -1,42 +1,62 @@
-"""The release gate: fail closed.
+"""The release gate: fail closed, and released only after the audit record exists.
 
-A de-identified file is *released* (linked into ``results/release/``) only when its residual verification
-passed, or when a reviewer approved this very file (decisions are bound to the file's sha256, ``btb.release.review``).
-Otherwise it stays where it was written, ``needs_review`` (or ``rejected``).
+Two steps. ``decide`` (before the manifest) records whether a de-identified file may leave the lab: only when
+its residual verification passed, or when a reviewer approved this very file (bound to its sha256) with a
+signature by a trusted key; a rejection outranks a passing verification. The decision (``release.json``) is
+hashed in the manifest. ``publish`` (after the manifest) checks the manifest (its files' hashes, and its
+signature when manifests are signed) and that the decision and the file are the ones it lists, and only
+then links the file into ``results/release/``, appending the release to the run log. Anything else withdraws
+an earlier released copy.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
 from typing import Any
 
-from btb.audit.chain import check_chain, read_entries
+from btb.audit.chain import append_entry, check_chain, read_entries
 from btb.audit.hashing import sha256_file
-from btb.audit.io import atomic_output, utc_now
+from btb.audit.io import atomic_output, read_json, utc_now
+from btb.audit.manifest import audit_log_path
+from btb.audit.signing import public_key_from_pem, record_signer
 from btb.errors import BTBError
 
 
-def release_state(video_id: str, deliverable: str, verdict_json: str, release_dir: str) -> dict[str, Any]:
-    """Decide and apply the release of one de-identified file; return the state to record.
+def _approval(decisions: list[dict[str, Any]], digest: str, trusted: list[str]) -> tuple[dict | None, str]:
+    """The latest decision on the file with sha256 ``digest`` that counts, and a note on any that did not: an
+    approval counts only when signed by one of the ``trusted`` public keys (PEM)."""
+    keys = [public_key_from_pem(pem) for pem in trusted]
+    ignored = ""
+    for d in reversed(decisions):
+        if d.get("output_sha256") != digest:
+            continue
+        if d.get("decision") == "reject":
+            return d, ignored
+        signer = record_signer(d, keys)
+        if signer is not None:
+            return {**d, "signed_by": signer}, ignored
+        ignored = ignored or (f"an approval by {d.get('reviewer')!r} is not signed by a trusted reviewer key and "
+                              "does not count")
+    return None, ignored
 
-    Fails closed: when no decision can be made (a tampered review log, an unreadable verdict), a copy released
-    by an earlier run is withdrawn before the error propagates."""
-    target = Path(release_dir) / Path(deliverable).name
-    try:
-        verdict = json.loads(Path(verdict_json).read_text())
-        digest = sha256_file(deliverable)
-        log = Path(deliverable).parent / "review.jsonl"
-        problems = check_chain(log)
+
+def decide(video_id: str, deliverable: str, verdict_json: str, review_log: str | None,
+           trusted: list[str]) -> dict[str, Any]:
+    """The release decision for one de-identified file (``release.json``); nothing is released here.
+
+    ``trusted``: PEM public keys whose signatures make an approval count (reviewers' keys, and the run's
+    signing key). A tampered review log is an error: no decision can be made."""
+    verdict = read_json(verdict_json)
+    digest = sha256_file(deliverable)
+    decisions: list[dict[str, Any]] = []
+    if review_log and Path(review_log).is_file():
+        problems = check_chain(review_log)
         if problems:
             raise BTBError("; ".join(problems))
-        decision = next((d for d in reversed(read_entries(log)) if d["output_sha256"] == digest), None)
-    except Exception:
-        target.unlink(missing_ok=True)
-        raise
-    # a rejection always wins; a verdict counts only for the very file it checked
+        decisions = read_entries(review_log)
+    decision, ignored = _approval(decisions, digest, trusted)
     if decision and decision["decision"] == "reject":
         status, why = "rejected", f"rejected by {decision['reviewer']}: {decision['reason']}"
     elif verdict.get("output_sha256") != digest:
@@ -47,8 +67,43 @@ def release_state(video_id: str, deliverable: str, verdict_json: str, release_di
         status, why = "released", f"approved by {decision['reviewer']}: {decision['reason']}"
     else:
         status, why = "needs_review", f"{verdict['flags']} residual flag(s) in {verdict['frames_flagged']} frame(s)"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if status == "released":
+    if ignored and status == "needs_review":
+        why += f"; {ignored}"
+    return {"video_id": video_id, "status": status, "why": why, "verdict": verdict["verdict"],
+            "flags": verdict["flags"], "output": deliverable, "output_sha256": digest, "decision": decision,
+            "verification_file": verdict_json, "decided_utc": utc_now()}
+
+
+def withdraw(release_dir: str | Path, deliverable: str | Path) -> None:
+    (Path(release_dir) / Path(deliverable).name).unlink(missing_ok=True)
+
+
+def publish(video_id: str, deliverable: str, release_json: str, manifest: str, release_dir: str,
+            public_pem: str | None = None) -> dict[str, Any]:
+    """Release the deliverable if its decision says so and the manifest vouches for both (every file it lists
+    re-hashed; its signature by ``public_pem`` when given); return the publication record. Fails closed: any
+    problem withdraws an earlier released copy before the error propagates."""
+    from btb.audit.verify import verify_manifest
+
+    target = Path(release_dir) / Path(deliverable).name
+    try:
+        key = public_key_from_pem(public_pem) if public_pem else None
+        problems, _ = verify_manifest(manifest, base=Path.cwd(), public_key=key)
+        if problems:
+            raise BTBError(f"{manifest} does not verify, nothing is released: " + "; ".join(map(str, problems)))
+        listed = {f["path"]: f["sha256"] for f in read_json(manifest)["files"]}
+        for path in (deliverable, release_json):
+            if listed.get(path) != sha256_file(path):
+                raise BTBError(f"{manifest} does not list {path} as it is now; nothing is released")
+        state = read_json(release_json)
+        digest = sha256_file(deliverable)
+        if state["output_sha256"] != digest:
+            raise BTBError(f"{release_json} decides on another version of {deliverable}")
+    except Exception:
+        target.unlink(missing_ok=True)
+        raise
+    released = state["status"] == "released"
+    if released:
         with atomic_output(target) as tmp:
             try:
                 os.link(deliverable, tmp)
@@ -56,8 +111,20 @@ def release_state(video_id: str, deliverable: str, verdict_json: str, release_di
                 shutil.copyfile(deliverable, tmp)
     else:
         target.unlink(missing_ok=True)
-    return {"video_id": video_id, "status": status, "why": why, "verdict": verdict["verdict"],
-            "flags": verdict["flags"], "output": deliverable, "output_sha256": digest,
-            "released_path": str(target) if status == "released" else None,
-            "decision": decision, "verification_file": verdict_json, "release_dir": release_dir,
-            "time_utc": utc_now()}
+    record = {"video_id": video_id, "status": state["status"], "released_path": str(target) if released else None,
+              "output": deliverable, "output_sha256": digest, "manifest": manifest,
+              "manifest_sha256": sha256_file(manifest), "signature_checked": key is not None,
+              "time_utc": utc_now()}
+    if released:
+        append_entry(audit_log_path(manifest), {"event": "release", "time_utc": record["time_utc"],
+                                                "video_id": video_id, "released_path": record["released_path"],
+                                                "output_sha256": digest,
+                                                "manifest_sha256": record["manifest_sha256"]})
+    return record
+
+
+def released_files(results: str | Path) -> dict[str, Path]:
+    """The files in ``results/release/`` by name."""
+    folder = Path(results) / "release"
+    return {p.name: p for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")} \
+        if folder.is_dir() else {}

@@ -1,12 +1,20 @@
-"""The release stage (environment ``envs/audit.yaml``): fail closed."""
+"""The release stages (environment ``envs/audit.yaml``): the decision before the manifest, the release after it."""
 
 from __future__ import annotations
 
 from btb.audit.io import write_json
-from btb.release.gate import release_state
+from btb.release.gate import decide, publish
 
 
-def release(*, deliverable: str, verdict_json: str, out: str, release_dir: str, video_id: str) -> None:
-    """The deliverable enters the release area only with a passing verification or a recorded approval of
-    this very file (by sha256); otherwise it stays in the review area. ``out``: the release state."""
-    write_json(out, release_state(video_id, deliverable, verdict_json, release_dir))
+def decide_release(*, deliverable: str, verdict_json: str, review_log: str | None, trusted: list[str], out: str,
+                   video_id: str) -> None:
+    """``release.json``: released (verification passed, or a signed approval by a ``trusted`` key of this very
+    file), needs review, or rejected. Nothing leaves the lab here."""
+    write_json(out, decide(video_id, deliverable, verdict_json, review_log, trusted))
+
+
+def release(*, deliverable: str, release_json: str, manifest: str, out: str, release_dir: str, video_id: str,
+            public_pem: str | None) -> None:
+    """Link the deliverable into ``release_dir`` when its decision says so and its manifest (signed by
+    ``public_pem`` when manifests are signed) vouches for it; ``out``: the publication record."""
+    write_json(out, publish(video_id, deliverable, release_json, manifest, release_dir, public_pem))

@@ -10,6 +10,7 @@ import numpy as np
 
 from btb.audit.io import atomic_output
 from btb.errors import InputError
+from btb.video.tags import safe_names
 
 # Metadata that PIL reports for a file: anything beyond the JFIF/PNG structural fields is a leak.
 STRUCTURAL_INFO = {"jfif", "jfif_version", "jfif_unit", "jfif_density", "progressive", "progression"}
@@ -34,8 +35,8 @@ def probe_image(path: str | Path) -> dict[str, Any]:
     image = read_image(path)
     with Image.open(path) as im:
         exif = im.getexif()
-        names = sorted(str(Image.ExifTags.TAGS.get(k, k)) for k in exif.keys())
-        info_names = sorted(k for k in im.info if k not in STRUCTURAL_INFO)
+        names = sorted(str(Image.ExifTags.TAGS.get(k, k)) for k in exif.keys())  # standard EXIF names, or numbers
+        info_names = safe_names(k for k in im.info if k not in STRUCTURAL_INFO)
         fmt = im.format
     return {"media": "image", "path": str(path), "container": fmt, "width": int(image.shape[1]),
             "height": int(image.shape[0]), "rotation": 0, "n_audio_streams": 0, "n_other_streams": 0,

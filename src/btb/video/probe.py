@@ -7,6 +7,7 @@ from pathlib import Path
 
 from btb.errors import InputError
 from btb.video.ffmpeg import ffprobe_json
+from btb.video.tags import safe_names
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,8 @@ class VideoInfo:
     duration_s: float | None
     n_audio_streams: int
     n_other_streams: int
-    # Names only, never values: the values are what de-identification removes (GPS, dates, device, titles).
+    # Names only, never values (the values are what de-identification removes: GPS, dates, device, titles); a
+    # name that is not a known field's is recorded hashed (btb.video.tags).
     format_tag_names: list[str] = field(default_factory=list)
     stream_tag_names: list[list[str]] = field(default_factory=list)
 
@@ -68,8 +70,8 @@ def probe_video(path: str | Path) -> VideoInfo:
         duration_s=float(dur) if dur not in (None, "N/A") else None,
         n_audio_streams=sum(1 for s in streams if s.get("codec_type") == "audio"),
         n_other_streams=sum(1 for s in streams if s.get("codec_type") not in ("audio", "video")),
-        format_tag_names=sorted((fmt.get("tags") or {}).keys()),
-        stream_tag_names=[sorted((s.get("tags") or {}).keys()) for s in streams],
+        format_tag_names=safe_names((fmt.get("tags") or {}).keys()),
+        stream_tag_names=[safe_names((s.get("tags") or {}).keys()) for s in streams],
     )
 
 

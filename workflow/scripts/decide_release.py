@@ -1,0 +1,6 @@
+from btb.pipeline.adapter import run
+from btb.stages.release import decide_release
+
+run(snakemake, lambda s: decide_release(
+    deliverable=s.input.output, verdict_json=s.input.verdict, review_log=s.input.review[0] if s.input.review else None,
+    trusted=list(s.params.trusted), out=s.output[0], video_id=s.wildcards.vid))
