@@ -31,7 +31,7 @@ def test_short_misses_are_filled_by_interpolation(missing):
     f, b = moving_face(frames)
     track = link_tracks(f, b, P)
     assert len(set(track)) == 1, "one face, one track"
-    af, ab, _, src = fill_and_extend(f, b, track, 30, P)
+    af, ab, _, src, _ = fill_and_extend(f, b, track, 30, P)
     filled = sorted(af[src == FILL])
     assert filled == list(range(10, 10 + missing))
     _, truth = moving_face(filled)
@@ -41,7 +41,7 @@ def test_short_misses_are_filled_by_interpolation(missing):
 def test_longer_miss_is_not_bridged():
     f, b = moving_face([f for f in range(30) if not 10 <= f < 17])  # 7 missing > max_gap 6
     track = link_tracks(f, b, P)
-    af, _, _, src = fill_and_extend(f, b, track, 30, P)
+    af, _, _, src, _ = fill_and_extend(f, b, track, 30, P)
     assert not (src == FILL).any()
     assert len(set(track)) == 2
 
@@ -54,7 +54,7 @@ def test_two_faces_crossing_keep_their_boxes():
     f, b = f[keep], b[keep]
     track = link_tracks(f, b, P)
     assert len(set(track)) == 2
-    af, ab, at, src = fill_and_extend(f, b, track, 40, P)
+    af, ab, at, src, _ = fill_and_extend(f, b, track, 40, P)
     fill = (src == FILL) & (af == 19)
     assert fill.sum() == 1 and np.allclose(ab[fill][0], [95, 50, 40, 40]), "the missed face is filled where it was"
     # each track moves one way only: no identity swap
@@ -66,7 +66,7 @@ def test_two_faces_crossing_keep_their_boxes():
 def test_face_entering_at_the_edge_is_held_before_first_detection():
     f, b = moving_face(range(5, 20), x0=-20, dx=4)  # enters from the left edge
     track = link_tracks(f, b, P)
-    af, ab, _, src = fill_and_extend(f, b, track, 20, P)
+    af, ab, _, src, _ = fill_and_extend(f, b, track, 20, P)
     assert sorted(af[src == EXTEND]) == [3, 4]  # after the end is beyond the video (frame 19 is last)
     table = det_table(f, b)
     regions = merge_detections({"yunet": table}, merge_params("union", {"yunet": 0.5}, enlarge=1.0), 200, 120,
@@ -207,7 +207,7 @@ def test_established_track_bridges_a_long_miss():
     f, b = moving_face([f for f in range(70) if not 20 <= f < 45])
     track = link_tracks(f, b, BRIDGE)
     assert len(set(track)) == 1
-    af, ab, _, src = fill_and_extend(f, b, track, 70, BRIDGE)
+    af, ab, _, src, _ = fill_and_extend(f, b, track, 70, BRIDGE)
     assert sorted(af[src == FILL]) == list(range(20, 45))
     assert not (src == EXTEND).any() or set(af[src == EXTEND]) <= {68, 69}, "extended only at the ends"
 
@@ -216,7 +216,7 @@ def test_short_track_is_not_bridged():
     f, b = moving_face([f for f in range(14, 50) if not 20 <= f < 45])  # only 6 detections before the miss
     track = link_tracks(f, b, BRIDGE)
     assert len(set(track)) == 2
-    _, _, _, src = fill_and_extend(f, b, track, 50, BRIDGE)
+    _, _, _, src, _ = fill_and_extend(f, b, track, 50, BRIDGE)
     assert not (src == FILL).any()
 
 

@@ -21,6 +21,7 @@ from btb.regions.temporal import (
     CONTINUE,
     EXTEND,
     TemporalParams,
+    apply_floors,
     fill_and_extend,
     hold_sizes,
     link_tracks,
@@ -191,11 +192,13 @@ def merge_detections(
         f, b, sc, src_arr, track = f[keep], b[keep], sc[keep], src_arr[keep], track[keep]
         if not len(f):
             return empty_regions()
-        af, ab, at, asrc = fill_and_extend(f, b, track, n_frames, temporal)
+        af, ab, at, asrc, floors = fill_and_extend(f, b, track, n_frames, temporal)
+        floors = np.concatenate([np.zeros((len(f), 2)), floors])
         f, b, track = np.concatenate([f, af]), np.concatenate([b, ab]), np.concatenate([track, at])
         sc, src_arr = np.concatenate([sc, np.zeros(len(af))]), np.concatenate([src_arr, asrc])
         factor = speed_factors(f, b, track, temporal, measured=src_arr != EXTEND)
         b = hold_sizes(f, b, track, temporal.size_hold, measured=src_arr != EXTEND, dip=temporal.size_dip)
+        b = apply_floors(b, floors)
     scaled = scale_about_centre(b, params.enlarge * factor)
     ib = to_int_pixels(clip_to_frame(scaled, width, height), width, height)
     keep = (ib[:, 2] > 0) & (ib[:, 3] > 0)

@@ -136,13 +136,6 @@ def _median_speed(frames: np.ndarray, boxes: np.ndarray) -> float:
     return float(np.median(steps))
 
 
-def _centre_velocity(frames: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Median centre velocity (x, y per frame) between consecutive boxes (zeros for fewer than two)."""
-    if len(frames) < 2:
-        return np.zeros(2)
-    return np.median(np.diff(_centre(boxes), axis=0) / np.maximum(np.diff(frames), 1)[:, None], axis=0)
-
-
 def _centre(b: np.ndarray) -> np.ndarray:
     return b[..., :2] + b[..., 2:] / 2
 
@@ -232,10 +225,14 @@ def _same_face(dets: np.ndarray) -> np.ndarray:
 
 
 def fill_and_extend(frame_index: np.ndarray, boxes: np.ndarray, track_of: np.ndarray, n_frames: int,
-                    params: TemporalParams) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Added boxes from gap filling and extension: (frame_index, boxes, track_id, source)."""
+                    params: TemporalParams) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Added boxes from gap filling and extension: (frame_index, boxes, track_id, source, floor). ``floor``
+    (N, 2): the smallest width and height each added box may end with (``apply_floors``): the largest of
+    the track's last few boxes before a gap, or at an end, so that a face hidden for a while (an occluder, a
+    turn away) is not shrunk to a partial box at either end of the gap."""
     out_f: list[int] = []
     out_b: list[np.ndarray] = []
+    out_floor: list[np.ndarray] = []
     out_t: list[int] = []
     out_s: list[str] = []
     for tid in np.unique(track_of):
@@ -249,37 +246,48 @@ def fill_and_extend(frame_index: np.ndarray, boxes: np.ndarray, track_of: np.nda
         for i in range(len(uniq) - 1):
             (a, ba), (b, bb) = (uniq[i], per_frame[i]), (uniq[i + 1], per_frame[i + 1])
             if 1 < b - a <= max(params.max_gap, params.bridge_gap) + 1:
-                # the centre moves linearly; the box keeps the largest width and height of the track's last
-                # few boxes before the gap and of the box after it: a face hidden for a while (an occluder, a
-                # turn away) is not shrunk to a partial box at either end of the gap
-                wh = np.maximum(per_frame[max(0, i - RECENT + 1):i + 1, 2:].max(axis=0), bb[2:])
-                ca, cb = _centre(ba), _centre(bb)
+                # interpolated linearly; at least as large as the largest of the track's last few boxes
+                # before the gap and the box after it
+                floor = np.maximum(ba[2:], bb[2:])
                 for g in range(a + 1, b):
                     w = (g - a) / (b - a)
                     out_f.append(int(g))
-                    out_b.append(np.concatenate([ca * (1 - w) + cb * w - wh / 2, wh]))
+                    out_b.append(ba * (1 - w) + bb * w)
                     out_t.append(int(tid))
                     out_s.append(FILL)
-        # extension follows the motion the track really had at each end (the median centre velocity of its
-        # first or last few boxes; a still track is held in place) and never shrinks: the box keeps the largest
-        # width and height of those boxes (a face hidden by an occluder stays covered while it is hidden)
-        ends = ((uniq[0], per_frame[:RECENT], -1), (uniq[-1], per_frame[-RECENT:], 1))
-        for (g0, end_boxes, sign), end_frames in zip(ends, (uniq[:RECENT], uniq[-RECENT:]), strict=True):
-            v = _centre_velocity(end_frames, end_boxes)
-            wh = end_boxes[:, 2:].max(axis=0)
-            c0 = _centre(end_boxes[0 if sign < 0 else -1])
+                    out_floor.append(floor)
+        # extension follows the track's centre at each end, at its velocity between the last two boxes there (with
+        # the gate, motion the track really had; a still track is held in place), and never shrinks: it keeps
+        # the end box's size (a face hidden by an occluder stays covered while it is hidden)
+        for at_end in (False, True):
+            end = per_frame[-1] if at_end else per_frame[0]
+            v = np.zeros(2)
+            if len(uniq) > 1:
+                a, b = (-2, -1) if at_end else (0, 1)
+                v = (_centre(per_frame[b]) - _centre(per_frame[a])) / (uniq[b] - uniq[a])
             for k in range(1, params.extend + 1):
-                g = g0 + sign * k
+                g = uniq[-1] + k if at_end else uniq[0] - k
                 if 0 <= g < n_frames:
-                    c = c0 + sign * v * k
+                    c = _centre(end) + v * (k if at_end else -k)
                     out_f.append(int(g))
-                    out_b.append(np.concatenate([c - wh / 2, wh]))
+                    out_b.append(np.concatenate([c - end[2:] / 2, end[2:]]))
                     out_t.append(int(tid))
                     out_s.append(EXTEND)
+                    out_floor.append(np.zeros(2))
     if not out_f:
-        return np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros(0, np.int64), np.zeros(0, dtype=object)
+        return (np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros(0, np.int64), np.zeros(0, dtype=object),
+                np.zeros((0, 2)))
     return (np.asarray(out_f, np.int64), np.stack(out_b), np.asarray(out_t, np.int64),
-            np.asarray(out_s, dtype=object))
+            np.asarray(out_s, dtype=object), np.stack(out_floor))
+
+
+def apply_floors(boxes: np.ndarray, floors: np.ndarray) -> np.ndarray:
+    """``boxes`` with each width and height raised, about the box's centre, to at least its floor."""
+    out = np.asarray(boxes, dtype=np.float64).copy()
+    target = np.maximum(out[:, 2:], floors)
+    out[:, :2] -= (target - out[:, 2:]) / 2
+    out[:, 2:] = target
+    return out
 
 
 def speed_factors(frame_index: np.ndarray, boxes: np.ndarray, track_of: np.ndarray,
