@@ -32,12 +32,11 @@ STAGE_CONFIG = stage_config(config)
 DETECTORS = detectors(config)
 # The configuration that shapes a video's processing (which videos are listed and how manifests are signed
 # are not part of it).
+INPUT_KEYS = ("samples", "input_dir", "input_ids", "input_map")
 PROCESSING_CONFIG = {
-    k: v for k, v in STAGE_CONFIG.items() if k not in ("samples", "input_dir", "audit")
+    k: v for k, v in STAGE_CONFIG.items() if k not in (*INPUT_KEYS, "audit")
 } | {"audit": {"allow_unsafe_thresholds": config["audit"]["allow_unsafe_thresholds"]}}
-EVAL_CONFIG = {
-    k: v for k, v in config.items() if k not in ("samples", "input_dir", "audit")
-}
+EVAL_CONFIG = {k: v for k, v in config.items() if k not in (*INPUT_KEYS, "audit")}
 # Ed25519 private key that signs every manifest ($BTB_SIGNING_KEY overrides audit.signing_key); None: unsigned.
 # Only its path travels (as a parameter: a new key re-signs); the key is read by write_manifest alone.
 SIGNING_KEY = resolve_signing_key(config["audit"]["signing_key"])
