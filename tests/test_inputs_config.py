@@ -220,3 +220,17 @@ def test_config_files_snakemake_would_choke_on_are_refused_first(tmp_path, text,
     assert main(["run", "--configfile", str(bad), "--", "-n"]) == 2
     err = capsys.readouterr().err
     assert str(bad) in err and problem in err
+
+
+@pytest.mark.parametrize(("section", "value", "problem"), [
+    ({"merge": {"thresholds": {"yunet": 1.0}}}, None, "merge.thresholds.yunet is 1.0"),
+    ({"verify": {"thresholds": {"retinaface": 0.9}}}, None, "verify.thresholds.retinaface is 0.9"),
+    ({"blur": {"detail": 32}}, None, "blur.detail is 32"),
+    ({"blur": {"method": "pixelate", "detail": 6}}, None, "with pixelate above 4"),
+])
+def test_settings_that_leave_faces_recognisable_are_refused(section, value, problem):
+    """Thresholds no detector reaches and blur too weak to hide a face are refused, naming the key, unless the
+    override (recorded in every manifest) is set."""
+    with pytest.raises(InputError, match=problem):
+        validate_config(dict(section), "mine.yaml")
+    assert validate_config({**section, "audit": {"allow_unsafe_settings": True}})["audit"]["allow_unsafe_settings"]

@@ -40,7 +40,7 @@ def planted_run(tmp_path_factory, face_clip, models_dir):
     sheet.write_text(f"video_id\tpath\nbad\t{bad}\n")
     cfg = workflow_config(models_dir, sheet)
     cfg["merge"]["thresholds"] = {"yunet": 1.0, "retinaface": 1.0}
-    cfg["audit"]["allow_unsafe_thresholds"] = True  # refused otherwise: this run is meant to leave faces
+    cfg["audit"]["allow_unsafe_settings"] = True  # refused otherwise: this run is meant to leave faces
     cfg["audit"]["reviewer_keys"] = [str(keys / "rivera.pub.pem")]
     run_snakemake(work, cfg)
     (work / "summary_bad.tsv").write_text((work / "results" / "summary.tsv").read_text())

@@ -67,7 +67,7 @@ def test_touched_but_unchanged_video_reruns_nothing(finished):
 
 def test_parameter_changes_rerun_their_stage_and_what_follows(finished):
     _, cfg, *_ = finished
-    blur = {**cfg, "blur": {**cfg["blur"], "detail": cfg["blur"]["detail"] + 2}}
+    blur = {**cfg, "blur": {**cfg["blur"], "detail": cfg["blur"]["detail"] - 2}}
     assert jobs(finished, blur) == AFTER_REGIONS
     encode = {**cfg, "encode": {**cfg["encode"], "crf": cfg["encode"]["crf"] + 2}}
     # one chunk: encode_video blurs as it encodes, so a blur or encode change reruns that one job

@@ -250,7 +250,7 @@ def test_a_config_of_only_samples_runs_in_another_directory(tmp_path, models_dir
 
     expected = {k: v for k, v in defaults().items()
                 if k not in ("samples", "input_dir", "input_ids", "input_map", "audit")}
-    expected["audit"] = {"allow_unsafe_thresholds": False}
+    expected["audit"] = {"allow_unsafe_settings": False}
     expected["detect"] = {k: v for k, v in expected["detect"].items() if k != "centerface"}
     for section in ("thresholds", "cascade"):
         expected["merge"][section].pop("centerface")

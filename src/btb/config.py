@@ -83,22 +83,31 @@ def validate_config(config: dict[str, Any], source: str | Path = "config") -> di
     return config
 
 
-# Thresholds above these leave faces a detector finds unblurred (decision) or unchecked (verification); they
-# are refused unless audit.allow_unsafe_thresholds says otherwise (recorded with the configuration).
+# Settings that leave faces recognisable are refused unless audit.allow_unsafe_settings says otherwise (recorded
+# with the configuration in every manifest). Thresholds above these leave faces a detector finds unblurred
+# (decision) or unchecked (verification). The blur's maximum detail per method is where RetinaFace still finds
+# at most about 6 % of blurred faces at a score of 0.5 (benchmarks/blur_strength.py, docs/accuracy.md): a
+# detector finding the face is a conservative stand-in for a person recognising it.
 MAX_DECISION_THRESHOLD = 0.9
 MAX_VERIFY_THRESHOLD = 0.5
+MAX_BLUR_DETAIL = {"gaussian": 6, "pixelate": 4}
 
 
 def check_safety(config: dict[str, Any], source: str | Path = "config") -> None:
-    """Refuse thresholds that disable detection or verification, unless explicitly overridden."""
-    if config["audit"]["allow_unsafe_thresholds"]:
+    """Refuse thresholds that disable detection or verification and blur too weak to hide a face, unless
+    explicitly overridden."""
+    if config["audit"]["allow_unsafe_settings"]:
         return
+    override = "set audit.allow_unsafe_settings: true to run it anyway (recorded)"
     for section, limit in (("merge", MAX_DECISION_THRESHOLD), ("verify", MAX_VERIFY_THRESHOLD)):
         for name, value in config[section]["thresholds"].items():
             if value > limit:
                 raise InputError(source, f"{section}.thresholds.{name} is {value}: above {limit} it leaves faces "
-                                         f"{'unblurred' if section == 'merge' else 'unchecked'}; set "
-                                         "audit.allow_unsafe_thresholds: true to run it anyway (recorded)")
+                                         f"{'unblurred' if section == 'merge' else 'unchecked'}; {override}")
+    method, detail = config["blur"]["method"], config["blur"]["detail"]
+    if detail > MAX_BLUR_DETAIL.get(method, detail):
+        raise InputError(source, f"blur.detail is {detail}: with {method} above {MAX_BLUR_DETAIL[method]} a blurred "
+                                 f"face keeps enough detail to be recognised; {override}")
 
 
 @functools.cache

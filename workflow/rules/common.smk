@@ -35,7 +35,7 @@ DETECTORS = detectors(config)
 INPUT_KEYS = ("samples", "input_dir", "input_ids", "input_map")
 PROCESSING_CONFIG = {
     k: v for k, v in STAGE_CONFIG.items() if k not in (*INPUT_KEYS, "audit")
-} | {"audit": {"allow_unsafe_thresholds": config["audit"]["allow_unsafe_thresholds"]}}
+} | {"audit": {"allow_unsafe_settings": config["audit"]["allow_unsafe_settings"]}}
 EVAL_CONFIG = {k: v for k, v in config.items() if k not in (*INPUT_KEYS, "audit")}
 # Ed25519 private key that signs every manifest ($BTB_SIGNING_KEY overrides audit.signing_key); None: unsigned.
 # Only its path travels (as a parameter: a new key re-signs); the key is read by write_manifest alone.
