@@ -39,7 +39,9 @@ def video(tmp_path: Path, monkeypatch) -> dict[str, str]:
 def run_release(v: dict[str, str], trusted: list[str], signing_key: str | None = None) -> dict:
     """As the workflow does: decide, write the manifest (with the decision as a record), then release."""
     write_json(v["decision"], decide("v", v["out"], v["verdict"], v["log"], trusted))
-    records = [v["decision"]] + ([v["log"], f"{v['log']}.head"] if Path(v["log"]).is_file() else [])
+    write_json("results/v/audit/merge_regions.json", {"stage": "merge_regions", "counts": {"blur_regions": 3}})
+    records = [v["decision"], "probe.json", "results/v/audit/merge_regions.json"]
+    records += [v["log"], f"{v['log']}.head"] if Path(v["log"]).is_file() else []
     m = build_manifest(video_id="v", video="in.mp4", probe_json="probe.json", stage_audits=[], model_audits=[],
                        outputs=[v["out"], v["verdict"]], output_check="check.json", records=records,
                        config={"merge": {"mode": "union"}})
@@ -162,3 +164,15 @@ def test_signed_manifests_are_checked_before_release(video, tmp_path):
     with pytest.raises(BTBError, match="does not verify"):
         publish("v", video["out"], video["decision"], video["manifest"], video["release"], other_pub)
     assert not Path(video["release"], "v.deid.mp4").exists()
+
+
+@pytest.mark.parametrize("record", ["probe.json", "results/v/audit/merge_regions.json", "release.json"])
+def test_an_edited_record_fails_verify(video, record):
+    """The probe, every stage's audit record and the release decision are hashed in the manifest."""
+    from btb.audit.verify import verify_manifest
+
+    run_release(video, trusted=[])
+    path = video["decision"] if record == "release.json" else record
+    Path(path).write_text(Path(path).read_text().replace("}", ', "edited": true}', 1))
+    problems, _ = verify_manifest(video["manifest"])
+    assert [p.role for p in problems] == ["record"] and path in problems[0].path

@@ -24,7 +24,9 @@ from btb.samples import (
 )
 
 # Every key the configuration leaves out takes its default from the schema (src/btb/schemas/), in place.
-validate_config(config, "config")
+# An error names the configuration files and the key.
+CONFIG_FILES = [str(f) for f in workflow.configfiles]
+validate_config(config, " + ".join(CONFIG_FILES) or "config")
 
 # What the stages see: a disabled optional detector leaves no key behind, so the workflow is then exactly the
 # workflow of the others (same jobs, parameters and outputs). The evaluate target reads `config` (all detectors).
@@ -277,10 +279,11 @@ def get_review_log(wildcards):
 
 
 def get_manifest_records(wildcards):
-    """Files the manifest vouches for beside the outputs: every stage's audit record, the release decision,
-    the QA report and the review log."""
+    """Files the manifest vouches for beside the outputs: every stage's audit record, the probe, the release
+    decision, the QA report and the review log."""
     return [
         *get_stage_audits(wildcards),
+        f"results/{wildcards.vid}/probe.json",
         f"results/{wildcards.vid}/release.json",
         f"results/{wildcards.vid}/qa_report.html",
         *get_review_log(wildcards),
