@@ -10,7 +10,8 @@ threshold setting can be compared in seconds to minutes:
 
 Each ``--set KEY=V1,V2,...`` varies one dotted configuration key (values read as YAML); every combination
 is scored. Keys not given keep their value in config/config.yaml, overlaid by ``--configfile`` files. Clips:
-the ``eval-*`` folders under ``--results`` (ground truth from ``--eval-dir``), scored per clip group (and per
+the ``eval-*`` folders under ``--results`` (ground truth from ``--eval-dir`` folders, by default the shared
+labeled clips and the synthetic scenes the evaluation made), scored per clip group (and per
 clip with ``--per-clip``): recall@0.8 / @0.5, exposed frames, blur-area ratio, the ratio on the labeled face
 and the share of blur elsewhere. Image sets (``--images``): every set under ``--results``/eval/, recall@0.8
 over all faces and faces >= 20 px, the blur-area ratio and the share of regions touching no face. Methods are
@@ -41,14 +42,21 @@ def table_name(detector: str) -> str:
     return detector if DETECTORS[detector].first_stage else f"{detector}_all"
 
 
-def load_clips(results: Path, eval_dir: Path) -> list[LabeledClip]:
+def ground_truth(name: str, eval_dirs: list[Path]) -> Path:
+    for folder in eval_dirs:
+        if (folder / f"{name}_gt.csv").exists():
+            return folder / f"{name}_gt.csv"
+    raise SystemExit(f"no ground truth {name}_gt.csv in {', '.join(map(str, eval_dirs))} (--eval-dir)")
+
+
+def load_clips(results: Path, eval_dirs: list[Path]) -> list[LabeledClip]:
     clips = []
     for d in sorted(results.glob("eval-*")):
         name = d.name.removeprefix("eval-")
         probe = json.loads((d / "probe.json").read_text())
         tables = {det: read_detections(f) for det in DETECTORS
                   if (f := d / "detections" / f"{table_name(det)}.parquet").is_file()}
-        clips.append(LabeledClip(name, read_video_gt(eval_dir / f"{name}_gt.csv"), tables,
+        clips.append(LabeledClip(name, read_video_gt(ground_truth(name, eval_dirs)), tables,
                                  len(read_frame_table(d / "frames.tsv")), int(probe["width"]), int(probe["height"]),
                                  {}))
     return clips
@@ -95,7 +103,7 @@ def main() -> None:
     ap.add_argument("--per-clip", action="store_true", help="a row per clip as well as per clip group")
     ap.add_argument("--images", action="store_true", help="score the image sets instead of the clips")
     ap.add_argument("--results", type=Path, default=ROOT / "results")
-    ap.add_argument("--eval-dir", type=Path, default=ROOT.parent / "shared" / "eval" / "video")
+    ap.add_argument("--eval-dir", type=Path, action="append", help="folder of <clip>_gt.csv files (repeatable)")
     args = ap.parse_args()
     base = read_config_file(ROOT / "config" / "config.yaml")
     for extra in [ROOT / "config" / "evaluate_shared.yaml", *args.configfile]:
@@ -107,7 +115,9 @@ def main() -> None:
         data = image_sets(args.results, base)
         print(f"| {header}set | method | rec@0.8 | rec@0.8 >= 20 px | blur ratio | regions on no face |")
     else:
-        data = load_clips(args.results, args.eval_dir)
+        eval_dirs = args.eval_dir or [ROOT.parent / "shared" / "eval" / "video",
+                                      args.results.parent / "resources" / "synthetic"]
+        data = load_clips(args.results, eval_dirs)
         print(f"| {header}group | method | rec@0.8 | rec@0.5 | exposed | blur ratio | on labeled face | "
               "off-face share |")
     if not data:
