@@ -9,6 +9,7 @@ package's own post-processing, and that a file off its pin is refused.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -264,17 +265,68 @@ def test_wrong_or_truncated_weights_are_refused(tmp_path, random_network, test_p
         staging.stage_model("retinaface_resnet50", dest, str(mirror))
 
 
-def test_detector_runs_on_the_staged_model(staged):
-    """Through the factory, as the detection stage builds it: sidecar checked, table columns as MobileNetV2's."""
+def test_detector_runs_on_the_staged_model(staged, face_clip):
+    """Through the factory, as the detection stage builds it: sidecar checked, table columns as MobileNetV2's,
+    no box without area."""
     from btb.detect.factory import make_detector
 
     options = {"backbone": "resnet50", "score_floor": 0.5, "downscaled_long_side": 480}
     detector = make_detector("retinaface", str(staged / "retinaface_resnet50.onnx"), options, threads=2, device="cpu")
     assert isinstance(detector, r50.RetinaFaceResNet50Detector)
-    image = np.full((360, 640, 3), 128, np.uint8)
-    found = detector.detect(image)
-    assert found.boxes.shape[1] == 4 and found.landmarks.shape[1] == 10 and len(found.scores) == len(found)
+    found = detector.detect(first_frame(face_clip))
+    assert len(found) > 0 and found.boxes.shape[1] == 4 and found.landmarks.shape[1] == 10
     assert (found.scores >= 0.5).all() and (found.boxes[:, 2:] > 0).all()
+
+
+def test_frames_over_1980_pixels_are_shrunk_like_the_package_does(staged, monkeypatch):
+    """A 4K frame reaches the network at 1980 px on its long side (and once more at the downscaled size)."""
+    detector = r50.RetinaFaceResNet50Detector(staged / "retinaface_resnet50.onnx", score_floor=0.99,
+                                              downscaled_long_side=480)
+    seen: list[tuple[int, ...]] = []
+
+    def record(image: np.ndarray) -> r50.RawDetections:
+        seen.append(image.shape[:2])
+        return r50.RawDetections.empty()
+
+    monkeypatch.setattr(detector, "_detect_once", record)
+    detector.detect(np.zeros((2160, 3840, 3), np.uint8))
+    assert seen == [(1114, 1980), (270, 480)]
+    seen.clear()
+    detector.detect(np.zeros((1080, 1920, 3), np.uint8))
+    assert seen == [(1080, 1920), (270, 480)]
+
+
+def test_conversion_process_finds_btb_without_the_workflow():
+    """The conversion runs in a child process, which does not inherit a job's script folder: its PYTHONPATH
+    names the folder holding this btb. Checked with site-packages switched off (-S), so that the development
+    install cannot stand in for it; without that PYTHONPATH the same import fails."""
+    from btb.models.resnet50 import child_pythonpath
+
+    code = "import btb.errors, sys; print(btb.errors.__file__)"
+    ok = subprocess.run([sys.executable, "-S", "-c", code], env={"PYTHONPATH": child_pythonpath()},
+                        capture_output=True, text=True, cwd="/")
+    assert ok.returncode == 0, ok.stderr
+    assert Path(ok.stdout.strip()).resolve() == Path(r50.__file__).resolve().parents[1] / "errors.py"
+    bare = subprocess.run([sys.executable, "-S", "-c", code], env={}, capture_output=True, text=True, cwd="/")
+    assert bare.returncode != 0 and "No module named 'btb'" in bare.stderr
+
+
+def test_a_wrong_download_falls_back_to_the_backup_url(tmp_path, random_network, test_pin, monkeypatch):
+    """The first source serves a truncated file: the backup is tried, and its whole file is staged."""
+    data = random_network[0].read_bytes()
+    served = {"https://first.example/retinaface.h5": data[:1000], "https://backup.example/retinaface.h5": data}
+    pin = dataclasses.replace(test_pin, url="https://first.example/retinaface.h5",
+                              backup_url="https://backup.example/retinaface.h5")
+    monkeypatch.setitem(sources.SOURCES, "retinaface_resnet50", pin)
+    fetched = []
+
+    def fake_download(url: str, dest: Path) -> None:  # no network here: the two servers are simulated
+        fetched.append(url)
+        Path(dest).write_bytes(served[url])
+
+    monkeypatch.setattr(staging, "_download", fake_download)
+    dest = staging.stage_model("retinaface_resnet50", tmp_path / "retinaface.h5", None)
+    assert fetched == list(served) and sha256_file(dest) == test_pin.sha256
 
 
 def test_edited_onnx_is_refused(staged, tmp_path):

@@ -315,3 +315,24 @@ def test_a_track_does_not_jump_to_another_face():
     centre_x = made.x + made.w / 2
     assert not ((centre_x > 330) & (centre_x < 400) & (made.w < 150)).any(), "nothing filled between the faces"
     assert made.w.max() < 300 and (made.x > 0).all(), "no box swept across the frame"
+
+
+@pytest.mark.parametrize("size_change", [3.0, 100.0])
+def test_hidden_face_stays_covered_whatever_the_size_gate(size_change):
+    """The occluder-inflated box is 2.07x the face, just over the default size gate (2): with a looser gate it
+    joins the track and the blur grows, but the distance term alone still keeps the track on its face and the
+    hidden face covered. Privacy here does not rest on the size factor."""
+    from btb.config import defaults
+    from btb.evaluation.metrics import face_coverages
+    from btb.regions.merge import MergeParams, temporal_params
+
+    merge = defaults()["merge"]
+    merge["temporal"]["max_size_change"] = size_change
+    regions = merge_detections({"yunet": two_faces_and_an_occluder()},
+                               MergeParams.from_config(merge, thresholds={"yunet": 0.5}), 640, 360,
+                               temporal_params(merge), 201)
+    right = pd.DataFrame([(f, 450, 160, 50, 57, 1) for f in range(150, 201)],
+                         columns=["frame_index", "x", "y", "w", "h", "labeled"])
+    assert (face_coverages(right, regions, 360, 640)["coverage"] >= 0.8).all()
+    right_track = regions.loc[(regions.frame_index == 150) & (regions.x > 300), "track_id"].item()
+    assert (regions.loc[regions.track_id == right_track, "x"] > 350).all()

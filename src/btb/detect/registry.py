@@ -104,9 +104,10 @@ DETECTORS: dict[str, DetectorSpec] = {
                                  "mobilenetv2: the light network (the retinaface==1.1.1 wheel's graph); resnet50: the "
                                  "seed study's network, built by the retina-face package from retinaface.h5 "
                                  "(118 MB, downloaded at staging or taken from the model mirror); slower, for "
-                                 "small, turned and occluded faces (docs/performance.md).")},
+                                 "small, turned and occluded faces; accuracy not yet measured (docs/performance.md).")},
                 "score_floor": {**THRESHOLD, "default": 0.05,
-                                "description": "Score floor baked into the converted graph and used for storage."},
+                                "description": ("Detections above this are stored (MobileNetV2: also baked into "
+                                                "its converted graph).")},
                 "downscaled_long_side": {**LONG_SIDE, "default": 480, "description": (
                     "Extra pass with the frame's long side at this size when the frame is at least twice as large "
                     "(0: none).")},

@@ -4,8 +4,9 @@ The graph takes float32 RGB 0-255 NHWC of any size and returns, for each stride 
 probabilities of its two anchors per cell (4 channels: background, background, face, face), the box deltas
 (8) and the landmark deltas (20). Decoding follows the package's ``RetinaFace.detect_faces``: anchors laid
 out row by row, Fast R-CNN box regression with the ``+1`` pixel convention, boxes clipped to the image, then
-non-maximum suppression at IoU 0.4 over all strides. The frame is fed as it is (the package's default upscaling
-to a 1024-pixel short side is left out, as ``allow_upscaling=False`` does); large frames get the same extra
+non-maximum suppression at IoU 0.4 over all strides. As the package does with ``allow_upscaling=False``, a
+frame is fed at its own size unless its long side exceeds 1980 pixels, when it is shrunk to that (a 4K frame
+then needs the memory of a 1080p one, 0.72 GB, not four times that). Large frames get the same extra
 downscaled pass as the MobileNetV2 network.
 """
 
@@ -34,6 +35,7 @@ BASE_ANCHORS: dict[int, np.ndarray] = {
     16: np.array([[-56.0, -56.0, 71.0, 71.0], [-24.0, -24.0, 39.0, 39.0]]),
     8: np.array([[-8.0, -8.0, 23.0, 23.0], [0.0, 0.0, 15.0, 15.0]]),
 }
+MAX_LONG_SIDE = 1980  # the package's largest input side (retinaface.commons.preprocess)
 CHANNELS = {"scores": 2 * ANCHORS_PER_CELL, "boxes": 4 * ANCHORS_PER_CELL, "landmarks": 10 * ANCHORS_PER_CELL}
 
 
@@ -128,7 +130,12 @@ def decode(outputs: list[np.ndarray], height: int, width: int, score_floor: floa
         return RawDetections.empty()
     xyxy, score, lms = np.concatenate(boxes), np.concatenate(scores), np.concatenate(landmarks)
     # sorted by score, then suppressed (which sorts again): equal float32 scores fall in the package's order
-    order = score.argsort()[::-1][:MAX_CANDIDATES]
+    order = score.argsort()[::-1]
+    if len(order) > MAX_CANDIDATES:
+        log.warning("RetinaFace ResNet-50: %d candidates above the score floor %.3g in a %dx%d image; the best %d "
+                    "are kept (the lowest kept score is %.3g)", len(order), score_floor, width, height,
+                    MAX_CANDIDATES, float(score[order[MAX_CANDIDATES - 1]]))
+        order = order[:MAX_CANDIDATES]
     xyxy, score, lms = xyxy[order], score[order], lms[order]
     keep = nms_plus_one(xyxy, score, NMS_IOU)
     xyxy, score, lms = xyxy[keep], score[keep].astype(np.float64), lms[keep]
@@ -165,5 +172,8 @@ class RetinaFaceResNet50Detector:
         return found.take(np.flatnonzero((found.boxes[:, 2] > 0) & (found.boxes[:, 3] > 0)))
 
     def detect(self, image: np.ndarray) -> RawDetections:
+        long_side = max(image.shape[:2])
         scales = pass_scales(image.shape[1], image.shape[0], self.downscaled_long_side)
+        if long_side > MAX_LONG_SIDE:
+            scales[0] = MAX_LONG_SIDE / long_side
         return detect_multiscale(self._detect_once, image, scales, NMS_IOU)

@@ -26,7 +26,8 @@ def convert_retinaface_resnet50(h5_path: str | Path, onnx_path: str | Path) -> d
     """Build the network with the ``retina-face`` package, load ``h5_path`` and write ``onnx_path``;
     return the conversion record (converter, opset, package version, graph digest)."""
     with atomic_output(onnx_path) as tmp:
-        env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+        env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
+               "PYTHONPATH": child_pythonpath()}
         proc = subprocess.run([sys.executable, "-m", "btb.models.resnet50", str(h5_path), str(tmp)],
                               capture_output=True, text=True, env=env)
         if proc.returncode != 0:
@@ -38,6 +39,14 @@ def convert_retinaface_resnet50(h5_path: str | Path, onnx_path: str | Path) -> d
         record["graph_sha256"] = graph_digest(tmp)
         record["graph_sha256_pinned"] = False  # the digest of a conversion of these weights, recorded
     return record
+
+
+def child_pythonpath() -> str:
+    """PYTHONPATH for the conversion process: the folder that holds this ``btb`` package first. A workflow job
+    finds ``btb`` through its script's folder (``workflow/scripts/btb``), which a child process does not
+    inherit; in a rule's conda environment nothing else provides it."""
+    package_parent = str(Path(__file__).resolve().parents[2])
+    return os.pathsep.join([package_parent, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])
 
 
 def _convert(h5_path: str, onnx_path: str) -> dict[str, object]:

