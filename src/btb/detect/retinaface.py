@@ -47,6 +47,7 @@ def session_options(threads: int) -> ort.SessionOptions:
 
 class RetinaFaceDetector:
     name = "retinaface"
+    label = "RetinaFace"
 
     def __init__(
         self,
@@ -57,9 +58,8 @@ class RetinaFaceDetector:
         threads: int = 1,
         device: str = "cpu",
     ) -> None:
-        opts = session_options(threads)
-        self.providers = choose_providers(device)
-        self._session = ort.InferenceSession(str(model_path), opts, providers=self.providers)
+        self.providers = choose_providers(device, self.label)
+        self._session = ort.InferenceSession(str(model_path), session_options(threads), providers=self.providers)
         self._input = self._session.get_inputs()[0].name
         self.score_floor = score_floor
         self.downscaled_long_side = downscaled_long_side

