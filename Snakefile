@@ -33,4 +33,10 @@ rule all:
 onerror:
     from btb.audit.failures import record_failures
 
-    record_failures(SAMPLES, "results", config["frames"]["keep_intermediates"])
+    record_failures(
+        SAMPLES,
+        "results",
+        config["frames"]["keep_intermediates"],
+        withhold_paths=bool(config["input_dir"])
+        and config["input_ids"] == "opaque",
+    )

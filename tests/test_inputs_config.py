@@ -177,11 +177,12 @@ def test_cli_passes_an_absolute_working_directory(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     args = argparse.Namespace(profile="default", cores=1, directory="runs/x", configfile="extra.yaml",
-                              samples=None, input_dir="clips")
+                              samples=None, input_dir="clips", input_map="private/ids.tsv")
     cmd = _snakemake_cmd(args, [])
     assert cmd[cmd.index("--directory") + 1] == str(tmp_path / "runs" / "x")
     assert cmd[cmd.index("--configfile") + 1] == str(tmp_path / "extra.yaml")
     assert f"input_dir={tmp_path / 'clips'}" in cmd
+    assert f"input_map={tmp_path / 'private' / 'ids.tsv'}" in cmd
 
 
 def test_photos_preset_is_a_valid_overlay():
@@ -220,6 +221,25 @@ def test_config_files_snakemake_would_choke_on_are_refused_first(tmp_path, text,
     assert main(["run", "--configfile", str(bad), "--", "-n"]) == 2
     err = capsys.readouterr().err
     assert str(bad) in err and problem in err
+
+
+def test_snakemake_called_directly_refuses_aliases_before_validating(tmp_path):
+    """The SLURM command line calls Snakemake without `btb`: the workflow checks every --configfile itself
+    before any value is walked, so an alias bomb (which PyYAML loads small, sharing nodes) is refused, naming
+    the file, instead of exhausting memory in validation."""
+    import subprocess
+    import sys
+
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        levels.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 10) + "]")
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join([*levels, "merge: {temporal: {extend: *i}}", ""]))
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+                           "--directory", str(tmp_path), "--configfile", str(bomb), "-n", "--cores", "1"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert str(bomb) in proc.stderr + proc.stdout and "anchors and aliases" in proc.stderr + proc.stdout
 
 
 @pytest.mark.parametrize(("section", "value", "problem"), [

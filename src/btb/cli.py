@@ -26,6 +26,8 @@ def _snakemake_cmd(args: argparse.Namespace, extra: list[str]) -> list[str]:
         overrides.append(f"samples={Path(args.samples).resolve()}")
     if args.input_dir:
         overrides.append(f"input_dir={Path(args.input_dir).resolve()}")
+    if getattr(args, "input_map", None):
+        overrides.append(f"input_map={Path(args.input_map).resolve()}")
     if overrides:
         cmd += ["--config", *overrides]
     return cmd + extra
@@ -179,7 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="Arguments after '--' go to snakemake, e.g. 'btb run -- -n' for a dry run.")
     src = r.add_mutually_exclusive_group()
     src.add_argument("--samples", help="sample sheet (TSV: video_id, path)")
-    src.add_argument("--input-dir", help="folder of videos")
+    src.add_argument("--input-dir", help="folder of videos and photos (opaque ids by default)")
+    r.add_argument("--input-map", help="with --input-dir: write the map from file to id here (owner-only; keep "
+                                       "it outside results/)")
     r.add_argument("--configfile", help="configuration YAML (default config/config.yaml)")
     r.add_argument("--directory", help="working directory for results/ (default: the repository)")
     r.add_argument("--profile", default="default", help="profile under profiles/ (default, slurm)")

@@ -11,7 +11,7 @@ from btb.audit.signing import (
     public_pem,
     resolve_signing_key,
 )
-from btb.config import detectors, stage_config, validate_config
+from btb.config import check_config_text, detectors, stage_config, validate_config
 from btb.detect.registry import DETECTORS as REGISTRY
 from btb.evaluation.synthetic import SCENES
 from btb.pipeline.codegraph import CodeGraph
@@ -26,6 +26,10 @@ from btb.samples import (
 # Every key the configuration leaves out takes its default from the schema (src/btb/schemas/), in place.
 # An error names the configuration files and the key.
 CONFIG_FILES = [str(f) for f in workflow.configfiles]
+# Snakemake has already parsed these files (PyYAML shares aliased nodes, so an alias bomb loads small); check
+# each one as `btb run` does before anything walks the values: anchors and aliases are refused, naming the file.
+for _config_file in CONFIG_FILES:
+    check_config_text(_config_file)
 validate_config(config, " + ".join(CONFIG_FILES) or "config")
 
 # What the stages see: a disabled optional detector leaves no key behind, so the workflow is then exactly the

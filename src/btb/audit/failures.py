@@ -39,9 +39,12 @@ def first_error(results: Path, video_id: str) -> tuple[str | None, str | None]:
 
 
 def record_failures(samples: dict[str, Any], results: str | Path = "results",
-                    keep_intermediates: bool = False) -> list[dict[str, Any]]:
+                    keep_intermediates: bool = False, withhold_paths: bool = False) -> list[dict[str, Any]]:
     """Write failure records and a summary (done + failed) after a run that did not finish every video, and
-    remove the face-bearing intermediates (``results/<id>/work/``) the failed jobs left, unless kept."""
+    remove the face-bearing intermediates (``results/<id>/work/``) the failed jobs left, unless kept.
+
+    ``withhold_paths`` (an input folder under opaque ids): the records show ``input:<id>`` for the input path
+    (the file's hash is still recorded); the terminal message names the file, for the person at it."""
     results = Path(results)
     attempted = [vid for vid in samples if (results / vid).exists() or video_logs(results, vid)]
     if not attempted:  # the run failed before any video's job (or it was another target, e.g. evaluate)
@@ -69,7 +72,7 @@ def record_failures(samples: dict[str, Any], results: str | Path = "results",
         path = samples[vid].path
         rule, message = first_error(results, vid)
         record = {
-            "video_id": vid, "status": "failed", "input": path,
+            "video_id": vid, "status": "failed", "input": f"input:{vid}" if withhold_paths else path,
             "input_sha256": sha256_file(path) if Path(path).is_file() and _readable(path) else None,
             "failed_rule": rule, "error": message or "not finished (see the Snakemake log)",
             "recorded_utc": utc_now(),
@@ -83,7 +86,8 @@ def record_failures(samples: dict[str, Any], results: str | Path = "results",
     # all three forms: an older HTML page would contradict the TSV
     write_run_summary(summary, results / "summary.json", results / "summary.tsv", results / "summary.html")
     for f in failures:
-        print(f"btb: {f['video_id']} FAILED in {f['failed_rule']}: {f['error']}", file=sys.stderr)
+        print(f"btb: {f['video_id']} ({samples[f['video_id']].path}) FAILED in {f['failed_rule']}: {f['error']}",
+              file=sys.stderr)
     return failures
 
 

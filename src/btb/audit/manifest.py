@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from btb.audit.chain import append_entry
-from btb.audit.hashing import file_record, sha256_file
+from btb.audit.hashing import file_record, sha256_file, shown_path
 from btb.audit.io import json_bytes, read_json, utc_now, write_atomic
 from btb.audit.records import environment, git_state
 
@@ -74,7 +74,7 @@ def build_manifest(
         "environment": environment(),
         "config": config,
         "config_sha256": config_sha256(config),
-        "input": {"path": video, "probe": read_json(probe_json)},
+        "input": {"path": shown_path(video), "probe": read_json(probe_json)},
         "models": [{"stage": r["stage"], **r["params"], "notes": r.get("notes", {}), "files": r["outputs"]}
                    for r in model_stages],
         "stages": stages,

@@ -90,6 +90,15 @@ class _Files:
         self.crate, self.results, self.base = crate, results.resolve(), base
         self.entities: dict[str, Any] = {}
 
+    def add_withheld(self, label: str, param: Param, sha256: str, size: int) -> Any:
+        """An input whose path is withheld (opaque ids): a ``urn:btb:`` entity with its hash and size."""
+        key = f"urn:btb:{label}"
+        if key not in self.entities:
+            self.entities[key] = self.crate.add_file(key, properties={
+                "name": label, "sha256": sha256, "contentSize": str(size),
+                "encodingFormat": "application/octet-stream", "exampleOfWork": {"@id": param.id}})
+        return self.entities[key]
+
     def add(self, path: str | Path, param: Param, sha256: str | None = None, size: int | None = None) -> Any:
         p = Path(path)
         absolute = (p if p.is_absolute() else self.base / p).resolve()
@@ -129,7 +138,9 @@ def build_run_crate(manifests: list[str], outputs: list[str], results: str | Pat
     results_: list[Any] = []
     for m in loaded:
         for f in m["files"]:
-            if f["role"] == "input":
+            if f["role"] == "input" and f.get("path_withheld"):
+                objects.append(files.add_withheld(f["path"], INPUT_MEDIA, f["sha256"], f["bytes"]))
+            elif f["role"] == "input":
                 objects.append(files.add(f["path"], INPUT_MEDIA, f["sha256"], f["bytes"]))
             elif f["role"] == "model":
                 objects.append(files.add(f["path"], MODEL, f["sha256"], f["bytes"]))

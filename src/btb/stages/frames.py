@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from btb.audit.hashing import shown_path
 from btb.audit.io import write_json, write_tsv
 from btb.audit.records import stage_record
 from btb.samples import is_image
@@ -15,7 +16,7 @@ from btb.video.probe import probe_video
 def probe(*, video: str, out: str, video_id: str) -> dict[str, Any]:
     """What the input is (``probe.json``); a file that is not a usable video or image fails here, named."""
     info = probe_image(video) if is_image(video) else {"media": "video", **probe_video(video).to_dict()}
-    write_json(out, {"video_id": video_id, **info})
+    write_json(out, {"video_id": video_id, **info, "path": shown_path(video)})
     return info
 
 
