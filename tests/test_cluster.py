@@ -78,10 +78,10 @@ def test_full_run_through_a_cluster_profile(tmp_path, face_clip, models_dir):
     assert (tmp_path / "results" / "c1" / "manifest.json").is_file()
 
 
-def test_slurm_gpu_request_for_retinaface_only(tmp_path, face_clip, models_dir):
-    """detect.device cuda: RetinaFace jobs ask SLURM for a GPU, YuNet jobs do not (OpenCV runs on the CPU);
-    one job per chunk. Frame indexing runs locally first, so that the first jobs the (fake) cluster receives
-    are the detectors."""
+def test_slurm_gpu_request_for_onnxruntime_detectors_only(tmp_path, face_clip, models_dir):
+    """detect.device cuda: RetinaFace and head-locator jobs (onnxruntime) ask SLURM for a GPU, YuNet jobs do not
+    (OpenCV runs on the CPU); one job per chunk. Frame indexing runs locally first, so that the first jobs the
+    (fake) cluster receives are the detectors."""
     clip = copy_clip(face_clip, tmp_path / "clip.mp4")
     sheet = tmp_path / "samples.tsv"
     sheet.write_text(f"video_id\tpath\ng1\t{clip}\n")
@@ -90,8 +90,9 @@ def test_slurm_gpu_request_for_retinaface_only(tmp_path, face_clip, models_dir):
     lines = fake_slurm_submissions(tmp_path, 40, 8)
     rules = [line.split("--comment rule_")[1].split("_wildcards")[0] for line in lines]
     assert rules.count("detect_retinaface") >= 2 and rules.count("detect_yunet") >= 2, "one job per chunk"
+    assert rules.count("detect_pose") >= 2
     for rule, line in zip(rules, lines, strict=True):
-        if rule == "detect_retinaface":
+        if rule in ("detect_retinaface", "detect_pose"):
             assert " --gpus=1 " in line, line
         else:
             assert "--gpus" not in line and "--gres" not in line, line

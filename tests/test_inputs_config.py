@@ -100,18 +100,18 @@ def test_btb_evaluate_command_names_its_target_outside_the_configfile_list(monke
 
 
 def test_centerface_disabled_leaves_no_key_for_the_stages():
-    """Disabled (the default), the stages get exactly the two-detector configuration: same parameters, jobs
+    """Disabled (the default), the stages get exactly the configuration without it: same parameters, jobs
     and outputs as the workflow without CenterFace."""
     from btb.config import detectors, stage_config
 
     cfg = default_config()
-    assert cfg["detect"]["centerface"]["enabled"] is False and detectors(cfg) == ["yunet", "retinaface"]
+    assert cfg["detect"]["centerface"]["enabled"] is False and detectors(cfg) == ["yunet", "retinaface", "pose"]
     seen = stage_config(cfg)
     assert "centerface" not in seen["detect"] and "centerface" not in seen["merge"]["thresholds"]
     assert "centerface" not in seen["merge"]["cascade"] and "centerface" not in seen["verify"]["thresholds"]
     assert cfg["merge"]["thresholds"]["centerface"] == 0.2, "the caller's configuration is not changed"
     cfg["detect"]["centerface"]["enabled"] = True
-    assert detectors(cfg) == ["yunet", "retinaface", "centerface"] and stage_config(cfg) == cfg
+    assert detectors(cfg) == ["yunet", "retinaface", "centerface", "pose"] and stage_config(cfg) == cfg
 
 
 def test_a_configuration_names_only_what_it_changes():
@@ -129,10 +129,12 @@ def test_a_configuration_names_only_what_it_changes():
     del old["detect"]["centerface"]
     for section in (old["merge"]["thresholds"], old["merge"]["cascade"], old["verify"]["thresholds"]):
         del section["centerface"]
-    assert validate_config(old) == cfg and detectors(old) == ["yunet", "retinaface"]
+    assert validate_config(old) == cfg and detectors(old) == ["yunet", "retinaface", "pose"]
     assert stage_config(old) == stage_config(cfg), "the same stage parameters as with the keys present"
     on = validate_config({"detect": {"centerface": {"enabled": True}}})
-    assert detectors(on) == ["yunet", "retinaface", "centerface"]
+    assert detectors(on) == ["yunet", "retinaface", "centerface", "pose"]
+    off = validate_config({"detect": {"pose": {"enabled": False}}})
+    assert detectors(off) == ["yunet", "retinaface"] and "pose" not in stage_config(off)["verify"]["thresholds"]
     assert on["verify"]["thresholds"]["centerface"] == 0.4 and on["merge"]["thresholds"]["centerface"] == 0.2
 
 
@@ -195,7 +197,7 @@ def test_photos_preset_is_a_valid_overlay():
     update_config(config, yaml.safe_load((REPO / "config" / "photos.yaml").read_text()))
     config = validate_config(config, "photos.yaml")
     assert config["detect"]["centerface"]["enabled"] is True
-    assert config["merge"]["thresholds"] == {"yunet": 0.5, "retinaface": 0.2, "centerface": 0.05}
+    assert config["merge"]["thresholds"] == {"yunet": 0.5, "retinaface": 0.2, "centerface": 0.05, "pose": 0.5}
     assert config["merge"]["mode"] == "union"
 
 

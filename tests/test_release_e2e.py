@@ -39,7 +39,7 @@ def planted_run(tmp_path_factory, face_clip, models_dir):
     sheet = work / "samples.tsv"
     sheet.write_text(f"video_id\tpath\nbad\t{bad}\n")
     cfg = workflow_config(models_dir, sheet)
-    cfg["merge"]["thresholds"] = {"yunet": 1.0, "retinaface": 1.0}
+    cfg["merge"]["thresholds"] = {"yunet": 1.0, "retinaface": 1.0, "pose": 1.0}
     cfg["audit"]["allow_unsafe_settings"] = True  # refused otherwise: this run is meant to leave faces
     cfg["audit"]["reviewer_keys"] = [str(keys / "rivera.pub.pem")]
     run_snakemake(work, cfg)
@@ -69,7 +69,9 @@ def test_unblurred_face_is_flagged_and_held(planted_run):
     res = work / "results" / "bad"
     flags = pd.read_csv(res / "verification" / "flags.tsv", sep="\t")
     assert flags["frame_index"].nunique() == 24, "both faces are visible in every frame"
-    assert set(flags["detector"]) == {"yunet", "retinaface"} and (flags["covered"] < 0.5).all()
+    assert set(flags["detector"]) == {"yunet", "retinaface", "pose"} and (flags["covered"] < 0.5).all()
+    # the head locator's second signal: heads found on the input (on 20 of the 24 frames), unblurred
+    assert flags.loc[flags["detector"] == "pose", "frame_index"].nunique() >= 18
     state = json.loads((res / "release.json").read_text())
     assert state["status"] == "needs_review"
     assert json.loads((res / "publication.json").read_text())["released_path"] is None
@@ -84,7 +86,8 @@ def test_review_decisions_are_signed_and_release_only_through_the_workflow(plant
     work, cfg, _, keys = planted_run
     results = work / "results"
     assert main(["review", "list", "--results", str(results)]) == 0
-    assert "needs_review" in capsys.readouterr().out
+    listed = capsys.readouterr().out
+    assert "needs_review" in listed and re.search(r"item 1: 00:00\.\d-00:0\d\.\d, \d+ frame", listed), listed
     with pytest.raises(BTBError, match="reason"):
         record_decision(results, "bad", "approve", "Dr. Rivera", "  ", keys / "rivera.pem")
     with pytest.raises(BTBError, match="video_id"):
@@ -137,7 +140,7 @@ def test_qa_reports_show_no_face(planted_run, models_dir):
     run_html = (work / "results" / "summary.html").read_text()
     assert "good" in run_html and "released" in run_html
     assert "needs_review" in bad and bad.count("<figure>") >= 1 and "from the de-identified output" in bad
-    assert "</h2><p>none</p>" in good and "<figure>" not in good
+    assert "judge it.</p><p>none</p>" in good and "<figure>" not in good
     # no picture in any report shows a face: both detectors run over every embedded image (enlarged 2x)
     detect = defaults()["detect"]
     detectors = [make_detector("yunet", str(models_dir / "face_detection_yunet_2023mar.onnx"), detect["yunet"], 1,
@@ -164,16 +167,19 @@ def test_sampled_verification_still_flags_every_frame(planted_run, models_dir, t
                "retinaface": str(models_dir / "retinaface_mnv2_floor0.05.onnx")}
     tables = {"yunet": str(res / "detections" / "yunet.parquet"),
               "retinaface": str(res / "detections" / "retinaface_all.parquet")}
-    params = {"thresholds": {"yunet": 0.4, "retinaface": 0.15}, "min_covered": 0.5, "every": 8}
+    params = {**defaults()["verify"], "thresholds": {"yunet": 0.4, "retinaface": 0.15}, "every": 8}
     out = tmp_path / "verification"
     verify_residual(output=str(res / "bad.deid.mp4"), regions=str(res / "regions.parquet"), models=models_,
                     flags_out=str(out / "flags.tsv"), verdict_out=str(out / "verdict.json"),
                     audit=str(out / "audit.json"), video_id="bad", detect=detect_cfg, verify=params, threads=1,
-                    tables=tables)
+                    tables=tables, frame_table=str(res / "frames.tsv"), items_out=str(out / "items.tsv"))
     v = json.loads((out / "verdict.json").read_text())
     assert v["verdict"] == "needs_review" and v["frames_checked"] == 24 and v["frames_detected"] == 3
     flags = pd.read_csv(out / "flags.tsv", sep="\t")
     assert flags["frame_index"].nunique() == 24
+    items = pd.read_csv(out / "items.tsv", sep="\t")
+    assert (items["status"] == "open").any() and set(items["first_frame"]) >= {0}, "flags grouped into items"
+    assert items["flags"].sum() == len(flags) and v["items"] == int((items["status"] == "open").sum())
     on_output = flags[~flags["detector"].str.endswith(":input")]
     assert set(on_output["frame_index"]) == {0, 8, 16}
     audit = json.loads((out / "audit.json").read_text())
@@ -181,4 +187,5 @@ def test_sampled_verification_still_flags_every_frame(planted_run, models_dir, t
     with pytest.raises(ValueError, match="stored detection tables"):
         verify_residual(output=str(res / "bad.deid.mp4"), regions=str(res / "regions.parquet"), models=models_,
                         flags_out=str(out / "f.tsv"), verdict_out=str(out / "v.json"), audit=str(out / "a.json"),
-                        video_id="bad", detect=detect_cfg, verify=params, threads=1, tables=None)
+                        video_id="bad", detect=detect_cfg, verify=params, threads=1, tables=None,
+                        frame_table=str(res / "frames.tsv"), items_out=str(out / "i.tsv"))

@@ -33,7 +33,7 @@ def test_stored_input_detections_are_checked_against_the_blur():
     st = {"yunet": stored([[3, 12, 12, 30, 30, 0.45], [3, 70, 10, 20, 20, 0.45], [3, 70, 60, 20, 20, 0.3]]),
           "retinaface": stored([[3, 40, 40, 30, 30, 0.5]])}  # 10x10 of 30x30 covered: 0.11
     rows = input_flags_in_frame(3, (100, 100, 3), REGION, st, P)
-    got = sorted((r[1], r[3], round(r[-1], 2)) for r in rows)
+    got = sorted((r[1], r[3], round(r[7], 2)) for r in rows)
     assert got == [("retinaface:input", 40.0, 0.11), ("yunet:input", 70.0, 0.0)]
     assert input_flags_in_frame(3, (100, 100, 3), REGION, {"yunet": stored([])}, P) == []
 
@@ -41,7 +41,7 @@ def test_stored_input_detections_are_checked_against_the_blur():
 def test_every_selects_output_frames_and_is_recorded():
     p = ResidualParams(thresholds={"yunet": 0.4}, min_covered=0.5, every=5)
     assert [f for f in range(12) if p.detects(f)] == [0, 5, 10]
-    v = verdict(flags_table([(7, "yunet:input", 0.45, 1.0, 2.0, 3.0, 4.0, 0.0)]), 12, 3, 5)
+    v = verdict(flags_table([(7, "yunet:input", 0.45, 1.0, 2.0, 3.0, 4.0, 0.0, float("nan"))]), 12, 3, 5)
     assert v["verdict"] == "needs_review" and v["frames_checked"] == 12 and v["frames_detected"] == 3
     assert v["every"] == 5 and v["by_detector"] == {"yunet:input": 1}
     assert verdict(flags_table([]), 12)["frames_detected"] == 12

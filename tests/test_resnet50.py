@@ -360,7 +360,7 @@ def test_one_key_plans_the_resnet50_staging(tmp_path):
     cfg["models"] = {"dir": str(tmp_path / "models"), "mirror": ""}
     cfg["detect"]["retinaface"]["backbone"] = "resnet50"
     jobs = dry_run_jobs(tmp_path, cfg, ["stage_models"])
-    assert jobs == {"stage_yunet": 1, "stage_retinaface_resnet50": 1, "stage_models": 1}
+    assert jobs == {"stage_yunet": 1, "stage_retinaface_resnet50": 1, "stage_pose": 1, "stage_models": 1}
 
 
 @pytest.mark.e2e
@@ -374,7 +374,7 @@ def test_workflow_runs_with_resnet50(tmp_path, staged, models_dir, face_clip):
 
     models = tmp_path / "models"
     models.mkdir()
-    for f in [*models_dir.glob("*yunet*"), *staged.iterdir()]:
+    for f in [*models_dir.glob("*yunet*"), *models_dir.glob("*pose*"), *staged.iterdir()]:
         os.link(f, models / f.name)
     clip = copy_clip(face_clip, tmp_path / "clip.mp4")
     sheet = tmp_path / "samples.tsv"
@@ -397,7 +397,7 @@ def test_workflow_runs_with_resnet50(tmp_path, staged, models_dir, face_clip):
     assert len(table) > 0 and table["score"].min() >= cfg["detect"]["retinaface"]["score_floor"]
     assert (table["w"] > 0).all() and (table["h"] > 0).all()
     manifest = json.loads((res / "manifest.json").read_text())
-    assert [m["stage"] for m in manifest["models"]] == ["stage_yunet", "stage_retinaface_resnet50"]
+    assert [m["stage"] for m in manifest["models"]] == ["stage_yunet", "stage_retinaface_resnet50", "stage_pose"]
     record = manifest["models"][1]
     assert record["model_id"] == "retinaface_resnet50" and "conversion" in record["notes"]
     assert {Path(f["path"]).name for f in record["files"]} >= {"retinaface.h5", "retinaface_resnet50.onnx"}

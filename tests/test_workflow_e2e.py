@@ -163,7 +163,7 @@ def test_rerun_only_what_changed(union_run, face_clip):
     assert jobs.pop("summarise_run") == 1 and jobs.pop("write_run_crate") == 1 and jobs.pop("all") == 1
     # every other job runs once: the new video's, not the first video's again
     assert jobs == {"probe_video": 1, "index_frames": 1, "detect_yunet": 1, "detect_retinaface": 1,
-                    "gather_detections": 2, "merge_regions": 1, "encode_video": 1,
+                    "detect_pose": 1, "gather_detections": 3, "merge_regions": 1, "encode_video": 1,
                     "verify_residual": 1, "decide_release": 1, "release": 1, "qa_report": 1, "write_manifest": 1}
     proc = run_snakemake(work, added, ["-n"])
     planned = [line for line in proc.stdout.splitlines() if "wildcards:" in line]
@@ -210,7 +210,7 @@ def test_centerface_enabled(tmp_path, face_clip, models_dir):
     run_snakemake(tmp_path, cfg)
     res = tmp_path / "results" / "c1"
     m = json.loads((res / "manifest.json").read_text())
-    assert [s["stage"] for s in m["models"]] == ["stage_yunet", "stage_retinaface", "stage_centerface"]
+    assert [s["stage"] for s in m["models"]] == ["stage_yunet", "stage_retinaface", "stage_centerface", "stage_pose"]
     assert {"detect_centerface_all.1of2", "detect_centerface_all.2of2", "detect_centerface_all"} <= set(m["stages"])
     assert m["counts"]["detect_centerface_all.frames_processed"] == 24
     assert m["config"]["detect"]["centerface"]["enabled"] is True
@@ -220,8 +220,8 @@ def test_centerface_enabled(tmp_path, face_clip, models_dir):
     regions = pd.read_parquet(res / "regions.parquet")
     assert regions["source"].str.contains("centerface").any()
     verdict = json.loads((res / "verification" / "verdict.json").read_text())
-    assert set(verdict["params"]["thresholds"]) == {"yunet", "retinaface", "centerface"}
-    assert set(verdict["by_detector"]) <= {"yunet", "retinaface", "centerface"}
+    assert set(verdict["params"]["thresholds"]) == {"yunet", "retinaface", "centerface", "pose"}
+    assert set(verdict["by_detector"]) <= {"yunet", "retinaface", "centerface", "pose"}
     assert verify_manifest(res / "manifest.json")[0] == []
     off = {**cfg, "detect": {**cfg["detect"], "centerface": {**cfg["detect"]["centerface"], "enabled": False}}}
     assert dry_run_jobs(tmp_path, off) == {"merge_regions": 1, "blur_frames": 2, "encode_video": 1,

@@ -118,6 +118,17 @@ def cmd_keygen(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def _open_items(path: Path, limit: int = 10) -> list[str]:
+    """One line per open review item (time range, frames, detectors, score), the first ``limit``."""
+    import csv
+
+    with open(path, newline="") as fh:
+        rows = [r for r in csv.DictReader(fh, delimiter="\t") if r["status"] == "open"]
+    lines = [f"item {r['item']}: {r['start']}-{r['end']}, {r['frames']} frame(s), {r['detectors']}, "
+             f"score {float(r['max_score']):.2f}" for r in rows[:limit]]
+    return lines + ([f"... {len(rows) - limit} more in {path}"] if len(rows) > limit else [])
+
+
 def cmd_review(args: argparse.Namespace, extra: list[str]) -> int:
     from btb.release.review import pending, record_decision
 
@@ -128,6 +139,10 @@ def cmd_review(args: argparse.Namespace, extra: list[str]) -> int:
             print(f"no release states under {results}")
         for st in states:
             print(f"{st['status']:<13} {st['video_id']:<24} verification {st['verdict']:<12} {st['why']}")
+            items = results / st["video_id"] / "verification" / "review_items.tsv"
+            if st["status"] == "needs_review" and items.is_file():
+                for line in _open_items(items):
+                    print(f"{'':<14}{line}")
         return 0
     if not args.video_id or not args.reviewer:
         print("btb review approve|reject needs VIDEO_ID, --reviewer and --reason", file=sys.stderr)

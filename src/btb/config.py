@@ -38,11 +38,13 @@ def _schema() -> dict[str, Any]:
             "description": f"{spec.label}: detections at or above this score are blurred."}
         props["verify"]["properties"]["thresholds"]["properties"][name] = {
             **THRESHOLD, "default": spec.verify_threshold,
-            "description": f"{spec.label}: a detection on the output at or above this score is checked."}
+            "description": (f"{spec.label}: a head found on the input at or above this score is checked against the "
+                            "output's blur." if name == "pose" else
+                            f"{spec.label}: a detection on the output at or above this score is checked.")}
         temporal["continue_thresholds"]["properties"][name] = THRESHOLD
         if not spec.first_stage:
             merge["cascade"]["properties"][name] = {
-                "type": "string", "enum": ["selected", "all"], "default": "selected",
+                "type": "string", "enum": ["selected", "all"], "default": spec.cascade_default,
                 "description": f"Cascade mode: {spec.label} on the frames the first stage leaves uncertain "
                                "(selected) or on every frame (all)."}
     temporal["continue_thresholds"]["default"] = {

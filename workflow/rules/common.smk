@@ -274,6 +274,7 @@ def get_manifest_outputs(wildcards):
         *(detection_table(vid, d) for d in DETECTORS),
         f"results/{vid}/frames.tsv",
         f"results/{vid}/verification/flags.tsv",
+        f"results/{vid}/verification/review_items.tsv",
         f"results/{vid}/verification/verdict.json",
         get_output_check(wildcards),
     ] + (
@@ -314,6 +315,8 @@ def get_eval_metrics(wildcards):
     files = [f"results/eval/{name}/metrics.json" for name in EVAL_SETS]
     if EVAL_CLIPS:
         files.append("results/eval/videos/metrics.json")
+        if config["evaluate"]["review"]:
+            files.append("results/eval/review/metrics.json")
     if not files:
         raise ValueError(
             "the evaluate target needs labeled data: set evaluate.image_sets and/or evaluate.video_dir "

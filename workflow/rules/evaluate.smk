@@ -111,6 +111,34 @@ rule eval_score_videos:
         "../scripts/eval_score_videos.py"
 
 
+rule eval_review:
+    input:
+        gt=[EVAL_CLIPS[c]["gt"] for c in sorted(EVAL_CLIPS)],
+        regions=expand("results/{vid}/regions.parquet", vid=sorted(EVAL_CLIPS)),
+        flags=expand("results/{vid}/verification/flags.tsv", vid=sorted(EVAL_CLIPS)),
+        review_items=expand(
+            "results/{vid}/verification/review_items.tsv", vid=sorted(EVAL_CLIPS)
+        ),
+        frames=expand("results/{vid}/frames.tsv", vid=sorted(EVAL_CLIPS)),
+        probe=expand("results/{vid}/probe.json", vid=sorted(EVAL_CLIPS)),
+    output:
+        "results/eval/review/metrics.json",
+    log:
+        "results/logs/eval_review.log",
+    benchmark:
+        "results/benchmarks/eval_review.tsv"
+    conda:
+        "../../envs/evaluate.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        code=code("eval_review.py"),
+        clips=sorted(EVAL_CLIPS),
+    script:
+        "../scripts/eval_review.py"
+
+
 rule eval_report:
     input:
         get_eval_metrics,

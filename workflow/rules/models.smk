@@ -84,6 +84,28 @@ rule stage_centerface:
         "../scripts/stage_centerface.py"
 
 
+rule stage_pose:
+    output:
+        detector=f"{MODELS}/pose_detection.tflite",
+        landmarks=f"{MODELS}/pose_landmark_full.tflite",
+        model=model_file("pose"),
+        sidecar=f"{model_file('pose')}.sha256",
+        audit=model_audit("pose"),
+    log:
+        "results/logs/stage_pose.log",
+    benchmark:
+        "results/benchmarks/stage_pose.tsv"
+    conda:
+        "../../envs/convert.yaml"
+    resources:
+        mem_mb=3000,
+        runtime=20,
+    params:
+        code=code("stage_pose.py"),
+    script:
+        "../scripts/stage_pose.py"
+
+
 rule make_demo:
     output:
         DEMO_PATH,

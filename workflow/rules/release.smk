@@ -1,12 +1,16 @@
 rule verify_residual:
     input:
         output=get_deliverable_input,
+        # the head locator explains face-detector flags from the input frame (read in memory only)
+        source=get_video,
         regions="results/{vid}/regions.parquet",
+        frames="results/{vid}/frames.tsv",
         models=[model_file(d) for d in DETECTORS],
         # the stored input detections, checked on every frame when verify.every > 1
         tables=get_detection_tables,
     output:
         flags="results/{vid}/verification/flags.tsv",
+        review_items="results/{vid}/verification/review_items.tsv",
         verdict="results/{vid}/verification/verdict.json",
         audit="results/{vid}/audit/verify_residual.json",
     log:
@@ -25,6 +29,7 @@ rule verify_residual:
         detectors=DETECTORS,
         detect={k: STAGE_CONFIG["detect"][k] for k in (*DETECTORS, "device")},
         verify=STAGE_CONFIG["verify"],
+        merge_thresholds=STAGE_CONFIG["merge"]["thresholds"],
     script:
         "../scripts/verify_residual.py"
 
@@ -84,6 +89,7 @@ rule qa_report:
         detections=get_detection_tables,
         regions="results/{vid}/regions.parquet",
         flags="results/{vid}/verification/flags.tsv",
+        review_items="results/{vid}/verification/review_items.tsv",
         verdict="results/{vid}/verification/verdict.json",
         frames="results/{vid}/frames.tsv",
     output:

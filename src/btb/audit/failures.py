@@ -86,7 +86,7 @@ def record_failures(samples: dict[str, Any], results: str | Path = "results",
     # all three forms: an older HTML page would contradict the TSV
     write_run_summary(summary, results / "summary.json", results / "summary.tsv", results / "summary.html")
     for f in failures:
-        print(f"btb: {f['video_id']} ({samples[f['video_id']].path}) FAILED in {f['failed_rule']}: {f['error']}",
+        print(f"btb: {f['video_id']} FAILED in {f['failed_rule']}: {f['error']} (input {samples[f['video_id']].path})",
               file=sys.stderr)
     return failures
 

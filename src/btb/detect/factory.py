@@ -54,4 +54,8 @@ def make_detector(name: str, model: str, options: dict[str, Any], threads: int, 
         from btb.detect.centerface import CenterFaceDetector
 
         return CenterFaceDetector(model, threads=threads, **kwargs)
+    if name == "pose":
+        from btb.detect.pose import PoseDetector
+
+        return PoseDetector(model, threads=threads, **kwargs)
     raise ValueError(f"detector {name!r} is registered but has no constructor here")  # pragma: no cover

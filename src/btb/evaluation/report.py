@@ -113,6 +113,9 @@ def sweep_section(results: list[dict[str, Any]]) -> str:
         rows = []
         for row in r.get("sweep", []):
             d = row["detector"]
+            if d not in (row if r["kind"] == "images" else next(iter(row[g] for g in row
+                                                                     if g not in ("detector", "threshold")), {})):
+                continue  # a detector scored in combination only (the head locator)
             if r["kind"] == "images":
                 f, u, u3 = row[d], row["union"], row.get("union3", {})
                 rows.append([d, row["threshold"], f["recall_at_0_8"], f["blur_area_ratio"], u["recall_at_0_8"],
@@ -193,6 +196,25 @@ def plot_timelines(r: dict[str, Any], plots: Path, method: str = "union") -> Non
         plt.close(fig)
 
 
+def review_section(r: dict[str, Any]) -> str:
+    """Verification's catch rate on the labeled clips (``btb.evaluation.catch``)."""
+    rows = [[name, c["exposed_frames"], c["caught_frames"], c["set_aside_frames"], c["missed_frames"],
+             c["caught_share"], c["open_items"], c["dismissed_items"], c["open_items_per_minute"]]
+            for name, c in sorted(r["clips"].items())]
+    t = r["total"]
+    rows.append(["**all**", t["exposed_frames"], t["caught_frames"], t["set_aside_frames"], t["missed_frames"],
+                 t["caught_frames"] / t["exposed_frames"] if t["exposed_frames"] else None, t["open_items"],
+                 t["dismissed_items"], None])
+    return "\n".join([
+        "## Verification: exposed frames caught by review items", "",
+        "Each labeled clip run through the whole pipeline at this configuration (merge, blur, encode, residual "
+        "verification). An exposed frame (a labeled face < 0.8 covered) is caught when an open review item is on "
+        "that face within 0.5 s, set aside when only a dismissed item is (the item says why), missed otherwise "
+        "(a silent leak).", "",
+        _table(["clip", "exposed frames", "caught", "set aside", "missed", "caught / exposed", "open items",
+                "dismissed items", "open items per minute"], rows), ""])
+
+
 def write_report(metrics_files: list[str], config: dict[str, Any], out_md: str, out_json: str,
                  plots_dir: str, repo: str = ".") -> None:
     results = [json.loads(Path(p).read_text()) for p in metrics_files]
@@ -211,12 +233,14 @@ def write_report(metrics_files: list[str], config: dict[str, Any], out_md: str, 
              "unprotected labeled face; blur-area ratio = blurred area / labeled face area (labeled frames only).",
              "", legend(methods), ""]
     for r in results:
-        if r["kind"] == "images":
+        if r["kind"] == "review":
+            parts.append(review_section(r))
+        elif r["kind"] == "images":
             plot_images(r, plots)
             parts.append(image_section(r, plots))
         else:
             plot_timelines(r, plots)
             parts.append(video_section(r, plots))
-    parts.append(sweep_section(results))
+    parts.append(sweep_section([r for r in results if r["kind"] != "review"]))
     write_text(out_md, "\n".join(parts) + "\n")
     write_json(out_json, {"created_utc": utc_now(), "config": config, "results": results})

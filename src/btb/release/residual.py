@@ -16,7 +16,8 @@ output of an unsampled frame but did not find on its input.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,10 @@ from btb.evaluation.metrics import coverage
 from btb.regions.blur import region_mask
 
 FLAG_COLUMNS = {"frame_index": "int64", "detector": "string", "score": "float64", "x": "float64",
-                "y": "float64", "w": "float64", "h": "float64", "covered": "float64"}
+                "y": "float64", "w": "float64", "h": "float64", "covered": "float64",
+                "features_covered": "float64", "explained": "string"}
+POSE = "pose"  # the body-landmark head locator (btb.detect.pose), when enabled
+LANDMARK_COLUMNS = [f"lm{i}_{a}" for i in range(5) for a in "xy"]
 
 
 @dataclass(frozen=True)
@@ -59,13 +63,40 @@ def frame_mask(image_shape: tuple[int, ...], regions: pd.DataFrame) -> np.ndarra
     return region_mask(h, w, regions) if len(regions) else np.zeros((h, w), dtype=bool)
 
 
+def features_covered(landmarks: np.ndarray, mask: np.ndarray, radius: int = 0) -> float:
+    """Share of a detection's five landmarks (eyes, nose tip, mouth corners; x0, y0, ... x4, y4) that lie on
+    blurred pixels, each with every pixel within ``radius`` of it (a square) blurred too: a point just inside
+    the edge of a misplaced blur does not count. A landmark outside the frame is not shown, so it counts as
+    covered. NaN without landmarks."""
+    pts = np.asarray(landmarks, dtype=np.float64).reshape(-1, 2)
+    if len(pts) == 0 or not np.isfinite(pts).all() or not pts.any():
+        return math.nan
+    h, w = mask.shape
+    inside = 0
+    for x, y in pts:
+        xi, yi = int(np.floor(x)), int(np.floor(y))
+        if not (0 <= xi < w and 0 <= yi < h):
+            inside += 1
+            continue
+        patch = mask[max(0, yi - radius):yi + radius + 1, max(0, xi - radius):xi + radius + 1]
+        inside += int(patch.all())
+    return inside / len(pts)
+
+
+def landmark_radius(box_w: float, box_h: float) -> int:
+    """The neighbourhood a landmark must have blurred around it: 8 % of the box's larger side, at least 1 px."""
+    return max(1, round(0.08 * max(box_w, box_h)))
+
+
 def _uncovered(frame_index: int, label: str, boxes: np.ndarray, scores: np.ndarray, mask: np.ndarray,
-               min_covered: float) -> list[tuple]:
+               min_covered: float, landmarks: np.ndarray | None = None) -> list[tuple]:
     rows = []
-    for box, score in zip(boxes, scores, strict=True):
+    for i, (box, score) in enumerate(zip(boxes, scores, strict=True)):
         cov = coverage(box, mask)
         if not np.isnan(cov) and cov < min_covered:
-            rows.append((frame_index, label, float(score), *map(float, box), float(cov)))
+            feat = (features_covered(landmarks[i], mask, landmark_radius(box[2], box[3])) if landmarks is not None
+                    else math.nan)
+            rows.append((frame_index, label, float(score), *map(float, box), float(cov), feat))
     return rows
 
 
@@ -78,13 +109,14 @@ def flags_in_frame(frame_index: int, image_shape: tuple[int, ...], regions: pd.D
     rows = []
     for name, d in detections.items():
         keep = d.scores >= params.thresholds[name]
-        rows += _uncovered(frame_index, name, d.boxes[keep], d.scores[keep], mask, params.min_covered)
+        rows += _uncovered(frame_index, name, d.boxes[keep], d.scores[keep], mask, params.min_covered,
+                           d.landmarks[keep])
     return rows
 
 
 def input_flags_in_frame(frame_index: int, image_shape: tuple[int, ...], regions: pd.DataFrame,
-                         stored: dict[str, pd.DataFrame], params: ResidualParams, mask: np.ndarray | None = None
-                         ) -> list[tuple]:
+                         stored: dict[str, pd.DataFrame], params: ResidualParams, mask: np.ndarray | None = None,
+                         suffix: str = ":input") -> list[tuple]:
     """Flags of one frame from the detections stored for the input (``stored``: detector -> that frame's rows of
     its detection table, output-frame pixels), named ``<detector>:input``. The mask is only computed (unless
     given) when a stored detection reaches its threshold."""
@@ -94,24 +126,94 @@ def input_flags_in_frame(frame_index: int, image_shape: tuple[int, ...], regions
         if d.empty:
             continue
         mask = frame_mask(image_shape, regions) if mask is None else mask
-        rows += _uncovered(frame_index, f"{name}:input", d[["x", "y", "w", "h"]].to_numpy(dtype=np.float64),
-                           d["score"].to_numpy(), mask, params.min_covered)
+        lms = d[LANDMARK_COLUMNS].to_numpy(dtype=np.float64) if set(LANDMARK_COLUMNS) <= set(d.columns) else None
+        rows += _uncovered(frame_index, f"{name}{suffix}", d[["x", "y", "w", "h"]].to_numpy(dtype=np.float64),
+                           d["score"].to_numpy(), mask, params.min_covered, lms)
     return rows
 
 
+def explain_flags(rows: list[tuple], people: list[Any], mask: np.ndarray) -> list[tuple]:
+    """Flags of one frame with ``explained`` filled from the people the head locator found on the same frame
+    of the input (``btb.detect.pose.Person``), for face-detector flags only:
+
+    - ``on_head``: the flag is on a located head (its centre inside the head box, or a head landmark inside
+      the flag's box) whose nose, eyes and mouth are not all blurred. This is the case to review: it keeps the
+      flag open, whatever else applies.
+    - ``features_blurred``: the flag's centre is inside a located head's box, that head's nose, eyes and mouth
+      all lie on blurred pixels, and so do most (>= 0.6) of the flag's own landmarks: the detector found a
+      blurred head again. (A second face beside a blurred one has its own landmarks outside the blur.)
+    - ``hand``: no head landmark of anyone (nose, eyes, ears, mouth) lies inside the flag's box, a hand the
+      locator sees (hand points' visibility >= 0.5) is in it (the hand's centre inside the flag's box, or the
+      flag's centre inside the hand's box), and the flag's box is at most four times the hand's area.
+    A flag on no located person stays unexplained (empty)."""
+    from btb.detect.pose import FACE_FEATURES, HANDS, HEAD
+
+    if not people:
+        return [(*r[:9], "") for r in rows]
+    head_pts = np.concatenate([p.landmarks[HEAD, :2] for p in people])
+    out = []
+    for r in rows:
+        why = ""
+        x, y, w, h = r[3:7]
+        own = r[8]
+        if r[1] != POSE:
+            cx, cy = x + w / 2, y + h / 2
+
+            def inside(pts: np.ndarray, bx: float = x, by: float = y, bw: float = w, bh: float = h) -> np.ndarray:
+                return (pts[:, 0] >= bx) & (pts[:, 0] <= bx + bw) & (pts[:, 1] >= by) & (pts[:, 1] <= by + bh)
+
+            head_in_flag = bool(inside(head_pts).any())
+            blurred_heads, open_heads = 0, 0
+            for p in people:
+                centred = p.head[0] <= cx <= p.head[0] + p.head[2] and p.head[1] <= cy <= p.head[1] + p.head[3]
+                if not (centred or inside(p.landmarks[HEAD, :2]).any()):
+                    continue
+                hidden = features_covered(p.landmarks[FACE_FEATURES, :2].reshape(-1), mask,
+                                          max(1, round(0.05 * p.head[2]))) >= 1.0
+                if hidden and centred and not np.isnan(own) and own >= 0.6:
+                    blurred_heads += 1
+                else:
+                    open_heads += 1
+            if open_heads:
+                why = "on_head"
+            elif blurred_heads:
+                why = "features_blurred"
+            elif not head_in_flag:
+                for p in people:
+                    for side, (hx, hy, hw, hh) in zip(HANDS, p.hands, strict=True):
+                        seen = float(p.landmarks[list(HANDS[side]), 2].max()) >= 0.5
+                        hand_c = np.array([[hx + hw / 2, hy + hh / 2]])
+                        in_hand = hx <= cx <= hx + hw and hy <= cy <= hy + hh
+                        if seen and (in_hand or inside(hand_c).any()) and w * h <= 4 * hw * hh:
+                            why = "hand"
+                    if why:
+                        break
+        out.append((*r[:9], why))
+    return out
+
+
 def flags_table(rows: Iterable[tuple]) -> pd.DataFrame:
-    rows = list(rows)
+    """The flag table of rows (``explained`` may be left off: then it is empty)."""
+    rows = [r if len(r) == len(FLAG_COLUMNS) else (*r, "") for r in rows]
     if not rows:
         return empty_flags()
     return pd.DataFrame(rows, columns=list(FLAG_COLUMNS)).astype(FLAG_COLUMNS)
 
 
-def verdict(flags: pd.DataFrame, frames: int, frames_detected: int | None = None, every: int = 1
-            ) -> dict[str, Any]:
-    """The verification verdict recorded in the manifest: ``pass`` with no flag, else ``needs_review``.
-    ``frames_detected``: output frames the detectors ran on (default: all ``frames``)."""
+def verdict(flags: pd.DataFrame, frames: int, frames_detected: int | None = None, every: int = 1,
+            items: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The verification verdict recorded in the manifest: ``pass`` when no review item is open (no flag, when
+    ``items`` is not given), else ``needs_review``. ``frames_detected``: output frames the detectors ran on
+    (default: all ``frames``)."""
+    open_items = items[items["status"] == "open"] if items is not None else None
+    held = (len(open_items) > 0) if open_items is not None else not flags.empty
+    dismissed = items[items["status"] == "dismissed"] if items is not None else flags.iloc[0:0]
     return {
-        "verdict": "pass" if flags.empty else "needs_review",
+        "verdict": "needs_review" if held else "pass",
+        "items": len(open_items) if open_items is not None else len(flags),
+        "items_dismissed": len(dismissed) if items is not None else 0,
+        "dismissed_by_reason": ({str(k): int(v) for k, v in dismissed["reason"].value_counts().items()}
+                                if items is not None else {}),
         "flags": len(flags),
         "frames_checked": frames,
         "frames_detected": frames if frames_detected is None else frames_detected,
@@ -124,27 +226,54 @@ def verdict(flags: pd.DataFrame, frames: int, frames_detected: int | None = None
 
 
 def verify_frames(frames: Iterable[tuple[int, np.ndarray]], regions: pd.DataFrame, detectors: dict[str, Any],
-                  params: ResidualParams, stored: dict[str, dict[int, pd.DataFrame]] | None = None
-                  ) -> tuple[pd.DataFrame, int, int]:
+                  params: ResidualParams, stored: dict[str, dict[int, pd.DataFrame]] | None = None,
+                  heads: dict[int, pd.DataFrame] | None = None, locator: Any = None,
+                  inputs: Iterable[tuple[int, np.ndarray]] | None = None) -> tuple[pd.DataFrame, int, int]:
     """Residual verification of a de-identified output: (flags, frames checked, frames the detectors ran on).
 
     ``frames``: (frame index, BGR pixels) of the output; ``regions``: its region table; ``detectors``: name ->
-    detector (``detect(image) -> RawDetections``); ``stored``: with ``params.every`` > 1, detector -> that
-    detector's stored input detections by frame, checked on every frame."""
+    face detector (``detect(image) -> RawDetections``), run on the output; ``stored``: with ``params.every``
+    > 1, detector -> that detector's stored input detections by frame, checked on every frame.
+
+    The head locator (``btb.detect.pose``) is the second, independent signal. Its heads are taken from the
+    *input* (``heads``: its detection table by frame), where it sees the people whole, and every frame's heads
+    are checked against the output's blur (flags named ``pose``): on a blurred output its person detector,
+    which keys on faces, loses the people and places heads on hands and clothing instead. With ``locator`` and
+    ``inputs`` (the input's frames, in step with ``frames``), it also runs on the input frame of every frame
+    with a face-detector flag, and the people it finds explain flags (``explain_flags``)."""
     by_frame = {int(k): g for k, g in regions.groupby("frame_index")}
     empty = regions.iloc[0:0]
+    source = iter(inputs) if inputs is not None else None
     rows: list[tuple] = []
     n = detected = 0
     for index, image in frames:
+        original = _frame_at(source, index) if source is not None else None
         frame_regions = by_frame.get(index, empty)
         mask = None
         if params.detects(index):
             mask = frame_mask(image.shape, frame_regions)
             found = {name: d.detect(image) for name, d in detectors.items()}
-            rows += flags_in_frame(index, image.shape, frame_regions, found, params, mask)
+            new = flags_in_frame(index, image.shape, frame_regions, found, params, mask)
+            if new and locator is not None and original is not None:
+                new = explain_flags(new, locator.detect_people(original), mask)
+            rows += new
             detected += 1
+        if heads and index in heads:
+            rows += input_flags_in_frame(index, image.shape, frame_regions, {POSE: heads[index]}, params, mask,
+                                         suffix="")
         if stored:  # the mask is computed once per frame, and only where it is needed
             rows += input_flags_in_frame(index, image.shape, frame_regions,
-                                         {k: v[index] for k, v in stored.items() if index in v}, params, mask)
+                                         {k: v[index] for k, v in stored.items() if index in v and k != POSE},
+                                         params, mask)
         n += 1
     return flags_table(rows), n, detected
+
+
+def _frame_at(source: Iterator[tuple[int, np.ndarray]], index: int) -> np.ndarray:
+    """The input frame ``index`` from an input stream read in step with the output (same frame indices)."""
+    for i, img in source:
+        if i == index:
+            return img
+        if i > index:
+            break
+    raise ValueError(f"input frame {index} not found in step with the output")

@@ -102,7 +102,7 @@ def _sweep(figures: Any, merge_cfg: dict[str, Any], detectors: set[str]) -> list
     base = dict(merge_cfg["thresholds"])
     rows = []
     for detector, values in SWEEP.items():
-        if detector not in detectors:
+        if detector not in detectors or detector not in SWEEP_METHODS:  # the head locator is not swept
             continue
         for v in values:
             rows.append({"detector": detector, "threshold": v, **figures({**base, detector: v})})
@@ -142,3 +142,31 @@ def score_video_set(*, clip_ids: list[str], detectors: list[str], gts: list[str]
 
     result["sweep"] = _sweep(figures, merge_cfg, set(detectors))
     write_json(out, clean({"set": "videos", "kind": "videos", **result}))
+
+
+def score_review(*, clip_ids: list[str], gts: list[str], regions: list[str], flags: list[str], items: list[str],
+                 frames: list[str], probes: list[str], out: str) -> None:
+    """Whether verification catches what the pipeline left exposed on the labeled clips (workflow ids
+    ``eval-<name>``, run through the whole pipeline): per clip its ground truth, regions, flags, review items,
+    frame table and probe, in ``clip_ids`` order (``btb.evaluation.catch``)."""
+    import pandas as pd
+
+    from btb.evaluation.catch import exposures, summarise_catch
+    from btb.regions.tables import read_regions
+    from btb.release.items import frame_seconds
+
+    clips = {}
+    for i, vid in sorted(enumerate(clip_ids), key=lambda c: c[1]):
+        probe = json.loads(Path(probes[i]).read_text())
+        table = read_frame_table(frames[i])
+        times = frame_seconds(table)
+        fl = pd.read_csv(flags[i], sep="\t")
+        it = pd.read_csv(items[i], sep="\t", keep_default_na=False, na_values=[""])
+        it["reason"] = it["reason"].fillna("").astype(str)
+        rows = exposures(read_video_gt(gts[i]), read_regions(regions[i]), fl, it, times, int(probe["height"]),
+                         int(probe["width"]))
+        seconds = float(probe.get("duration_s") or (max(times.values()) if times else 0.0))
+        clips[vid.removeprefix("eval-")] = summarise_catch(rows, it, seconds)
+    total = {k: sum(c[k] for c in clips.values()) for k in ("exposed_frames", "caught_frames", "set_aside_frames",
+                                                            "missed_frames", "open_items", "dismissed_items")}
+    write_json(out, clean({"set": "review", "kind": "review", "clips": clips, "total": total}))

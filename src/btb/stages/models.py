@@ -47,3 +47,17 @@ def stage_retinaface_resnet50(*, weights: str, onnx: str, audit: str, mirror: st
         rec.notes["conversion"] = convert_retinaface_resnet50(weights, onnx)
         rec.add_outputs(weights, onnx, write_sidecar(onnx))
 
+
+
+def stage_pose(*, detector: str, landmarks: str, model: str, audit: str, mirror: str | None) -> None:
+    """BlazePose's two TFLite models from the pinned mediapipe wheel, converted to ONNX and packed into one file
+    (``btb.models.blazepose``)."""
+    from btb.models.blazepose import convert_blazepose
+
+    params = {"mirror": mirror, "detector": _source("blazepose_detection"),
+              "landmarks": _source("blazepose_landmark_full")}
+    with stage_record("stage_pose", None, params, audit) as rec:
+        stage_model("blazepose_detection", detector, mirror)
+        stage_model("blazepose_landmark_full", landmarks, mirror)
+        rec.notes["conversion"] = convert_blazepose(detector, landmarks, model)
+        rec.add_outputs(detector, landmarks, model, write_sidecar(model))
