@@ -133,6 +133,17 @@ def cmd_review(args: argparse.Namespace, extra: list[str]) -> int:
     from btb.release.review import pending, record_decision
 
     results = Path(args.results)
+    key = args.key or os.environ.get("BTB_REVIEWER_KEY") or None
+    if args.action == "serve":
+        from btb.release.server import serve
+
+        if not args.reviewer:
+            print("btb review serve needs --reviewer (your name: recorded with every decision)", file=sys.stderr)
+            return 2
+        if not results.is_dir():
+            raise BTBError(f"{results}: no results folder (give --results, the folder the workflow wrote)")
+        serve(results, args.reviewer, key, args.port)
+        return 0
     if args.action == "list":
         states = pending(results)
         if not states:
@@ -147,10 +158,10 @@ def cmd_review(args: argparse.Namespace, extra: list[str]) -> int:
     if not args.video_id or not args.reviewer:
         print("btb review approve|reject needs VIDEO_ID, --reviewer and --reason", file=sys.stderr)
         return 2
-    key = args.key or os.environ.get("BTB_REVIEWER_KEY") or None
-    entry = record_decision(results, args.video_id, args.action, args.reviewer, args.reason or "", key)
+    entry = record_decision(results, args.video_id, args.action, args.reviewer, args.reason or "", key, args.item)
     signed = f"signed by key sha256 {entry['signature']['public_key_sha256']}" if "signature" in entry else "unsigned"
-    print(f"{entry['video_id']}: {entry['decision']} recorded ({signed}) for the file with sha256 "
+    what = f"{entry['decision']} of item {args.item}" if args.item is not None else entry["decision"]
+    print(f"{entry['video_id']}: {what} recorded ({signed}) for the file with sha256 "
           f"{entry['output_sha256']}.\nRun the workflow again (btb run ... as before) to decide, record and "
           "release: nothing leaves the lab before its manifest exists.")
     return 0
@@ -221,9 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("private", help="private key file to create (PEM, mode 600; never put it under results/)")
     k.add_argument("public", help="public key file to create (PEM; what auditors verify with)")
     k.set_defaults(func=cmd_keygen)
-    rv = sub.add_parser("review", help="list outputs held for review; approve or reject one (recorded)")
-    rv.add_argument("action", choices=["list", "approve", "reject"])
+    rv = sub.add_parser("review", help="list outputs held for review; approve or reject one (recorded); serve the "
+                                       "reviewer page (play, approve items, add blur regions)")
+    rv.add_argument("action", choices=["list", "approve", "reject", "serve"])
     rv.add_argument("video_id", nargs="?")
+    rv.add_argument("--item", type=int, help="with approve: approve this one review item, not the whole file")
+    rv.add_argument("--port", type=int, default=0, help="with serve: port on 127.0.0.1 (default: any free one)")
     rv.add_argument("--reviewer", help="reviewer's name (recorded with the decision)")
     rv.add_argument("--reason", help="why (required for approve/reject)")
     rv.add_argument("--results", default="results", help="results folder (default: results)")

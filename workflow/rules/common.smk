@@ -290,15 +290,22 @@ def get_review_log(wildcards):
     return [log, f"{log}.head"] if os.path.isfile(log) else []
 
 
+def get_manual_regions(wildcards):
+    """The blur regions reviewers added to a video by hand, once there are any."""
+    path = f"results/{wildcards.vid}/manual_regions.json"
+    return [path] if os.path.isfile(path) else []
+
+
 def get_manifest_records(wildcards):
     """Files the manifest vouches for beside the outputs: every stage's audit record, the probe, the release
-    decision, the QA report and the review log."""
+    decision, the QA report, the review log and the reviewers' manual regions."""
     return [
         *get_stage_audits(wildcards),
         f"results/{wildcards.vid}/probe.json",
         f"results/{wildcards.vid}/release.json",
         f"results/{wildcards.vid}/qa_report.html",
         *get_review_log(wildcards),
+        *get_manual_regions(wildcards),
     ]
 
 

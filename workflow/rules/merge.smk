@@ -3,6 +3,8 @@ rule merge_regions:
         detections=get_detection_tables,
         probe="results/{vid}/probe.json",
         frames="results/{vid}/frames.tsv",
+        # blur regions a reviewer added (btb review serve): a change re-blurs and re-verifies this video only
+        manual=get_manual_regions,
     output:
         regions="results/{vid}/regions.parquet",
         audit="results/{vid}/audit/merge_regions.json",

@@ -38,7 +38,9 @@ rule decide_release:
     input:
         output=get_deliverable_input,
         verdict="results/{vid}/verification/verdict.json",
+        review_items="results/{vid}/verification/review_items.tsv",
         review=get_review_log,
+        manual=get_manual_regions,
     output:
         "results/{vid}/release.json",
     log:

@@ -3,4 +3,5 @@ from btb.stages.release import decide_release
 
 run(snakemake, lambda s: decide_release(
     deliverable=s.input.output, verdict_json=s.input.verdict, review_log=s.input.review[0] if s.input.review else None,
-    trusted=list(s.params.trusted), out=s.output[0], video_id=s.wildcards.vid))
+    trusted=list(s.params.trusted), out=s.output[0], video_id=s.wildcards.vid, review_items=s.input.review_items,
+    manual=s.input.manual[0] if s.input.manual else None))

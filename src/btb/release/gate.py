@@ -1,16 +1,17 @@
 """The release gate: fail closed, and released only after the audit record exists.
 
 Two steps. ``decide`` (before the manifest) records whether a de-identified file may leave the lab: only when
-its residual verification passed, or when a reviewer approved this very file (bound to its sha256) with a
-signature by a trusted key; a rejection outranks a passing verification. The decision (``release.json``) is
-hashed in the manifest. ``publish`` (after the manifest) checks the manifest (its files' hashes, and its
-signature when manifests are signed) and that the decision and the file are the ones it lists, and only
-then links the file into ``results/release/``, appending the release to the run log. Anything else withdraws
-an earlier released copy.
+its residual verification passed, or when a reviewer approved this very file (bound to its sha256), or each
+of its open review items, with a signature by a trusted key; a rejection outranks a passing verification. The
+decision (``release.json``) is hashed in the manifest. ``publish`` (after the manifest) checks the manifest
+(its files' hashes, and its signature when manifests are signed) and that the decision and the file are the
+ones it lists, and only then links the file into ``results/release/``, appending the release to the run log.
+Anything else withdraws an earlier released copy.
 """
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 from pathlib import Path
@@ -25,12 +26,12 @@ from btb.errors import BTBError
 
 
 def _approval(decisions: list[dict[str, Any]], digest: str, trusted: list[str]) -> tuple[dict | None, str]:
-    """The latest decision on the file with sha256 ``digest`` that counts, and a note on any that did not: an
-    approval counts only when signed by one of the ``trusted`` public keys (PEM)."""
+    """The latest whole-file decision on the file with sha256 ``digest`` that counts, and a note on any that did
+    not: an approval counts only when signed by one of the ``trusted`` public keys (PEM)."""
     keys = [public_key_from_pem(pem) for pem in trusted]
     ignored = ""
     for d in reversed(decisions):
-        if d.get("output_sha256") != digest:
+        if d.get("output_sha256") != digest or d.get("decision") not in ("approve", "reject"):
             continue
         if d.get("decision") == "reject":
             return d, ignored
@@ -42,12 +43,40 @@ def _approval(decisions: list[dict[str, Any]], digest: str, trusted: list[str]) 
     return None, ignored
 
 
+def _item_approvals(decisions: list[dict[str, Any]], digest: str, trusted: list[str]) -> tuple[dict[int, dict], str]:
+    """Review item -> the signed approval (by a ``trusted`` key) of that item of the file ``digest``."""
+    keys = [public_key_from_pem(pem) for pem in trusted]
+    approved: dict[int, dict] = {}
+    ignored = ""
+    for d in decisions:
+        if d.get("output_sha256") != digest or d.get("decision") != "approve_item":
+            continue
+        signer = record_signer(d, keys)
+        if signer is None:
+            ignored = ignored or (f"an item approval by {d.get('reviewer')!r} is not signed by a trusted reviewer "
+                                  "key and does not count")
+            continue
+        approved[int(d["item"])] = {**d, "signed_by": signer}
+    return approved, ignored
+
+
+def _open_items(review_items: str | None) -> list[int]:
+    if not review_items or not Path(review_items).is_file():
+        return []
+    with open(review_items, newline="") as fh:
+        return sorted(int(r["item"]) for r in csv.DictReader(fh, delimiter="\t") if r["status"] == "open")
+
+
 def decide(video_id: str, deliverable: str, verdict_json: str, review_log: str | None,
-           trusted: list[str]) -> dict[str, Any]:
+           trusted: list[str], review_items: str | None = None, manual: str | None = None) -> dict[str, Any]:
     """The release decision for one de-identified file (``release.json``); nothing is released here.
 
     ``trusted``: PEM public keys whose signatures make an approval count (reviewers' keys, and the run's
-    signing key). A tampered review log is an error: no decision can be made."""
+    signing key). ``review_items``: the verification's item table; a file whose every open item a trusted
+    reviewer approved is released like an approved file. ``manual``: the reviewers' manual-regions file, which
+    must be the one the review log last recorded. A tampered review log is an error: no decision can be made."""
+    from btb.release.manual import check_against_log
+
     verdict = read_json(verdict_json)
     digest = sha256_file(deliverable)
     decisions: list[dict[str, Any]] = []
@@ -56,7 +85,11 @@ def decide(video_id: str, deliverable: str, verdict_json: str, review_log: str |
         if problems:
             raise BTBError("; ".join(problems))
         decisions = read_entries(review_log)
+    check_against_log(manual, decisions)
     decision, ignored = _approval(decisions, digest, trusted)
+    open_items = _open_items(review_items)
+    item_approvals, ignored_items = _item_approvals(decisions, digest, trusted)
+    ignored = ignored or ignored_items
     if decision and decision["decision"] == "reject":
         status, why = "rejected", f"rejected by {decision['reviewer']}: {decision['reason']}"
     elif verdict.get("output_sha256") != digest:
@@ -65,14 +98,21 @@ def decide(video_id: str, deliverable: str, verdict_json: str, review_log: str |
         status, why = "released", "residual verification passed"
     elif decision and decision["decision"] == "approve":
         status, why = "released", f"approved by {decision['reviewer']}: {decision['reason']}"
+    elif open_items and all(i in item_approvals for i in open_items):
+        names = sorted({item_approvals[i]["reviewer"] for i in open_items})
+        status, why = "released", f"all {len(open_items)} open review item(s) approved by {', '.join(names)}"
     else:
         n_items = verdict.get("items", verdict["flags"])
         status, why = "needs_review", (f"{n_items} open review item(s) from {verdict['flags']} residual flag(s) "
                                        f"in {verdict['frames_flagged']} frame(s)")
+        done = [i for i in open_items if i in item_approvals]
+        if done:
+            why += f"; {len(done)} of {len(open_items)} approved"
     if ignored and status == "needs_review":
         why += f"; {ignored}"
     return {"video_id": video_id, "status": status, "why": why, "verdict": verdict["verdict"],
             "flags": verdict["flags"], "output": deliverable, "output_sha256": digest, "decision": decision,
+            "items_approved": {str(i): item_approvals[i]["reviewer"] for i in open_items if i in item_approvals},
             "verification_file": verdict_json, "decided_utc": utc_now()}
 
 

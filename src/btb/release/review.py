@@ -1,13 +1,14 @@
 """The reviewer's decisions.
 
 A reviewer approves or rejects the current de-identified file of a video held by the release gate
-(``btb.release.gate``); each decision is bound to the file's sha256, signed with the reviewer's key (an
-approval must be), and appended to
+(``btb.release.gate``), approves one review item of it, or adds a blur region (``btb.release.manual``); each
+decision is bound to the file's sha256, signed with the reviewer's key (an approval must be), and appended to
 ``results/<id>/review.jsonl``, a hash-chained log (``btb.audit.chain``): an edited or deleted entry is detected.
 """
 
 from __future__ import annotations
 
+import csv
 import getpass
 import json
 from pathlib import Path
@@ -25,37 +26,100 @@ def decisions_path(results: str | Path, video_id: str) -> Path:
     return Path(results) / video_id / "review.jsonl"
 
 
-def record_decision(results: str | Path, video_id: str, decision: str, reviewer: str, reason: str,
-                    key: str | Path | None = None) -> dict[str, Any]:
-    """Append a decision about the current de-identified file of ``video_id`` to its review log; return the
-    entry. An approval must be signed (``key``: the reviewer's Ed25519 private key, PEM); it counts only when the
-    key is one the run trusts (``audit.reviewer_keys``, or the run's signing key). Nothing is released here:
-    the next run of the workflow decides again, writes the manifest, and only then releases."""
-    from btb.audit.signing import load_private_key, sign_record
+def release_state(results: str | Path, video_id: str) -> tuple[dict[str, Any], Path]:
+    """The video's release state (``release.json``) and its de-identified file's path."""
     from btb.samples import check_video_id
 
     if problem := check_video_id(video_id):
         raise BTBError(problem)
-    if decision not in DECISIONS:
-        raise BTBError(f"decision must be one of {DECISIONS}")
-    if not reason.strip():
-        raise BTBError("a decision needs a reason")
-    if decision == "approve" and not key:
-        raise BTBError("an approval must be signed: give --key with your reviewer key (btb keygen makes one; its "
-                       "public key goes in audit.reviewer_keys), or set BTB_REVIEWER_KEY")
     state_file = Path(results) / video_id / "release.json"
     if not state_file.is_file():
         raise BTBError(f"{state_file}: no release state for {video_id!r}; run the workflow first")
     state = json.loads(state_file.read_text())
     # paths in the state are relative to the workflow's working directory, the parent of results/
     output = Path(state["output"])
-    output = output if output.is_absolute() else Path(results).resolve().parent / output
-    entry = {"time_utc": utc_now(), "video_id": video_id, "decision": decision, "reviewer": reviewer,
-             "reason": reason, "account": getpass.getuser(), "output": state["output"],
-             "output_sha256": sha256_file(output), "verification": state.get("verdict")}
+    return state, output if output.is_absolute() else Path(results).resolve().parent / output
+
+
+def _append(results: str | Path, video_id: str, entry: dict[str, Any], key: str | Path | None) -> dict[str, Any]:
+    """Bind ``entry`` to the video's current de-identified file, sign it with ``key`` and append it to the log."""
+    from btb.audit.signing import load_private_key, sign_record
+
+    state, output = release_state(results, video_id)
+    entry = {"time_utc": utc_now(), "video_id": video_id, **entry, "account": getpass.getuser(),
+             "output": state["output"], "output_sha256": sha256_file(output),
+             "verification": state.get("verdict")}
     if key:
         entry = sign_record(entry, load_private_key(key))
     return append_entry(decisions_path(results, video_id), entry)
+
+
+def _need(reviewer: str, reason: str) -> None:
+    if not reviewer.strip():
+        raise BTBError("a decision needs the reviewer's name")
+    if not reason.strip():
+        raise BTBError("a decision needs a reason")
+
+
+def record_decision(results: str | Path, video_id: str, decision: str, reviewer: str, reason: str,
+                    key: str | Path | None = None, item: int | None = None) -> dict[str, Any]:
+    """Append a decision about the current de-identified file of ``video_id`` to its review log; return the
+    entry. ``item``: approve that one review item (``verification/review_items.tsv``) rather than the whole
+    file; the file is released once every open item is approved. An approval must be signed (``key``: the
+    reviewer's Ed25519 private key, PEM); it counts only when the key is one the run trusts
+    (``audit.reviewer_keys``, or the run's signing key). Nothing is released here: the next run of the
+    workflow decides again, writes the manifest, and only then releases."""
+    if decision not in DECISIONS:
+        raise BTBError(f"decision must be one of {DECISIONS}")
+    _need(reviewer, reason)
+    if decision == "approve" and not key:
+        raise BTBError("an approval must be signed: give --key with your reviewer key (btb keygen makes one; its "
+                       "public key goes in audit.reviewer_keys), or set BTB_REVIEWER_KEY")
+    if item is not None and decision != "approve":
+        raise BTBError("only an approval can name an item: a rejection is of the whole video")
+    release_state(results, video_id)  # a valid id, decided on by the workflow
+    entry: dict[str, Any] = {"decision": decision if item is None else "approve_item"}
+    if item is not None:
+        items = open_items(results, video_id)
+        if int(item) not in items:
+            raise BTBError(f"{video_id} has no open review item {item} (open: {sorted(items) or 'none'})")
+        entry["item"] = int(item)
+    return _append(results, video_id, {**entry, "reviewer": reviewer, "reason": reason}, key)
+
+
+def record_region(results: str | Path, video_id: str, region: dict[str, Any], reviewer: str, reason: str,
+                  key: str | Path | None = None, item: int | None = None) -> dict[str, Any]:
+    """Add a blur region (``btb.release.manual``) over a frame range of the video and record it in the review
+    log (signed with ``key`` when given); the next run of the workflow blurs it, re-encodes and re-verifies."""
+    from btb.release.manual import add_region
+
+    _need(reviewer, reason)
+    release_state(results, video_id)
+    probe = json.loads((Path(results) / video_id / "probe.json").read_text())
+    n_frames = frame_count(results, video_id)
+    stored, digest = add_region(results, video_id, region, width=int(probe["width"]), height=int(probe["height"]),
+                                n_frames=n_frames, reviewer=reviewer, reason=reason, item=item)
+    return _append(results, video_id, {"decision": "add_region", "reviewer": reviewer, "reason": reason,
+                                       "item": item, "region": stored, "manual_regions_sha256": digest}, key)
+
+
+def frame_count(results: str | Path, video_id: str) -> int:
+    path = Path(results) / video_id / "frames.tsv"
+    with open(path) as fh:
+        return max(0, sum(1 for _ in fh) - 1)
+
+
+def read_items(results: str | Path, video_id: str) -> list[dict[str, str]]:
+    """The video's review items (``verification/review_items.tsv``), as text fields."""
+    path = Path(results) / video_id / "verification" / "review_items.tsv"
+    if not path.is_file():
+        return []
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))
+
+
+def open_items(results: str | Path, video_id: str) -> set[int]:
+    return {int(r["item"]) for r in read_items(results, video_id) if r["status"] == "open"}
 
 
 def pending(results: str | Path) -> list[dict[str, Any]]:

@@ -7,10 +7,10 @@ from btb.release.gate import decide, publish
 
 
 def decide_release(*, deliverable: str, verdict_json: str, review_log: str | None, trusted: list[str], out: str,
-                   video_id: str) -> None:
+                   video_id: str, review_items: str | None = None, manual: str | None = None) -> None:
     """``release.json``: released (verification passed, or a signed approval by a ``trusted`` key of this very
-    file), needs review, or rejected. Nothing leaves the lab here."""
-    write_json(out, decide(video_id, deliverable, verdict_json, review_log, trusted))
+    file or of each of its open review items), needs review, or rejected. Nothing leaves the lab here."""
+    write_json(out, decide(video_id, deliverable, verdict_json, review_log, trusted, review_items, manual))
 
 
 def release(*, deliverable: str, release_json: str, manifest: str, out: str, release_dir: str, video_id: str,
