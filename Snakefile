@@ -19,6 +19,7 @@ include: "workflow/rules/frames.smk"  # probe each input, index its frames
 include: "workflow/rules/detect.smk"  # one detection job per detector and chunk; cascade selection
 include: "workflow/rules/merge.smk"  # detections -> blur regions (temporal coverage)
 include: "workflow/rules/blur.smk"  # blur and encode (or blur a still image)
+include: "workflow/rules/features.smk"  # tabular features per face track and frame
 include: "workflow/rules/release.smk"  # residual verification, release gate, QA report
 include: "workflow/rules/audit.smk"  # manifests, run summary, RO-Crate
 include: "workflow/rules/evaluate.smk"  # the `evaluate` target: scores on labeled data

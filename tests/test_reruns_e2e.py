@@ -73,10 +73,11 @@ def test_parameter_changes_rerun_their_stage_and_what_follows(finished):
     # one chunk: encode_video blurs as it encodes, so a blur or encode change reruns that one job
     assert jobs(finished, encode) == AFTER_REGIONS
     temporal = {**cfg, "merge": {**cfg["merge"], "temporal": {**cfg["merge"]["temporal"], "max_gap": 3}}}
-    assert jobs(finished, temporal) == {"merge_regions": 1, **AFTER_REGIONS}
+    assert jobs(finished, temporal) == {"merge_regions": 1, "extract_features": 1, **AFTER_REGIONS}
     rf = {**cfg, "detect": {**cfg["detect"], "retinaface": {**cfg["detect"]["retinaface"],
                                                              "downscaled_long_side": 320}}}
     assert jobs(finished, rf) == {"detect_retinaface": 1, "gather_detections": 1, "merge_regions": 1,
+                                  "extract_features": 1,
                                   **AFTER_REGIONS}
 
 
@@ -86,7 +87,8 @@ def test_model_change_reruns_its_detector_and_what_follows(finished):
     original = onnx.read_bytes()
     try:
         onnx.write_bytes(original + b"\0")  # a different model file (planning only: never run)
-        assert jobs(finished) == {"detect_yunet": 1, "gather_detections": 1, "merge_regions": 1, **AFTER_REGIONS}
+        assert jobs(finished) == {"detect_yunet": 1, "gather_detections": 1, "merge_regions": 1,
+                                  "extract_features": 1, **AFTER_REGIONS}
     finally:
         onnx.write_bytes(original)
 
@@ -156,4 +158,4 @@ def test_a_stage_script_edit_reruns_that_stage(finished):
     repo = finished[2]
     script = repo / "workflow" / "scripts" / "merge_regions.py"
     script.write_text(script.read_text() + "\n# edited\n")
-    assert jobs(finished) == {"merge_regions": 1, **AFTER_REGIONS}
+    assert jobs(finished) == {"merge_regions": 1, "extract_features": 1, **AFTER_REGIONS}

@@ -146,6 +146,27 @@ def test_manifest_records_and_verify(union_run, capsys):
     assert list(summary["video_id"]) == [VID] and list(summary["status"]) == ["done"]
 
 
+def test_features_are_written_hashed_and_listed(union_run):
+    """The tabular features (docs/features.md): a track for each face of the clip, hashed in the manifest and
+    listed in the run's RO-Crate."""
+    work = union_run[0]
+    feats = work / "results" / VID / "features"
+    faces = pd.read_parquet(feats / "faces.parquet")
+    tracks = pd.read_parquet(feats / "tracks.parquet")
+    meta = json.loads((feats / "features.json").read_text())
+    assert (meta["width"], meta["height"], meta["frames"]) == (640, 360, 24)
+    detected = faces[faces["status"] == "detected"]
+    assert len(detected) >= 40 and detected["lm0_x"].notna().all(), "both faces, with landmarks, most frames"
+    assert detected["roll_deg"].notna().mean() > 0.9 and detected["yaw_deg"].abs().median() < 30
+    assert len(tracks[tracks["frames_detected"] >= 12]) == 2, "two faces, one track each"
+    listed = {f["path"]: f for f in json.loads((work / "results" / VID / "manifest.json").read_text())["files"]}
+    for name in ("faces.parquet", "tracks.parquet", "frames.parquet", "features.json"):
+        assert listed[f"results/{VID}/features/{name}"]["role"] == "output"
+    crate = json.loads((work / "results" / "ro-crate-metadata.json").read_text())
+    entities = {e["@id"]: e for e in crate["@graph"]}
+    assert entities[f"{VID}/features/faces.parquet"]["exampleOfWork"]["@id"] == "#param-face_features"
+
+
 def test_rerun_only_what_changed(union_run, face_clip):
     work, cfg, clip = union_run
     assert dry_run_jobs(work, cfg) == {}

@@ -35,6 +35,13 @@ validate_config(config, " + ".join(CONFIG_FILES) or "config")
 # What the stages see: a disabled optional detector leaves no key behind, so the workflow is then exactly the
 # workflow of the others (same jobs, parameters and outputs). The evaluate target reads `config` (all detectors).
 STAGE_CONFIG = stage_config(config)
+FEATURES = config["features"]["enabled"]
+# the features tables as CSV too (an output of extract_features only when asked for)
+FEATURES_CSV = (
+    [f"results/{{vid}}/features/{n}.csv" for n in ("faces", "tracks", "frames")]
+    if config["features"]["csv"]
+    else []
+)
 DETECTORS = detectors(config)
 # The configuration that shapes a video's processing (which videos are listed and how manifests are signed
 # are not part of it).
@@ -259,9 +266,26 @@ def get_stage_audits(wildcards):
         *(a for d in detect for a in d),
         *(a for g in gathered for a in g),
         *audits("merge_regions"),
+        *(audits("extract_features") if FEATURES else []),
         *last,
         *audits("verify_residual"),
         *cascade,
+    ]
+
+
+def feature_files(vid):
+    """A video's features tables and sidecar (docs/features.md), when features are on."""
+    if not FEATURES:
+        return []
+    names = ["faces", "tracks", "frames"]
+    return [
+        *(f"results/{vid}/features/{n}.parquet" for n in names),
+        *(
+            f"results/{vid}/features/{n}.csv"
+            for n in names
+            if config["features"]["csv"]
+        ),
+        f"results/{vid}/features/features.json",
     ]
 
 
@@ -277,6 +301,7 @@ def get_manifest_outputs(wildcards):
         f"results/{vid}/verification/review_items.tsv",
         f"results/{vid}/verification/verdict.json",
         get_output_check(wildcards),
+        *feature_files(vid),
     ] + (
         [f"results/{vid}/detections/cascade_frames.tsv"]
         if MERGE_MODE == "cascade"

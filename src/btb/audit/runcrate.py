@@ -56,6 +56,9 @@ MODEL = Param("model", "face detector model", "model file, verified against its 
 OUTPUTS = (  # (matches, parameter); the first match wins
     (lambda p: ".deid." in p.name, Param("deidentified_media", "de-identified media",
                                          "the blurred, metadata-free video or photo")),
+    (lambda p: p.parent.name == "features", Param("face_features", "face features",
+                                                  "tabular features per face track and frame: boxes, landmarks, "
+                                                  "scores, head pose, motion; no pixels (docs/features.md)")),
     (lambda p: p.name == "manifest.json", Param("audit_manifest", "audit manifest",
                                                 "per-video manifest: every file with sha256, stages, config")),
     (lambda p: p.name == "manifest.json.sig", Param("manifest_signature", "manifest signature",
