@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 
 import numpy as np
@@ -163,3 +164,55 @@ def test_a_head_track_joins_the_face_it_follows_but_never_two_faces():
     detected = faces[faces["status"] == "detected"].groupby("track_id").size()
     assert detected.to_dict() == {0: 4, 1: 4}
     assert faces.groupby("frame_index").size().tolist() == [2, 2, 2, 2], "the head box is one of the two faces"
+
+
+@pytest.mark.e2e
+def test_features_released_without_a_video(tmp_path, face_clip, models_dir):
+    """outputs.video: false: the features zip is the deliverable; nothing is blurred, encoded or verified, the
+    zip is checked, hashed in the manifest and released; no file of the run holds a pixel of the input."""
+    import zipfile
+
+    from conftest import copy_clip, run_snakemake, workflow_config
+
+    from btb.cli import main
+
+    clip = copy_clip(face_clip, tmp_path / "in" / "clip.mp4")
+    sheet = tmp_path / "samples.tsv"
+    sheet.write_text(f"video_id\tpath\nv1\t{clip}\n")
+    work = tmp_path / "run"
+    run_snakemake(work, workflow_config(models_dir, sheet, outputs__video=False))
+    res = work / "results"
+    bundle = res / "release" / "v1.deid.features.zip"
+    assert bundle.is_file() and not list(res.rglob("*.mp4")), "no video was made"
+    assert not (res / "v1" / "verification").exists() and not (res / "v1" / "qa_report.html").exists()
+    with zipfile.ZipFile(bundle) as zf:
+        assert zf.namelist() == ["faces.parquet", "tracks.parquet", "frames.parquet", "features.json"]
+    state = json.loads((res / "v1" / "release.json").read_text())
+    assert state["status"] == "released" and state["verdict"] == "not_applicable"
+    check = json.loads((res / "v1" / "features_check.json").read_text())
+    assert check["passed"] and check["rows"]["faces"] > 0
+    manifest = json.loads((res / "v1" / "manifest.json").read_text())
+    outputs = [f["path"] for f in manifest["files"] if f["role"] == "output"]
+    assert outputs[0] == "results/v1/v1.deid.features.zip"
+    assert not {"encode_video", "verify_residual"} & set(manifest["stages"])
+    assert main(["verify", str(res)]) == 0
+    summary = pd.read_csv(res / "summary.tsv", sep="\t")
+    assert list(summary["status"]) == ["done"] and list(summary["release"]) == ["released"]
+    # everything the run kept: tables, records and logs, no image or video
+    kept = {p.suffix for p in res.rglob("*") if p.is_file()}
+    assert not kept & {".mp4", ".nut", ".jpg", ".png", ".mkv"}, kept
+
+
+def test_features_check_refuses_unknown_columns(tmp_path):
+    from btb.features.bundle import check_tables
+
+    faces = face_rows(_regions([]), {}, np.arange(2) / 10, 320, 240)
+    faces["thumbnail"] = "x"  # anything beyond the dictionary
+    faces.to_parquet(tmp_path / "faces.parquet")
+    tracks = track_rows(faces, 0.1)
+    tracks.to_parquet(tmp_path / "tracks.parquet")
+    frame_rows(faces, np.arange(2) / 10).to_parquet(tmp_path / "frames.parquet")
+    (tmp_path / "features.json").write_text(json.dumps({"rows": {"faces": 0, "tracks": 0, "frames": 2}}))
+    check = check_tables({n: tmp_path / f"{n}.parquet" for n in ("faces", "tracks", "frames")},
+                         tmp_path / "features.json")
+    assert not check["passed"] and "faces: columns" in check["problems"][0]

@@ -175,7 +175,7 @@ def test_rerun_only_what_changed(union_run, face_clip):
     merge_changed = {**cfg, "merge": {**cfg["merge"], "mode": "intersection"}}
     downstream = {"verify_residual": 1, "decide_release": 1, "release": 1, "qa_report": 1, "write_manifest": 1,
                   "summarise_run": 1, "write_run_crate": 1, "all": 1}
-    assert dry_run_jobs(work, merge_changed) == {"merge_regions": 1, "encode_video": 1,
+    assert dry_run_jobs(work, merge_changed) == {"merge_regions": 1, "extract_features": 1, "encode_video": 1,
                                                  **downstream}
     second = copy_clip(face_clip, work / "inputs" / "second.mp4")
     (work / "sheet2").mkdir(exist_ok=True)
@@ -184,8 +184,9 @@ def test_rerun_only_what_changed(union_run, face_clip):
     assert jobs.pop("summarise_run") == 1 and jobs.pop("write_run_crate") == 1 and jobs.pop("all") == 1
     # every other job runs once: the new video's, not the first video's again
     assert jobs == {"probe_video": 1, "index_frames": 1, "detect_yunet": 1, "detect_retinaface": 1,
-                    "detect_pose": 1, "gather_detections": 3, "merge_regions": 1, "encode_video": 1,
-                    "verify_residual": 1, "decide_release": 1, "release": 1, "qa_report": 1, "write_manifest": 1}
+                    "detect_pose": 1, "gather_detections": 3, "merge_regions": 1, "extract_features": 1,
+                    "encode_video": 1, "verify_residual": 1, "decide_release": 1, "release": 1, "qa_report": 1,
+                    "write_manifest": 1}
     proc = run_snakemake(work, added, ["-n"])
     planned = [line for line in proc.stdout.splitlines() if "wildcards:" in line]
     assert planned and all("child02" in line for line in planned)
@@ -245,7 +246,8 @@ def test_centerface_enabled(tmp_path, face_clip, models_dir):
     assert set(verdict["by_detector"]) <= {"yunet", "retinaface", "centerface", "pose"}
     assert verify_manifest(res / "manifest.json")[0] == []
     off = {**cfg, "detect": {**cfg["detect"], "centerface": {**cfg["detect"]["centerface"], "enabled": False}}}
-    assert dry_run_jobs(tmp_path, off) == {"merge_regions": 1, "blur_frames": 2, "encode_video": 1,
+    assert dry_run_jobs(tmp_path, off) == {"merge_regions": 1, "extract_features": 1, "blur_frames": 2,
+                                           "encode_video": 1,
                                            "verify_residual": 1, "decide_release": 1, "release": 1, "qa_report": 1,
                                            "write_manifest": 1, "summarise_run": 1, "write_run_crate": 1, "all": 1}
 

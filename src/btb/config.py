@@ -82,6 +82,9 @@ def validate_config(config: dict[str, Any], source: str | Path = "config") -> di
         key = ".".join(str(p) for p in e.absolute_path) or "(top level)"
         raise InputError(source, f"invalid configuration at '{key}': {e.message}")
     check_safety(config, source)
+    if not config["outputs"]["video"] and not config["features"]["enabled"]:
+        raise InputError(source, "outputs.video is false but features.enabled is false too: nothing would be "
+                                 "released (set features.enabled: true to release the features instead)")
     return config
 
 

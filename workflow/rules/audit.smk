@@ -62,7 +62,11 @@ rule write_run_crate:
         signatures=get_signatures,
         releases=expand("results/{vid}/release.json", vid=sorted(SAMPLES)),
         publications=expand("results/{vid}/publication.json", vid=sorted(SAMPLES)),
-        qa=expand("results/{vid}/qa_report.html", vid=sorted(SAMPLES)),
+        qa=(
+            expand("results/{vid}/qa_report.html", vid=sorted(SAMPLES))
+            if VIDEO_OUT
+            else []
+        ),
         summary=rules.summarise_run.output,
     output:
         "results/ro-crate-metadata.json",

@@ -36,6 +36,8 @@ validate_config(config, " + ".join(CONFIG_FILES) or "config")
 # workflow of the others (same jobs, parameters and outputs). The evaluate target reads `config` (all detectors).
 STAGE_CONFIG = stage_config(config)
 FEATURES = config["features"]["enabled"]
+# outputs.video false: the features (a zip) are the deliverable; nothing is blurred, encoded or verified
+VIDEO_OUT = config["outputs"]["video"]
 # the features tables as CSV too (an output of extract_features only when asked for)
 FEATURES_CSV = (
     [f"results/{{vid}}/features/{n}.csv" for n in ("faces", "tracks", "frames")]
@@ -223,7 +225,10 @@ def get_blurred_chunks(wildcards):
 
 
 def get_deliverable(vid):
-    """The de-identified file: <id>.deid.mp4 for videos; .jpg (JPEG input) or .png for still images."""
+    """The de-identified file: <id>.deid.mp4 for videos; .jpg (JPEG input) or .png for still images; with
+    outputs.video false the features zip, <id>.deid.features.zip."""
+    if not VIDEO_OUT:
+        return f"results/{vid}/{vid}.deid.features.zip"
     if is_image(vid):
         return f"results/{vid}/{vid}.deid.{output_suffix(SAMPLES[vid].path)}"
     return f"results/{vid}/{vid}.deid.mp4"
@@ -235,6 +240,8 @@ def get_deliverable_input(wildcards):
 
 def get_output_check(wildcards):
     vid = wildcards.vid
+    if not VIDEO_OUT:
+        return f"results/{vid}/features_check.json"
     if is_image(vid):
         return f"results/{vid}/image_check.{output_suffix(SAMPLES[vid].path)}.json"
     return f"results/{vid}/output_check.json"
@@ -255,7 +262,9 @@ def get_stage_audits(wildcards):
         audits("gather_detections", table=table_name(d, detector_scope(d)))
         for d in DETECTORS
     ]
-    if is_image(vid):
+    if not VIDEO_OUT:
+        last = audits("bundle_features")
+    elif is_image(vid):
         last = audits("blur_image", ext=output_suffix(SAMPLES[vid].path))
     else:
         blurred = audits("blur_frames", chunk=chunks) if len(chunks) > 1 else []
@@ -268,7 +277,7 @@ def get_stage_audits(wildcards):
         *audits("merge_regions"),
         *(audits("extract_features") if FEATURES else []),
         *last,
-        *audits("verify_residual"),
+        *(audits("verify_residual") if VIDEO_OUT else []),
         *cascade,
     ]
 
@@ -292,14 +301,16 @@ def feature_files(vid):
 def get_manifest_outputs(wildcards):
     """Files a video's manifest lists as outputs (deliverables), in a fixed order."""
     vid = wildcards.vid
+    verification = [
+        f"results/{vid}/verification/{name}"
+        for name in ("flags.tsv", "review_items.tsv", "verdict.json")
+    ]
     return [
         get_deliverable(vid),
         f"results/{vid}/regions.parquet",
         *(detection_table(vid, d) for d in DETECTORS),
         f"results/{vid}/frames.tsv",
-        f"results/{vid}/verification/flags.tsv",
-        f"results/{vid}/verification/review_items.tsv",
-        f"results/{vid}/verification/verdict.json",
+        *(verification if VIDEO_OUT else []),
         get_output_check(wildcards),
         *feature_files(vid),
     ] + (
@@ -315,6 +326,15 @@ def get_review_log(wildcards):
     return [log, f"{log}.head"] if os.path.isfile(log) else []
 
 
+def get_verification(name):
+    """A video's verification file ``name`` (none with outputs.video false: there is no video to verify)."""
+
+    def inner(wildcards):
+        return f"results/{wildcards.vid}/verification/{name}" if VIDEO_OUT else []
+
+    return inner
+
+
 def get_manual_regions(wildcards):
     """The blur regions reviewers added to a video by hand, once there are any."""
     path = f"results/{wildcards.vid}/manual_regions.json"
@@ -328,7 +348,7 @@ def get_manifest_records(wildcards):
         *get_stage_audits(wildcards),
         f"results/{wildcards.vid}/probe.json",
         f"results/{wildcards.vid}/release.json",
-        f"results/{wildcards.vid}/qa_report.html",
+        *([f"results/{wildcards.vid}/qa_report.html"] if VIDEO_OUT else []),
         *get_review_log(wildcards),
         *get_manual_regions(wildcards),
     ]
@@ -363,6 +383,7 @@ def get_final_output():
             f"results/{vid}/{name}"
             for vid in sorted(SAMPLES)
             for name in ("manifest.json", "publication.json", "qa_report.html")
+            if VIDEO_OUT or name != "qa_report.html"
         ]
         + get_signatures()
         + ["results/summary.json", "results/summary.html"]

@@ -37,8 +37,8 @@ rule verify_residual:
 rule decide_release:
     input:
         output=get_deliverable_input,
-        verdict="results/{vid}/verification/verdict.json",
-        review_items="results/{vid}/verification/review_items.tsv",
+        verdict=get_verification("verdict.json"),
+        review_items=get_verification("review_items.tsv"),
         review=get_review_log,
         manual=get_manual_regions,
     output:

@@ -53,12 +53,14 @@ class Param:
 
 INPUT_MEDIA = Param("input_media", "input media", "video or photo to de-identify (face-bearing; never copied)")
 MODEL = Param("model", "face detector model", "model file, verified against its pinned sha256")
+FEATURE_FILES = {f"{t}.{ext}" for t in ("faces", "tracks", "frames") for ext in ("parquet", "csv")} | {"features.json"}
 OUTPUTS = (  # (matches, parameter); the first match wins
-    (lambda p: ".deid." in p.name, Param("deidentified_media", "de-identified media",
-                                         "the blurred, metadata-free video or photo")),
-    (lambda p: p.parent.name == "features", Param("face_features", "face features",
+    (lambda p: (p.parent.name == "features" and p.name in FEATURE_FILES) or p.name.endswith(".features.zip"),
+     Param("face_features", "face features",
                                                   "tabular features per face track and frame: boxes, landmarks, "
                                                   "scores, head pose, motion; no pixels (docs/features.md)")),
+    (lambda p: ".deid." in p.name, Param("deidentified_media", "de-identified media",
+                                         "the blurred, metadata-free video or photo")),
     (lambda p: p.name == "manifest.json", Param("audit_manifest", "audit manifest",
                                                 "per-video manifest: every file with sha256, stages, config")),
     (lambda p: p.name == "manifest.json.sig", Param("manifest_signature", "manifest signature",

@@ -67,17 +67,21 @@ def _open_items(review_items: str | None) -> list[int]:
         return sorted(int(r["item"]) for r in csv.DictReader(fh, delimiter="\t") if r["status"] == "open")
 
 
-def decide(video_id: str, deliverable: str, verdict_json: str, review_log: str | None,
+def decide(video_id: str, deliverable: str, verdict_json: str | None, review_log: str | None,
            trusted: list[str], review_items: str | None = None, manual: str | None = None) -> dict[str, Any]:
     """The release decision for one de-identified file (``release.json``); nothing is released here.
 
     ``trusted``: PEM public keys whose signatures make an approval count (reviewers' keys, and the run's
-    signing key). ``review_items``: the verification's item table; a file whose every open item a trusted
+    signing key). ``verdict_json`` None: the deliverable is the features bundle (``outputs.video`` false), which
+    no face detector can verify and which holds no pixel: released unless rejected. ``review_items``: the
+    verification's item table; a file whose every open item a trusted
     reviewer approved is released like an approved file. ``manual``: the reviewers' manual-regions file, which
     must be the one the review log last recorded. A tampered review log is an error: no decision can be made."""
     from btb.release.manual import check_against_log
 
-    verdict = read_json(verdict_json)
+    # no verification: the deliverable is the features (outputs.video false), positions and angles, no pixels
+    verdict = read_json(verdict_json) if verdict_json else {"verdict": "not_applicable", "flags": 0,
+                                                             "output_sha256": None}
     digest = sha256_file(deliverable)
     decisions: list[dict[str, Any]] = []
     if review_log and Path(review_log).is_file():
@@ -92,6 +96,9 @@ def decide(video_id: str, deliverable: str, verdict_json: str, review_log: str |
     ignored = ignored or ignored_items
     if decision and decision["decision"] == "reject":
         status, why = "rejected", f"rejected by {decision['reviewer']}: {decision['reason']}"
+    elif not verdict_json:
+        status, why = "released", ("features only (outputs.video false): face positions, angles and counts, no "
+                                   "pixel of the input")
     elif verdict.get("output_sha256") != digest:
         status, why = "needs_review", "the verification on record is for another version of this file"
     elif verdict["verdict"] == "pass":

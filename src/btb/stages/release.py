@@ -6,7 +6,7 @@ from btb.audit.io import write_json
 from btb.release.gate import decide, publish
 
 
-def decide_release(*, deliverable: str, verdict_json: str, review_log: str | None, trusted: list[str], out: str,
+def decide_release(*, deliverable: str, verdict_json: str | None, review_log: str | None, trusted: list[str], out: str,
                    video_id: str, review_items: str | None = None, manual: str | None = None) -> None:
     """``release.json``: released (verification passed, or a signed approval by a ``trusted`` key of this very
     file or of each of its open review items), needs review, or rejected. Nothing leaves the lab here."""
