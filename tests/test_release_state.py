@@ -176,3 +176,22 @@ def test_an_edited_record_fails_verify(video, record):
     Path(path).write_text(Path(path).read_text().replace("}", ', "edited": true}', 1))
     problems, _ = verify_manifest(video["manifest"])
     assert [p.role for p in problems] == ["record"] and path in problems[0].path
+
+
+def test_switching_to_features_only_withdraws_the_released_video(video):
+    """A video released earlier, then processed with outputs.video false: the features zip is released and the
+    video, which the new manifest no longer vouches for, is withdrawn."""
+    write_json(video["verdict"], {**json.loads(Path(video["verdict"]).read_text()), "verdict": "pass", "flags": 0})
+    assert run_release(video, trusted=[])["status"] == "released"
+    assert Path("results/release/v.deid.mp4").is_file()
+    bundle = Path("results/v/v.deid.features.zip")
+    bundle.write_bytes(b"features zip")
+    write_json(video["decision"], decide("v", str(bundle), None, None, []))
+    m = build_manifest(video_id="v", video="in.mp4", probe_json="probe.json", stage_audits=[], model_audits=[],
+                       outputs=[str(bundle)], output_check="check.json", records=[video["decision"], "probe.json"],
+                       config={"outputs": {"video": False}})
+    record_manifest(video["manifest"], m)
+    record = publish("v", str(bundle), video["decision"], video["manifest"], video["release"])
+    assert record["status"] == "released" and json.loads(Path(video["decision"]).read_text())["verdict"] == \
+        "not_applicable"
+    assert sorted(p.name for p in Path("results/release").iterdir()) == ["v.deid.features.zip"]

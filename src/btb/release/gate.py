@@ -152,6 +152,11 @@ def publish(video_id: str, deliverable: str, release_json: str, manifest: str, r
         target.unlink(missing_ok=True)
         raise
     released = state["status"] == "released"
+    # another kind of deliverable released earlier for this video (its video before outputs.video was set to
+    # false, or the reverse) is not what this manifest vouches for: withdrawn
+    for stale in Path(release_dir).glob(f"{video_id}.deid.*"):
+        if stale.name != target.name:
+            stale.unlink(missing_ok=True)
     if released:
         with atomic_output(target) as tmp:
             try:
