@@ -109,7 +109,7 @@ def test_manual_regions_are_recorded_clipped_and_tamper_evident(held):
     _decide(held, [])  # the gate accepts the file the log recorded
     # a region removed outside the reviewer's tools: the gate refuses to decide
     path.write_text(json.dumps({"video_id": "v1", "regions": []}))
-    with pytest.raises(BTBError, match="not the manual-regions file the review log last recorded"):
+    with pytest.raises(BTBError, match="not the manual-regions file the review log records"):
         _decide(held, [])
     path.unlink()
     with pytest.raises(BTBError, match="is missing"):
@@ -164,3 +164,60 @@ def test_merge_stage_adds_manual_regions(tmp_path):
     assert audit["notes"]["manual_regions"][0]["reason"] == "missed"
     hashed = {Path(f["path"]).name: f["sha256"] for f in audit["inputs"]}
     assert hashed["manual_regions.json"] == sha256_file(manual), "the stage record hashes the reviewers' regions"
+
+
+def test_a_removed_region_is_caught_even_with_a_forged_log_entry(held):
+    """The hash chain can be extended by anyone: a forger who drops a region from the file and appends an entry
+    with the new file's hash is still caught, because the file must hold every logged region, in order."""
+    from btb.audit.chain import append_entry
+
+    for x in (10, 60):
+        record_region("results", "v1", {"first_frame": 0, "last_frame": 9, "x": x, "y": 10, "w": 30, "h": 30},
+                      "Rivera", "missed face", held / "rivera.pem")
+    path = held / "results" / "v1" / "manual_regions.json"
+    data = json.loads(path.read_text())
+    data["regions"] = data["regions"][:1]
+    path.write_text(json.dumps(data))
+    append_entry(decisions_path("results", "v1"), {"decision": "add_region", "region": data["regions"][0],
+                                                   "manual_regions_sha256": sha256_file(path)})
+    with pytest.raises(BTBError, match="not the manual-regions file"):
+        _decide(held, [])
+
+
+def test_a_region_that_cannot_be_recorded_leaves_the_file_as_it_was(held, tmp_path):
+    bad_key = tmp_path / "not-a-key.pem"
+    bad_key.write_text("nonsense")
+    with pytest.raises(BTBError):
+        record_region("results", "v1", {"first_frame": 0, "last_frame": 9, "x": 10, "y": 10, "w": 30, "h": 30},
+                      "Rivera", "missed face", bad_key)
+    assert not (held / "results" / "v1" / "manual_regions.json").exists()
+    assert not read_entries(decisions_path("results", "v1"))
+
+
+def test_an_item_approval_does_not_carry_over_to_a_renumbered_item(held):
+    """Verification numbers items afresh; a re-verification (new settings, same output) that gives number 3 to
+    another item does not inherit item 3's approval."""
+    trusted = [(held / "rivera.pub.pem").read_text()]
+    for item in (1, 3):
+        record_decision("results", "v1", "approve", "Rivera", "a hand", held / "rivera.pem", item=item)
+    assert _decide(held, trusted)["status"] == "released"
+    items = held / "results" / "v1" / "verification" / "review_items.tsv"
+    items.write_text(ITEMS.replace("3\topen\t\t7\t9\t00:00.6\t00:00.8\t0.6\t0.8\t3\t3\tpose\t0.7\t8\t80",
+                                   "3\topen\t\t7\t9\t00:00.6\t00:00.8\t0.6\t0.8\t3\t3\tyunet\t0.9\t8\t20"))
+    state = _decide(held, trusted)
+    assert state["status"] == "needs_review" and state["items_approved"] == {"1": "Rivera"}
+
+
+def test_a_rejection_stands_for_later_versions_until_an_approval_of_the_new_file(held):
+    trusted = [(held / "rivera.pub.pem").read_text()]
+    record_decision("results", "v1", "reject", "Lee", "a sibling's face at 00:41")
+    out = held / "results" / "v1" / "v1.deid.mp4"
+    out.write_bytes(b"re-blurred after a region was added")
+    verdict = held / "results" / "v1" / "verification" / "verdict.json"
+    verdict.write_text(json.dumps({"verdict": "pass", "flags": 0, "items": 0, "frames_flagged": 0,
+                                   "output_sha256": sha256_file(out)}))
+    (held / "results" / "v1" / "release.json").write_text(json.dumps(
+        {**json.loads((held / "results" / "v1" / "release.json").read_text()), "output_sha256": sha256_file(out)}))
+    assert _decide(held, trusted)["status"] == "rejected", "passing verification does not undo a rejection"
+    record_decision("results", "v1", "approve", "Rivera", "sibling now blurred", held / "rivera.pem")
+    assert _decide(held, trusted)["status"] == "released"

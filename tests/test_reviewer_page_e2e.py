@@ -104,6 +104,10 @@ def test_server_refuses_requests_without_its_token_or_from_another_host(server):
                     body)[0] == 403
     assert _request(server, "POST", "/api/videos/bad/reject", {"X-BTB-Token": token, "Content-Type": "text/plain"},
                     body)[0] == 415
+    assert _request(server, "POST", "/api/videos/bad/reject", {"X-BTB-Token": token, "Content-Type":
+                                                               "application/json", "Content-Length": "-1"})[0] == 413
+    assert _request(server, "GET", "/frame/bad/99999999999999.jpg", {"X-BTB-Token": token})[0] == 404
+    assert _request(server, "GET", "/frame/bad/9999.jpg", {"X-BTB-Token": token})[0] == 400
     status, data = _request(server, "GET", "/api/videos/..%2Fetc", {"X-BTB-Token": token})
     assert status in (400, 404), data
     status, data = _request(server, "GET", "/api/videos", {"X-BTB-Token": token})
@@ -117,6 +121,9 @@ def test_frames_come_from_the_deidentified_output_with_byte_ranges(server, held)
     out = held[0] / "results" / "bad" / "bad.deid.mp4"
     status, data = _request(server, "GET", "/media/bad", {**token, "Range": "bytes=100-199"})
     assert status == 206 and data == out.read_bytes()[100:200]
+    status, data = _request(server, "GET", "/media/bad", token)
+    assert status == 200 and data == out.read_bytes()
+    assert _request(server, "HEAD", "/media/bad", token) == (200, b"")
     status, jpeg = _request(server, "GET", "/frame/bad/13.jpg", token)
     assert status == 200
     served = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR).astype(float)
@@ -217,8 +224,9 @@ def test_reviewer_fixes_a_missed_face_in_the_browser_and_only_that_video_is_redo
     after = _tree(work)
     changed = {p for p in after if before.get(p) != after[p]}
     assert changed == {"results/bad/review.jsonl", "results/bad/review.jsonl.head", "results/bad/.review.jsonl.lock",
-                       "results/bad/manual_regions.json"}
-    assert (results / "bad" / ".review.jsonl.lock").stat().st_size == 0, "the log's lock file is empty"
+                       "results/bad/manual_regions.json", "results/bad/.manual_regions.json.lock"}
+    assert (results / "bad" / ".review.jsonl.lock").stat().st_size == 0, "the lock files are empty"
+    assert (results / "bad" / ".manual_regions.json.lock").stat().st_size == 0
     log = read_entries(results / "bad" / "review.jsonl")
     assert [e["decision"] for e in log] == ["approve_item", *["add_region"] * len(open_items)]
     assert all("signature" in e and e["reviewer"] == "Rivera" for e in log)

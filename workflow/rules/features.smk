@@ -35,7 +35,6 @@ rule bundle_features:
         tracks="results/{vid}/features/tracks.parquet",
         frames="results/{vid}/features/frames.parquet",
         sidecar="results/{vid}/features/features.json",
-        csv=FEATURES_CSV,
     output:
         bundle="results/{vid}/{vid}.deid.features.zip",
         check="results/{vid}/features_check.json",

@@ -3,5 +3,5 @@ from btb.stages.features import bundle_features
 
 run(snakemake, lambda s: bundle_features(
     tables={"faces": s.input.faces, "tracks": s.input.tracks, "frames": s.input.frames}, sidecar=s.input.sidecar,
-    csv=list(s.input.csv), out=s.output.bundle, check_out=s.output.check, audit=s.output.audit,
+    out=s.output.bundle, check_out=s.output.check, audit=s.output.audit,
     video_id=s.wildcards.vid))

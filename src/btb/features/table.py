@@ -81,8 +81,9 @@ def _typed(rows: list[dict] | pd.DataFrame, columns: dict[str, str]) -> pd.DataF
 def face_rows(regions: pd.DataFrame, detections: dict[str, pd.DataFrame], times: np.ndarray, width: int,
               height: int) -> pd.DataFrame:
     """One row per region of a face track (``FACE_COLUMNS``): detected rows take the matching detection's box,
-    score and landmarks (the face detectors' before the head locator's), filled rows a box interpolated
-    between the track's measured boxes."""
+    score and landmarks (the face detectors' before the head locator's; a row no detection matches keeps the
+    blur region's box and score, without landmarks), filled rows a box interpolated between the track's
+    measured boxes."""
     cols = ["x", "y", "w", "h", "score", *LANDMARK_COLUMNS]
     by_frame = {name: {int(f): g[cols].to_numpy(dtype=np.float64) for f, g in t.groupby("frame_index")}
                 for name, t in detections.items()}
@@ -121,7 +122,7 @@ def face_rows(regions: pd.DataFrame, detections: dict[str, pd.DataFrame], times:
     return _typed(df.sort_values(["frame_index", "track_id"], kind="stable"), FACE_COLUMNS)
 
 
-RANK = {"detected": 0, "head": 1, "manual": 2, "filled": 3}
+RANK = {"detected": 0, "head": 1, "filled": 2, "manual": 3}  # a reviewer's box is larger than the face
 
 
 def _one_track_per_face(df: pd.DataFrame) -> pd.DataFrame:

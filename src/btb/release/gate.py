@@ -26,15 +26,17 @@ from btb.errors import BTBError
 
 
 def _approval(decisions: list[dict[str, Any]], digest: str, trusted: list[str]) -> tuple[dict | None, str]:
-    """The latest whole-file decision on the file with sha256 ``digest`` that counts, and a note on any that did
-    not: an approval counts only when signed by one of the ``trusted`` public keys (PEM)."""
+    """The latest whole-file decision that counts, and a note on any that did not. A rejection stands for every
+    later version of the file too (re-blurring after a rejection does not undo it) until a later approval of
+    the file with sha256 ``digest``; an approval counts only for that very file and only when signed by one of
+    the ``trusted`` public keys (PEM)."""
     keys = [public_key_from_pem(pem) for pem in trusted]
     ignored = ""
     for d in reversed(decisions):
-        if d.get("output_sha256") != digest or d.get("decision") not in ("approve", "reject"):
-            continue
         if d.get("decision") == "reject":
             return d, ignored
+        if d.get("output_sha256") != digest or d.get("decision") != "approve":
+            continue
         signer = record_signer(d, keys)
         if signer is not None:
             return {**d, "signed_by": signer}, ignored
@@ -43,13 +45,21 @@ def _approval(decisions: list[dict[str, Any]], digest: str, trusted: list[str]) 
     return None, ignored
 
 
-def _item_approvals(decisions: list[dict[str, Any]], digest: str, trusted: list[str]) -> tuple[dict[int, dict], str]:
-    """Review item -> the signed approval (by a ``trusted`` key) of that item of the file ``digest``."""
+def _item_approvals(decisions: list[dict[str, Any]], digest: str, trusted: list[str],
+                    items: dict[int, dict[str, Any]]) -> tuple[dict[int, dict], str]:
+    """Review item -> the signed approval (by a ``trusted`` key) of that item of the file ``digest``, counted
+    only while the item so numbered in ``items`` (the current review items) is the item approved: the same
+    frames and box (numbers are given afresh whenever verification runs)."""
+    from btb.release.review import item_identity
+
     keys = [public_key_from_pem(pem) for pem in trusted]
     approved: dict[int, dict] = {}
     ignored = ""
     for d in decisions:
         if d.get("output_sha256") != digest or d.get("decision") != "approve_item":
+            continue
+        row = items.get(int(d["item"]))
+        if row is None or d.get("item_identity") != item_identity(row):
             continue
         signer = record_signer(d, keys)
         if signer is None:
@@ -60,11 +70,11 @@ def _item_approvals(decisions: list[dict[str, Any]], digest: str, trusted: list[
     return approved, ignored
 
 
-def _open_items(review_items: str | None) -> list[int]:
+def _open_items(review_items: str | None) -> dict[int, dict[str, Any]]:
     if not review_items or not Path(review_items).is_file():
-        return []
+        return {}
     with open(review_items, newline="") as fh:
-        return sorted(int(r["item"]) for r in csv.DictReader(fh, delimiter="\t") if r["status"] == "open")
+        return {int(r["item"]): r for r in csv.DictReader(fh, delimiter="\t") if r["status"] == "open"}
 
 
 def decide(video_id: str, deliverable: str, verdict_json: str | None, review_log: str | None,
@@ -91,8 +101,9 @@ def decide(video_id: str, deliverable: str, verdict_json: str | None, review_log
         decisions = read_entries(review_log)
     check_against_log(manual, decisions)
     decision, ignored = _approval(decisions, digest, trusted)
-    open_items = _open_items(review_items)
-    item_approvals, ignored_items = _item_approvals(decisions, digest, trusted)
+    open_rows = _open_items(review_items)
+    open_items = sorted(open_rows)
+    item_approvals, ignored_items = _item_approvals(decisions, digest, trusted, open_rows)
     ignored = ignored or ignored_items
     if decision and decision["decision"] == "reject":
         status, why = "rejected", f"rejected by {decision['reviewer']}: {decision['reason']}"

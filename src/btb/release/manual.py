@@ -70,17 +70,19 @@ def add_region(results: str | Path, video_id: str, region: dict[str, Any], *, wi
 
 
 def check_against_log(path: str | Path | None, log_entries: list[dict[str, Any]]) -> None:
-    """Refuse a manual-regions file that is not the one the review log last recorded (edited, replaced or
-    removed outside ``add_region``), and one the log never recorded."""
-    recorded = [e["manual_regions_sha256"] for e in log_entries if e.get("decision") == "add_region"]
+    """Refuse a manual-regions file that is not exactly the regions the review log's ``add_region`` entries
+    added, in order (one edited, removed or reordered outside ``add_region``), and one the log never recorded.
+    Entries of a hash-chained log cannot be removed, so neither can a region: appending an entry only adds
+    blur."""
+    logged = [e["region"] for e in log_entries if e.get("decision") == "add_region"]
     exists = path is not None and Path(path).is_file()
-    if not recorded and not exists:
+    if not logged and not exists:
         return
     if not exists:
         raise BTBError(f"the review log records manual regions but {path or 'manual_regions.json'} is missing: "
                        "regions a reviewer added were removed")
-    if not recorded:
+    if not logged:
         raise BTBError(f"{path} holds manual regions that no review log entry records")
-    if sha256_file(path) != recorded[-1]:
-        raise BTBError(f"{path} is not the manual-regions file the review log last recorded (edited outside the "
-                       "reviewer's tools)")
+    if read_manual(path) != logged:
+        raise BTBError(f"{path} is not the manual-regions file the review log records (regions edited, removed "
+                       "or reordered outside the reviewer's tools)")

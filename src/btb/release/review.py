@@ -80,10 +80,12 @@ def record_decision(results: str | Path, video_id: str, decision: str, reviewer:
     release_state(results, video_id)  # a valid id, decided on by the workflow
     entry: dict[str, Any] = {"decision": decision if item is None else "approve_item"}
     if item is not None:
-        items = open_items(results, video_id)
-        if int(item) not in items:
-            raise BTBError(f"{video_id} has no open review item {item} (open: {sorted(items) or 'none'})")
+        rows = {int(r["item"]): r for r in read_items(results, video_id) if r["status"] == "open"}
+        if int(item) not in rows:
+            raise BTBError(f"{video_id} has no open review item {item} (open: {sorted(rows) or 'none'})")
         entry["item"] = int(item)
+        # what the item was: an approval counts only while the item numbered so is still this one
+        entry["item_identity"] = item_identity(rows[int(item)])
     return _append(results, video_id, {**entry, "reviewer": reviewer, "reason": reason}, key)
 
 
@@ -91,16 +93,45 @@ def record_region(results: str | Path, video_id: str, region: dict[str, Any], re
                   key: str | Path | None = None, item: int | None = None) -> dict[str, Any]:
     """Add a blur region (``btb.release.manual``) over a frame range of the video and record it in the review
     log (signed with ``key`` when given); the next run of the workflow blurs it, re-encodes and re-verifies."""
-    from btb.release.manual import add_region
+    import fcntl
+
+    from btb.audit.signing import load_private_key
+    from btb.release.manual import add_region, manual_regions_path
 
     _need(reviewer, reason)
     release_state(results, video_id)
+    if key:
+        load_private_key(key)  # a bad key fails here, before anything is written
     probe = json.loads((Path(results) / video_id / "probe.json").read_text())
     n_frames = frame_count(results, video_id)
-    stored, digest = add_region(results, video_id, region, width=int(probe["width"]), height=int(probe["height"]),
-                                n_frames=n_frames, reviewer=reviewer, reason=reason, item=item)
-    return _append(results, video_id, {"decision": "add_region", "reviewer": reviewer, "reason": reason,
-                                       "item": item, "region": stored, "manual_regions_sha256": digest}, key)
+    path = manual_regions_path(results, video_id)
+    # one addition at a time (several reviewer pages may run): the file and its log entry change together
+    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        before = path.read_bytes() if path.is_file() else None
+        stored, digest = add_region(results, video_id, region, width=int(probe["width"]),
+                                    height=int(probe["height"]), n_frames=n_frames, reviewer=reviewer,
+                                    reason=reason, item=item)
+        try:
+            return _append(results, video_id, {"decision": "add_region", "reviewer": reviewer, "reason": reason,
+                                               "item": item, "region": stored, "manual_regions_sha256": digest},
+                           key)
+        except BaseException:  # not recorded: the file goes back to what the log records
+            if before is None:
+                path.unlink(missing_ok=True)
+            else:
+                from btb.audit.io import write_atomic
+
+                write_atomic(path, before)
+            raise
+
+
+ITEM_IDENTITY = ("first_frame", "last_frame", "best_frame", "x", "y", "w", "h")
+
+
+def item_identity(row: dict[str, Any]) -> dict[str, Any]:
+    """The fields that pin down which item a review-item row is (its frames and its strongest box)."""
+    return {k: round(float(row[k]), 1) for k in ITEM_IDENTITY}
 
 
 def frame_count(results: str | Path, video_id: str) -> int:

@@ -25,6 +25,7 @@ import re
 import secrets
 import subprocess
 import threading
+import traceback
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -41,6 +42,7 @@ from btb.video.ffmpeg import require
 
 TOKEN_HEADER = "X-BTB-Token"
 MAX_BODY = 64 * 1024
+MAX_CHUNK = 8 * 1024 * 1024  # bytes of media per response
 ITEM_MARGIN = 0.25  # the box offered for an item: the union of its flags' boxes, grown by this share per side
 STATIC = {"/": ("review.html", "text/html; charset=utf-8"),
           "/static/review.js": ("review.js", "text/javascript; charset=utf-8"),
@@ -87,10 +89,10 @@ class ReviewService:
         folder = self._video_dir(video_id)
         state, output = release_state(self.results, video_id)
         probe = json.loads((folder / "probe.json").read_text())
-        frames = pd.read_csv(folder / "frames.tsv", sep="\t")
+        times = _times(folder)
         width, height = int(probe["width"]), int(probe["height"])
-        n = len(frames)
-        fps = float((n - 1) / frames["pts_time"].iloc[-1]) if n > 1 and frames["pts_time"].iloc[-1] > 0 else 0.0
+        n = len(times)
+        fps = float((n - 1) / times.iloc[-1]) if n > 1 and times.iloc[-1] > 0 else 0.0
         flags_path = folder / "verification" / "flags.tsv"
         flags = pd.read_csv(flags_path, sep="\t") if flags_path.is_file() else pd.DataFrame()
         items = []
@@ -106,28 +108,33 @@ class ReviewService:
         decisions = [{k: e.get(k) for k in ("time_utc", "decision", "item", "reviewer", "reason")}
                      | {"signed": "signature" in e, "current_file": e.get("output_sha256") == state["output_sha256"]}
                      for e in _log_entries(folder / "review.jsonl")]
+        kind = ("features" if output.name.endswith(".features.zip") else
+                "video" if output.suffix.lower() in (".mp4", ".mov", ".mkv") else "image")
         return {"video_id": video_id, "status": state["status"], "why": state["why"], "verdict": state["verdict"],
-                "kind": "video" if output.suffix.lower() in (".mp4", ".mov", ".mkv") else "image",
+                "kind": kind,
                 "width": width, "height": height, "n_frames": n, "fps": round(fps, 3),
                 "items": items, "manual_regions": read_manual(manual_regions_path(self.results, video_id)),
                 "decisions": decisions, "reviewer": self.reviewer, "can_approve": self.key is not None,
-                "times": frames["pts_time"].round(4).tolist()}
+                "times": times.round(4).tolist()}
 
     def output_file(self, video_id: str) -> Path:
         self._video_dir(video_id)
-        return release_state(self.results, video_id)[1]
+        output = release_state(self.results, video_id)[1]
+        if output.name.endswith(".features.zip"):
+            raise BTBError(f"{video_id} releases features, not a picture (outputs.video false)")
+        return output
 
     def frame_jpeg(self, video_id: str, index: int) -> bytes:
         """Frame ``index`` of the de-identified output as JPEG bytes, decoded in memory."""
         folder = self._video_dir(video_id)
         output = self.output_file(video_id)
-        frames = pd.read_csv(folder / "frames.tsv", sep="\t")
-        if not 0 <= index < len(frames):
+        times = _times(folder)
+        if not 0 <= index < len(times):
             raise BTBError(f"{video_id} has no frame {index}")
         seek = []
-        if len(frames) > 1:  # accurate seek to the frame's time (less a quarter frame: rounding never skips it)
-            step = float(frames["pts_time"].diff().median())
-            seek = ["-ss", f"{max(0.0, float(frames['pts_time'].iloc[index]) - step / 4):.6f}"]
+        if len(times) > 1:  # accurate seek to the frame's time (less a quarter frame: rounding never skips it)
+            step = float(times.diff().median())
+            seek = ["-ss", f"{max(0.0, float(times.iloc[index]) - step / 4):.6f}"]
         cmd = [require("ffmpeg"), "-nostdin", "-hide_banner", "-loglevel", "error", *seek, "-i", str(output),
                "-map", "0:V:0", "-frames:v", "1", "-f", "image2pipe", "-c:v", "mjpeg", "-q:v", "3", "pipe:1"]
         proc = subprocess.run(cmd, capture_output=True, timeout=60, check=False)
@@ -157,6 +164,13 @@ class ReviewService:
         return {"recorded": entry["decision"], "signed": "signature" in entry, "time_utc": entry["time_utc"],
                 "next": "run the workflow again (as before): it re-blurs and re-verifies videos with new regions, "
                         "decides again, writes the manifest and only then releases"}
+
+
+def _times(folder: Path) -> pd.Series:
+    """Frame times in seconds from the first frame (what a player and ffmpeg's -ss count from: an input whose
+    first timestamp is not 0 is shifted)."""
+    t = pd.read_csv(folder / "frames.tsv", sep="\t")["pts_time"].astype(float)
+    return t - float(t.iloc[0]) if len(t) else t
 
 
 def _log_entries(log: Path) -> list[dict[str, Any]]:
@@ -217,6 +231,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(data).encode(), "application/json")
 
     def _refuse(self, status: int, why: str) -> None:
+        self.close_connection = True  # an unread request body must not be read as the next request
         self._json(status, {"error": why})
 
     def _guard(self, allow_query: bool) -> bool:
@@ -249,14 +264,17 @@ class _Handler(BaseHTTPRequestHandler):
                     self._json(HTTPStatus.OK, svc.video(vid))
                 elif kind == "media" and rest is None:
                     self._file(svc.output_file(vid))
-                elif kind == "frame" and rest and re.fullmatch(r"\d+\.jpg", rest):
+                elif kind == "frame" and rest and re.fullmatch(r"\d{1,9}\.jpg", rest):
                     self._send(HTTPStatus.OK, svc.frame_jpeg(vid, int(rest[:-4])), "image/jpeg")
                 else:
                     self._refuse(HTTPStatus.NOT_FOUND, "not found")
             else:
                 self._refuse(HTTPStatus.NOT_FOUND, "not found")
-        except BTBError as exc:
+        except (BTBError, ValueError) as exc:
             self._refuse(HTTPStatus.BAD_REQUEST, str(exc))
+        except Exception:  # noqa: BLE001
+            traceback.print_exc()
+            self._refuse(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error: see the server's terminal")
 
     do_HEAD = do_GET
 
@@ -274,10 +292,16 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE, b"", ctype, {"Content-Range": f"bytes */{size}"})
                 return
             status = HTTPStatus.PARTIAL_CONTENT
-        with open(path, "rb") as fh:
-            fh.seek(start)
-            body = fh.read(end - start + 1)
-        extra = {"Accept-Ranges": "bytes"}
+        if status == HTTPStatus.PARTIAL_CONTENT:
+            end = min(end, start + MAX_CHUNK - 1)  # a browser asks for the rest: it gets a slice at a time
+        elif size > MAX_CHUNK:  # a whole large file is served in slices too
+            status, end = HTTPStatus.PARTIAL_CONTENT, MAX_CHUNK - 1
+        body = b""
+        if self.command != "HEAD":
+            with open(path, "rb") as fh:
+                fh.seek(start)
+                body = fh.read(end - start + 1)
+        extra = {"Accept-Ranges": "bytes", "Content-Length": str(end - start + 1)}
         if status == HTTPStatus.PARTIAL_CONTENT:
             extra["Content-Range"] = f"bytes {start}-{end}/{size}"
         self._send(status, body, ctype, extra)
@@ -289,8 +313,11 @@ class _Handler(BaseHTTPRequestHandler):
         if (self.headers.get("Content-Type") or "").split(";")[0].strip() != "application/json":
             self._refuse(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send application/json")
             return
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_BODY:
             self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "request too large")
             return
         m = ROUTE.match(urlsplit(self.path).path)
@@ -302,8 +329,11 @@ class _Handler(BaseHTTPRequestHandler):
             if not isinstance(body, dict):
                 raise BTBError("send a JSON object")
             self._json(HTTPStatus.OK, self.server.service.act(m.group(2), m.group(3), body))
-        except (BTBError, ValueError) as exc:
+        except (BTBError, ValueError, OverflowError) as exc:
             self._refuse(HTTPStatus.BAD_REQUEST, str(exc))
+        except Exception:  # noqa: BLE001 (the page gets an answer; the details stay on the terminal)
+            traceback.print_exc()
+            self._refuse(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error: see the server's terminal")
 
 
 class ReviewHTTPServer(ThreadingHTTPServer):

@@ -60,20 +60,20 @@ def extract_features(*, regions: str, detections: dict[str, str], probe_json: st
                       **{f"rows_{k}": int(v) for k, v in faces["status"].value_counts().items()}}
 
 
-def bundle_features(*, tables: dict[str, str], sidecar: str, csv: list[str], out: str, check_out: str, audit: str,
+def bundle_features(*, tables: dict[str, str], sidecar: str, out: str, check_out: str, audit: str,
                     video_id: str) -> None:
     """The features deliverable (``outputs.video: false``): its check (``check_out``) first, then the zip of
-    the tables, their CSV copies and the sidecar. A failed check is an error: nothing that fails it is
-    bundled."""
+    the checked Parquet tables and the sidecar (CSV copies stay in the lab: a reader makes them from the
+    Parquet files). A failed check is an error: nothing that fails it is bundled."""
     from btb.errors import BTBError
     from btb.features.bundle import check_tables, write_bundle
 
     with stage_record("bundle_features", video_id, {"format": FORMAT}, audit) as rec:
-        rec.add_inputs(*tables.values(), *csv, sidecar)
+        rec.add_inputs(*tables.values(), sidecar)
         check = check_tables(tables, sidecar)
         if not check["passed"]:
             raise BTBError(f"features of {video_id} fail their check: " + "; ".join(check["problems"]))
-        write_bundle([*tables.values(), *csv, sidecar], out)
+        write_bundle([*tables.values(), sidecar], out)
         write_json(check_out, check)
         rec.add_outputs(out, check_out)
         rec.counts = {f"rows_{k}": v for k, v in check["rows"].items()}

@@ -64,7 +64,10 @@ async function openVideo(id) {
   $("#state").textContent = `${d.status.replace("_", " ")}: ${d.why}`;
   $("#state").className = `status ${d.status}`;
   const player = $("#player"), still = $("#still");
-  if (d.kind === "video") {
+  $("#stage").hidden = d.kind === "features";
+  if (d.kind === "features") {  // outputs.video false: tables only, nothing to look at
+    player.hidden = true; still.hidden = true;
+  } else if (d.kind === "video") {
     if (!player.src.includes(`/media/${encodeURIComponent(id)}`)) player.src = media(`/media/${encodeURIComponent(id)}`);
     player.hidden = false; still.hidden = true;
   } else {
@@ -88,7 +91,7 @@ async function openVideo(id) {
 function approvedItems() {
   const done = new Set();
   for (const e of state.detail.decisions) {
-    if (e.decision === "approve_item" && e.current_file) done.add(e.item);
+    if (e.decision === "approve_item" && e.current_file) done.add(e.item);  // counted if the key is trusted
   }
   return done;
 }
@@ -163,6 +166,7 @@ function setDraw(box) {
 
 function showFrame(n) {
   const d = state.detail;
+  if (d.kind === "features") return;
   n = Math.max(0, Math.min(d.n_frames - 1, n | 0));
   state.frame = n;
   $("#frame-no").value = n;
