@@ -127,6 +127,16 @@ def workflow_config(models_dir: Path, samples: Path, **overrides: object) -> dic
     return cfg
 
 
+def planted_config(models_dir: Path, samples: Path, trusted_pub: Path) -> dict:
+    """A run whose decision thresholds no detector reaches: nothing is blurred, so every face stays visible
+    and verification must flag it (a "planted" miss); ``trusted_pub``: a reviewer's public key the run trusts."""
+    cfg = workflow_config(models_dir, samples)
+    cfg["merge"]["thresholds"] = {"yunet": 1.0, "retinaface": 1.0, "pose": 1.0}
+    cfg["audit"]["allow_unsafe_settings"] = True  # refused otherwise: this run is meant to leave faces
+    cfg["audit"]["reviewer_keys"] = [str(trusted_pub)]
+    return cfg
+
+
 @pytest.fixture(scope="session")
 def face_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2 s, 12 fps, 640x360 clip of real faces (scikit-image's astronaut) with audio and identifying tags."""

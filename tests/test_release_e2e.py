@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import copy_clip, run_snakemake, workflow_config
+from conftest import copy_clip, planted_config, run_snakemake, workflow_config
 
 from btb.audit.chain import check_chain
 from btb.cli import main
@@ -38,10 +38,7 @@ def planted_run(tmp_path_factory, face_clip, models_dir):
     generate_keypair(keys / "mallory.pem", keys / "mallory.pub.pem")
     sheet = work / "samples.tsv"
     sheet.write_text(f"video_id\tpath\nbad\t{bad}\n")
-    cfg = workflow_config(models_dir, sheet)
-    cfg["merge"]["thresholds"] = {"yunet": 1.0, "retinaface": 1.0, "pose": 1.0}
-    cfg["audit"]["allow_unsafe_settings"] = True  # refused otherwise: this run is meant to leave faces
-    cfg["audit"]["reviewer_keys"] = [str(keys / "rivera.pub.pem")]
+    cfg = planted_config(models_dir, sheet, keys / "rivera.pub.pem")
     run_snakemake(work, cfg)
     (work / "summary_bad.tsv").write_text((work / "results" / "summary.tsv").read_text())
     ok_sheet = work / "ok.tsv"

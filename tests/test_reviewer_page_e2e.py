@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import copy_clip, run_snakemake, workflow_config
+from conftest import copy_clip, planted_config, run_snakemake
 
 from btb.audit.chain import read_entries
 from btb.cli import main
@@ -57,10 +57,7 @@ def held(tmp_path_factory, face_clip, models_dir):
     generate_keypair(keys / "rivera.pem", keys / "rivera.pub.pem")
     sheet = work / "samples.tsv"
     sheet.write_text(f"video_id\tpath\nbad\t{bad}\nplain\t{plain}\n")
-    cfg = workflow_config(models_dir, sheet)
-    cfg["merge"]["thresholds"] = {"yunet": 1.0, "retinaface": 1.0, "pose": 1.0}
-    cfg["audit"]["allow_unsafe_settings"] = True  # refused otherwise: this run is meant to leave faces
-    cfg["audit"]["reviewer_keys"] = [str(keys / "rivera.pub.pem")]
+    cfg = planted_config(models_dir, sheet, keys / "rivera.pub.pem")
     run_snakemake(work, cfg)
     return work, cfg, keys
 

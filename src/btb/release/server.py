@@ -35,6 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
 
+from btb.audit.chain import read_entries
 from btb.errors import BTBError
 from btb.release.manual import manual_regions_path, read_manual
 from btb.release.review import pending, read_items, record_decision, record_region, release_state
@@ -107,7 +108,7 @@ class ReviewService:
                           "box": [round(float(r[k]), 1) for k in ("x", "y", "w", "h")], "offer": box})
         decisions = [{k: e.get(k) for k in ("time_utc", "decision", "item", "reviewer", "reason")}
                      | {"signed": "signature" in e, "current_file": e.get("output_sha256") == state["output_sha256"]}
-                     for e in _log_entries(folder / "review.jsonl")]
+                     for e in read_entries(folder / "review.jsonl")]
         kind = ("features" if output.name.endswith(".features.zip") else
                 "video" if output.suffix.lower() in (".mp4", ".mov", ".mkv") else "image")
         return {"video_id": video_id, "status": state["status"], "why": state["why"], "verdict": state["verdict"],
@@ -171,12 +172,6 @@ def _times(folder: Path) -> pd.Series:
     first timestamp is not 0 is shifted)."""
     t = pd.read_csv(folder / "frames.tsv", sep="\t")["pts_time"].astype(float)
     return t - float(t.iloc[0]) if len(t) else t
-
-
-def _log_entries(log: Path) -> list[dict[str, Any]]:
-    from btb.audit.chain import read_entries
-
-    return read_entries(log)
 
 
 def _item_box(flags: pd.DataFrame, row: dict[str, str], width: int, height: int) -> list[int]:
