@@ -78,10 +78,14 @@ Monitor = Callable[[Path, str], Any]
 
 
 def allowed_rules(wf: Path) -> list[str]:
-    files = [wf / "Snakefile", *sorted((wf / "workflow" / "rules").glob("*.smk"))]
+    """Every rule of the workflow (as ``snakemake --list-rules`` names them: the detection rules are made in a
+    loop) except those of workflow/rules/models.smk."""
     model_rules = set(RULE_LINE.findall((wf / MODEL_RULES_FILE).read_text()))
-    names = [n for f in files for n in RULE_LINE.findall(f.read_text())]
-    return [n for n in dict.fromkeys(names) if n not in model_rules]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(wf / "Snakefile"),
+                              "--directory", tmp, "--list-rules"], capture_output=True, text=True, check=True)
+    names = [n for n in out.stdout.split() if n.isidentifier()]
+    return [n for n in names if n not in model_rules]
 
 
 ORDER = ["probe_video", "index_frames", "detect_yunet", "gather_yunet", "select_cascade_frames",
@@ -148,13 +152,21 @@ def own_cpu_seconds() -> float:
                                                      resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
-def timed(cmd: list[str], log: Path) -> tuple[float, float | None]:
+def workflow_env(wf: Path) -> dict[str, str]:
+    """The environment of a workflow run from ``wf``: its own ``src`` first on the Python path, so that the jobs
+    of a snapshot (``--commit``) import the snapshot's btb, not the editable install's working tree."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(wf / "src"), *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
+def timed(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> tuple[float, float | None]:
     """Wall seconds of ``cmd`` and the CPU seconds that other processes used on the machine meanwhile."""
     busy0, own0 = machine_cpu_seconds(), own_cpu_seconds()
     t0 = time.perf_counter()
     with log.open("w") as fh:
         # Own process group, so that an interrupted benchmark stops the workflow's jobs too.
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, env=env)
         try:
             proc.wait()
         except BaseException:
@@ -407,7 +419,7 @@ def run_one(clip: Path, mode: str, wf: Path, args: argparse.Namespace, monitor: 
         load_before = os.getloadavg()
         watch = monitor(workdir, vid) if monitor else nullcontext()
         with watch:
-            end_to_end, foreign = timed(cmd, workdir / "snakemake.log")
+            end_to_end, foreign = timed(cmd, workdir / "snakemake.log", workflow_env(wf))
         load_after = os.getloadavg()
         if models_digest(args.models) != before:
             sys.exit(f"the models in {args.models} changed during the run; restage them (./setup.sh)")

@@ -256,3 +256,17 @@ def test_settings_that_leave_faces_recognisable_are_refused(section, value, prob
     with pytest.raises(InputError, match=problem):
         validate_config(dict(section), "mine.yaml")
     assert validate_config({**section, "audit": {"allow_unsafe_settings": True}})["audit"]["allow_unsafe_settings"]
+
+
+def test_verify_redetect_names_enabled_face_detectors_only():
+    """verify.redetect defaults to YuNet; a detector the run does not enable, the head locator, an unknown name
+    or an empty list is refused, naming the key."""
+    assert validate_config({})["verify"]["redetect"] == ["yunet"]
+    ok = validate_config({"verify": {"redetect": ["yunet", "retinaface"]}})
+    assert ok["verify"]["redetect"] == ["yunet", "retinaface"]
+    with pytest.raises(InputError, match="centerface, which this configuration does not enable"):
+        validate_config({"verify": {"redetect": ["centerface"]}})
+    assert validate_config({"verify": {"redetect": ["centerface"]}, "detect": {"centerface": {"enabled": True}}})
+    for bad in (["pose"], ["nope"], []):
+        with pytest.raises(InputError, match="verify.redetect"):
+            validate_config({"verify": {"redetect": bad}})

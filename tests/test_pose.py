@@ -164,3 +164,42 @@ def test_verification_checks_input_heads_and_explains_flags_from_the_input_frame
     assert pose["frame_index"].tolist() == [2], "the unblurred input head on frame 2 is a flag"
     with pytest.raises(ValueError, match="input frame 2"):  # an input that ends early is an error, not a skip
         verify_frames(iter(outputs), regions, {"yunet": Hands()}, params, locator=Locator(), inputs=iter(inputs[:2]))
+
+
+def test_stored_input_detections_are_checked_and_explained_like_redetected_ones():
+    """A face detector left out of verify.redetect is not run again: its detections stored for the input are
+    checked against the output's blur on every frame, and its flags are explained by the locator and judged
+    weak by its own merge threshold, as the same detector's flags on the output would be."""
+    import pandas as pd
+
+    from btb.detect.base import RawDetections
+    from btb.release.items import ItemParams, review_items
+    from btb.release.residual import ResidualParams, flags_table, verify_frames
+
+    class Nothing:  # the redetect detector: finds nothing on the output
+        def detect(self, image):
+            return RawDetections.empty()
+
+    class Locator:  # one person, hand at (300, 300)
+        def detect_people(self, image):
+            return [person((100, 100), (300, 300))]
+
+    row = {"detector": "retinaface", "pass_scale": 1.0, **{f"lm{i}_{a}": 0.0 for i in range(5) for a in "xy"}}
+    stored = {"retinaface": {
+        0: pd.DataFrame([{**row, "frame_index": 0, "score": 0.7, "x": 285.0, "y": 285.0, "w": 30.0, "h": 30.0}]),
+        1: pd.DataFrame([{**row, "frame_index": 1, "score": 0.1, "x": 500.0, "y": 20.0, "w": 40.0, "h": 40.0}]),
+        2: pd.DataFrame([{**row, "frame_index": 2, "score": 0.3, "x": 500.0, "y": 300.0, "w": 40.0, "h": 40.0}])}}
+    regions = pd.DataFrame(columns=["frame_index", "region_id", "x", "y", "w", "h", "shape", "source", "score",
+                                    "track_id"])
+    frames = [(i, np.zeros((400, 600, 3), np.uint8)) for i in range(3)]
+    params = ResidualParams(thresholds={"yunet": 0.4, "retinaface": 0.15}, min_covered=0.5, every=1)
+    flags, n, detected = verify_frames(iter(frames), regions, {"yunet": Nothing()}, params, stored,
+                                       locator=Locator(), inputs=iter(frames))
+    assert n == detected == 3
+    assert flags["detector"].tolist() == ["retinaface:input", "retinaface:input"], "frame 1 is below threshold"
+    assert flags["explained"].tolist() == ["hand", ""]
+    items, flags = review_items(flags_table(flags.itertuples(index=False)), {0: 0.0, 1: 0.1, 2: 0.2},
+                                ItemParams(1.0, 0.1, 1.0, 10, True, weak_max_frames=3,
+                                           confident={"yunet": 0.6, "retinaface": 0.5}))
+    assert items["status"].tolist() == ["dismissed", "dismissed"]
+    assert sorted(items["reason"]) == ["hand", "weak"], "a stored flag below its merge threshold, on no head"

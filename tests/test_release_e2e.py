@@ -61,12 +61,19 @@ def test_clean_output_is_released(planted_run):
     assert {"release.json", "qa_report.html", "verify_residual.json"} <= records, "the manifest vouches for them"
 
 
+def manifest_notes(res: Path) -> dict:
+    return json.loads((res / "manifest.json").read_text())["stages"]["verify_residual"]["notes"]
+
+
 def test_unblurred_face_is_flagged_and_held(planted_run):
     work = planted_run[0]
     res = work / "results" / "bad"
     flags = pd.read_csv(res / "verification" / "flags.tsv", sep="\t")
     assert flags["frame_index"].nunique() == 24, "both faces are visible in every frame"
-    assert set(flags["detector"]) == {"yunet", "retinaface", "pose"} and (flags["covered"] < 0.5).all()
+    # YuNet again on the output (verify.redetect), RetinaFace's stored input detections, the locator's heads
+    assert set(flags["detector"]) == {"yunet", "retinaface:input", "pose"} and (flags["covered"] < 0.5).all()
+    assert manifest_notes(res)["redetected"] == ["yunet"]
+    assert manifest_notes(res)["stored_checked"] == ["retinaface", "pose"]
     # the head locator's second signal: heads found on the input (on 20 of the 24 frames), unblurred
     assert flags.loc[flags["detector"] == "pose", "frame_index"].nunique() >= 18
     state = json.loads((res / "release.json").read_text())

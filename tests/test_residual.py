@@ -47,3 +47,15 @@ def test_every_selects_output_frames_and_is_recorded():
     assert verdict(flags_table([]), 12)["frames_detected"] == 12
     with pytest.raises(ValueError, match="every"):
         ResidualParams(thresholds={"yunet": 0.4}, min_covered=0.5, every=0)
+
+
+def test_stored_tables_split_by_frame_in_one_pass():
+    from btb.release.residual import stored_by_frame
+
+    table = stored([[5, 1, 1, 2, 2, 0.9], [3, 4, 4, 2, 2, 0.8], [5, 7, 7, 2, 2, 0.7]])
+    split = stored_by_frame(table)
+    assert sorted(split) == [3, 5] and split[5].scores.tolist() == [0.9, 0.7] and split[5].landmarks is None
+    assert split[3].boxes.tolist() == [[4, 4, 2, 2]] and stored_by_frame(stored([])) == {}
+    st = {"yunet": split[3]}
+    assert input_flags_in_frame(3, (100, 100, 3), REGION, st, P) == input_flags_in_frame(
+        3, (100, 100, 3), REGION, {"yunet": table[table["frame_index"] == 3]}, P)

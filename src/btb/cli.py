@@ -197,7 +197,7 @@ def cmd_test(args: argparse.Namespace, extra: list[str]) -> int:
     import pytest
 
     os.chdir(REPO)
-    return int(pytest.main(["-ra", *extra]))
+    return int(pytest.main(["-ra", "--durations=25", *extra]))  # the slowest tests, to keep the suite short
 
 
 def build_parser() -> argparse.ArgumentParser:

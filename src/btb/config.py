@@ -47,6 +47,8 @@ def _schema() -> dict[str, Any]:
                 "type": "string", "enum": ["selected", "all"], "default": spec.cascade_default,
                 "description": f"Cascade mode: {spec.label} on the frames the first stage leaves uncertain "
                                "(selected) or on every frame (all)."}
+    props["verify"]["properties"]["redetect"]["items"]["enum"] = [
+        name for name, spec in DETECTORS.items() if not spec.head_locator]
     temporal["continue_thresholds"]["default"] = {
         name: spec.continue_threshold for name, spec in DETECTORS.items() if spec.continue_threshold is not None}
     return schema
@@ -82,6 +84,10 @@ def validate_config(config: dict[str, Any], source: str | Path = "config") -> di
         key = ".".join(str(p) for p in e.absolute_path) or "(top level)"
         raise InputError(source, f"invalid configuration at '{key}': {e.message}")
     check_safety(config, source)
+    off = [name for name in config["verify"]["redetect"] if name not in enabled(config)]
+    if off:
+        raise InputError(source, f"verify.redetect names {', '.join(off)}, which this configuration does not enable "
+                                 "(detect.<name>.enabled)")
     if not config["outputs"]["video"] and not config["features"]["enabled"]:
         raise InputError(source, "outputs.video is false but features.enabled is false too: nothing would be "
                                  "released (set features.enabled: true to release the features instead)")

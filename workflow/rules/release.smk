@@ -6,7 +6,7 @@ rule verify_residual:
         regions="results/{vid}/regions.parquet",
         frames="results/{vid}/frames.tsv",
         models=[model_file(d) for d in DETECTORS],
-        # the stored input detections, checked on every frame when verify.every > 1
+        # the stored input detections: those of the detectors not run again are checked on every frame
         tables=get_detection_tables,
     output:
         flags="results/{vid}/verification/flags.tsv",

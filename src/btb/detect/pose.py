@@ -180,16 +180,13 @@ class PoseDetector:
                  min_person: float = 0.5, head_scale: float = 1.6, max_people: int = 8) -> None:
         import onnxruntime as ort
 
-        blobs = read_blazepose(model)
+        from btb.detect.retinaface import choose_providers, session_options
 
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = max(1, int(threads))
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device == "cuda" else [
-            "CPUExecutionProvider"]
-        self.det = ort.InferenceSession(blobs["detector"], opts, providers=providers)
-        self.lmk = ort.InferenceSession(blobs["landmarks"], opts, providers=providers)
+        blobs = read_blazepose(model)
+        opts = session_options(int(threads))  # worker threads that sleep, not spin, when idle
+        self.providers = choose_providers(device, "BlazePose")
+        self.det = ort.InferenceSession(blobs["detector"], opts, providers=self.providers)
+        self.lmk = ort.InferenceSession(blobs["landmarks"], opts, providers=self.providers)
         self.people: list[Person] = []  # the people of the last ``detect`` call (their hands explain flags)
         self.det_in = self.det.get_inputs()[0].name
         self.lmk_in = self.lmk.get_inputs()[0].name

@@ -48,6 +48,7 @@ class DetectorSpec:
     job_runtime_min: int = 480
     model_option: str = ""  # the option that chooses among ``models`` (RetinaFace: backbone)
     cascade_default: str = "selected"  # cascade mode: on the frames the first stage leaves uncertain, or "all"
+    head_locator: bool = False  # finds heads from the body, not faces (verification checks its input heads)
 
     def files(self, options: dict[str, Any]) -> ModelFiles:
         return self.models[options[self.model_option] if self.model_option else ""]
@@ -172,6 +173,7 @@ DETECTORS: dict[str, DetectorSpec] = {
                    "onnxruntime: head boxes from body landmarks, with hands; optional"),
             constructor_keys=("min_detection", "min_person", "head_scale", "max_people"),
             cascade_default="all",
+            head_locator=True,
         ),
     )
 }

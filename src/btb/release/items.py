@@ -83,7 +83,7 @@ def flag_reason(flag: pd.Series | object, params: ItemParams) -> str:
 
 
 def is_weak(item_flags: pd.DataFrame, params: ItemParams) -> bool:
-    """Whether an item's open flags are all weak: from face detectors on the output, each below the score at
+    """Whether an item's open flags are all weak: from face detectors (on the output or stored), each below the score at
     which the pipeline blurs (``confident``; None when the head locator did not run: then nothing is weak), no
     flag of the item on a head the locator places, the whole item within ``weak_max_frames`` frames. No
     detector is sure of a face there, at any moment, and no body carries a head there: a pattern, a toy."""
@@ -95,7 +95,8 @@ def is_weak(item_flags: pd.DataFrame, params: ItemParams) -> bool:
     if (explained.astype(str) == "on_head").any():
         return False
     still = item_flags[item_flags["reason"] == ""]
-    for det, score in zip(still["detector"], still["score"], strict=True):
+    for label, score in zip(still["detector"], still["score"], strict=True):
+        det = str(label).removesuffix(":input")  # a stored input detection: that detector's own score
         if det not in params.confident or det == "pose" or score >= params.confident[det]:
             return False
     return True

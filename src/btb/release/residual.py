@@ -1,17 +1,24 @@
-"""Residual verification: detect faces again on the de-identified output and flag any not inside a blur region.
+"""Residual verification: find faces on the de-identified output and flag any not inside a blur region.
 
-Both detectors run on the encoded output at a low threshold (with their downscaled pass). A detection is a
-**flag** when less than ``min_covered`` of its box lies inside the frame's blurred pixels (the same mask the
-blur painted, ``btb.blur.region_mask``): a face the pipeline did not blur, or blurred only in part. Blurred
-faces are seldom found again; what is found inside a region is not a flag.
+A detection is a **flag** when less than ``min_covered`` of its box lies inside the frame's blurred pixels
+(the same mask the blur painted, ``btb.blur.region_mask``): a face the pipeline did not blur, or blurred only
+in part. Blurred faces are seldom found again; what is found inside a region is not a flag. Every output frame
+is checked three ways:
 
-With ``every`` > 1 (``verify.every``, for throughput on large collections) the detectors run on every
-``every``-th output frame only, and every frame is also checked against the detections the pipeline stored for
-the *input* (``input_flags_in_frame``, detector name suffixed ``:input``): any stored detection at or above the
-verification threshold that the blur does not cover is a flag. The sampled output frames still catch a
-pipeline that blurs the wrong frames or places (an offset, a timestamp mix-up); the stored detections catch a
-face the merge left out in any frame. What only full verification catches: a face the detectors find on the
-output of an unsampled frame but did not find on its input.
+- the ``redetect`` face detectors (``verify.redetect``, YuNet by default) run again on the encoded output at a
+  low threshold (with their downscaled pass). This checks the file itself: a pipeline that blurs the wrong
+  frames or places (an offset, a timestamp mix-up) or an encoder that drops the blur is caught here;
+- every other face detector's detections stored for the *input* (``input_flags_in_frame``, detector name
+  suffixed ``:input``): any at or above its verification threshold that the blur does not cover is a flag.
+  Outside the blur the output shows the input's pixels, so running such a detector again would find the same
+  faces, at the cost of a second detection pass; what it alone could add is a face its first run missed that
+  it finds on the re-encoded pixels (compression noise);
+- the head locator's heads found on the input (``heads``), against the output's blur.
+
+With ``every`` > 1 (``verify.every``, for throughput on large collections) the redetect detectors run on every
+``every``-th output frame only, and their stored input detections are checked on every frame too. What only
+``every: 1`` catches: a face a redetect detector finds on the output of an unsampled frame but did not find
+on its input.
 """
 
 from __future__ import annotations
@@ -114,21 +121,53 @@ def flags_in_frame(frame_index: int, image_shape: tuple[int, ...], regions: pd.D
     return rows
 
 
+@dataclass(frozen=True)
+class Stored:
+    """One frame's stored input detections of one detector, as arrays."""
+
+    boxes: np.ndarray  # (n, 4) x, y, w, h
+    scores: np.ndarray  # (n,)
+    landmarks: np.ndarray | None  # (n, 10), when the table has them
+
+
+def as_stored(rows: pd.DataFrame) -> Stored:
+    """Rows of a detection table (one frame's) as arrays."""
+    lms = rows[LANDMARK_COLUMNS].to_numpy(dtype=np.float64) if set(LANDMARK_COLUMNS) <= set(rows.columns) else None
+    return Stored(rows[["x", "y", "w", "h"]].to_numpy(dtype=np.float64), rows["score"].to_numpy(dtype=np.float64),
+                  lms)
+
+
+def stored_by_frame(table: pd.DataFrame) -> dict[int, Stored]:
+    """A detection table split by frame index, in one pass (no per-frame DataFrame)."""
+    if table.empty:
+        return {}
+    index = table["frame_index"].to_numpy(dtype=np.int64)
+    order = np.argsort(index, kind="stable")
+    index = index[order]
+    whole = as_stored(table)
+    starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
+    ends = np.r_[starts[1:], len(index)]
+    lms = None if whole.landmarks is None else whole.landmarks[order]
+    boxes, scores = whole.boxes[order], whole.scores[order]
+    return {int(index[a]): Stored(boxes[a:b], scores[a:b], None if lms is None else lms[a:b])
+            for a, b in zip(starts, ends, strict=True)}
+
+
 def input_flags_in_frame(frame_index: int, image_shape: tuple[int, ...], regions: pd.DataFrame,
-                         stored: dict[str, pd.DataFrame], params: ResidualParams, mask: np.ndarray | None = None,
-                         suffix: str = ":input") -> list[tuple]:
-    """Flags of one frame from the detections stored for the input (``stored``: detector -> that frame's rows of
-    its detection table, output-frame pixels), named ``<detector>:input``. The mask is only computed (unless
-    given) when a stored detection reaches its threshold."""
+                         stored: dict[str, Stored | pd.DataFrame], params: ResidualParams,
+                         mask: np.ndarray | None = None, suffix: str = ":input") -> list[tuple]:
+    """Flags of one frame from the detections stored for the input (``stored``: detector -> that frame's
+    detections, ``Stored`` or rows of its detection table, output-frame pixels), named ``<detector>:input``. The
+    mask is only computed (unless given) when a stored detection reaches its threshold."""
     rows = []
     for name, d in stored.items():
-        d = d[d["score"] >= params.thresholds[name]]
-        if d.empty:
+        d = as_stored(d) if isinstance(d, pd.DataFrame) else d
+        keep = d.scores >= params.thresholds[name]
+        if not keep.any():
             continue
         mask = frame_mask(image_shape, regions) if mask is None else mask
-        lms = d[LANDMARK_COLUMNS].to_numpy(dtype=np.float64) if set(LANDMARK_COLUMNS) <= set(d.columns) else None
-        rows += _uncovered(frame_index, f"{name}{suffix}", d[["x", "y", "w", "h"]].to_numpy(dtype=np.float64),
-                           d["score"].to_numpy(), mask, params.min_covered, lms)
+        rows += _uncovered(frame_index, f"{name}{suffix}", d.boxes[keep], d.scores[keep], mask, params.min_covered,
+                           None if d.landmarks is None else d.landmarks[keep])
     return rows
 
 
@@ -226,21 +265,23 @@ def verdict(flags: pd.DataFrame, frames: int, frames_detected: int | None = None
 
 
 def verify_frames(frames: Iterable[tuple[int, np.ndarray]], regions: pd.DataFrame, detectors: dict[str, Any],
-                  params: ResidualParams, stored: dict[str, dict[int, pd.DataFrame]] | None = None,
-                  heads: dict[int, pd.DataFrame] | None = None, locator: Any = None,
+                  params: ResidualParams, stored: dict[str, dict[int, Stored | pd.DataFrame]] | None = None,
+                  heads: dict[int, Stored | pd.DataFrame] | None = None, locator: Any = None,
                   inputs: Iterable[tuple[int, np.ndarray]] | None = None) -> tuple[pd.DataFrame, int, int]:
     """Residual verification of a de-identified output: (flags, frames checked, frames the detectors ran on).
 
     ``frames``: (frame index, BGR pixels) of the output; ``regions``: its region table; ``detectors``: name ->
-    face detector (``detect(image) -> RawDetections``), run on the output; ``stored``: with ``params.every``
-    > 1, detector -> that detector's stored input detections by frame, checked on every frame.
+    face detector (``detect(image) -> RawDetections``), run on the output frames ``params.detects``;
+    ``stored``: detector -> that detector's stored input detections by frame, checked on every frame (flags
+    named ``<detector>:input``).
 
     The head locator (``btb.detect.pose``) is the second, independent signal. Its heads are taken from the
     *input* (``heads``: its detection table by frame), where it sees the people whole, and every frame's heads
     are checked against the output's blur (flags named ``pose``): on a blurred output its person detector,
     which keys on faces, loses the people and places heads on hands and clothing instead. With ``locator`` and
     ``inputs`` (the input's frames, same indices as ``frames``, read lazily), it also runs on the input frame of
-    every frame with a face-detector flag, and the people it finds explain flags (``explain_flags``)."""
+    every frame with a face-detector flag (from the output or the stored detections), and the people it finds
+    explain flags (``explain_flags``)."""
     by_frame = {int(k): g for k, g in regions.groupby("frame_index")}
     empty = regions.iloc[0:0]
     source = iter(inputs) if inputs is not None else None
@@ -249,22 +290,24 @@ def verify_frames(frames: Iterable[tuple[int, np.ndarray]], regions: pd.DataFram
     for index, image in frames:
         frame_regions = by_frame.get(index, empty)
         mask = None
-        if params.detects(index):
+        new: list[tuple] = []
+        if detectors and params.detects(index):
             mask = frame_mask(image.shape, frame_regions)
             found = {name: d.detect(image) for name, d in detectors.items()}
-            new = flags_in_frame(index, image.shape, frame_regions, found, params, mask)
-            if new and locator is not None and source is not None:
-                # the input is decoded only as far as the last flagged frame (none at all without a flag)
-                new = explain_flags(new, locator.detect_people(_frame_at(source, index)), mask)
-            rows += new
+            new += flags_in_frame(index, image.shape, frame_regions, found, params, mask)
             detected += 1
+        if stored:  # the mask is computed once per frame, and only where it is needed
+            new += input_flags_in_frame(index, image.shape, frame_regions,
+                                        {k: v[index] for k, v in stored.items() if index in v and k != POSE},
+                                        params, mask)
+        if new and locator is not None and source is not None:
+            # the input is decoded only as far as the last flagged frame (none at all without a flag)
+            mask = frame_mask(image.shape, frame_regions) if mask is None else mask
+            new = explain_flags(new, locator.detect_people(_frame_at(source, index)), mask)
+        rows += new
         if heads and index in heads:
             rows += input_flags_in_frame(index, image.shape, frame_regions, {POSE: heads[index]}, params, mask,
                                          suffix="")
-        if stored:  # the mask is computed once per frame, and only where it is needed
-            rows += input_flags_in_frame(index, image.shape, frame_regions,
-                                         {k: v[index] for k, v in stored.items() if index in v and k != POSE},
-                                         params, mask)
         n += 1
     return flags_table(rows), n, detected
 

@@ -11,7 +11,7 @@ from btb.audit.records import stage_record
 from btb.detect.factory import make_detector
 from btb.regions.tables import read_detections, read_regions
 from btb.release.items import ItemParams, frame_seconds, review_items
-from btb.release.residual import POSE, ResidualParams, verdict, verify_frames
+from btb.release.residual import POSE, ResidualParams, stored_by_frame, verdict, verify_frames
 from btb.samples import is_image
 from btb.video.frames import iter_normalised, read_frame_table
 from btb.video.image import read_image
@@ -30,26 +30,32 @@ def verify_residual(*, output: str, regions: str, models: dict[str, str], flags_
                     audit: str, video_id: str, detect: dict[str, Any], verify: dict[str, Any], threads: int,
                     frame_table: str, items_out: str, tables: dict[str, str] | None = None,
                     source: str | None = None, merge_thresholds: dict[str, float] | None = None) -> None:
-    """Detect again on the de-identified ``output`` with every face detector of ``models`` (name -> model file)
-    and flag detections not inside a blur region; check the head locator's heads found on the input (its table
-    in ``tables``) against the output's blur, and let it explain face-detector flags from the input frame
-    (``source``, the input file); group the flags into review items (``items_out``; frame times from
-    ``frame_table``). With ``verify['every']`` > 1, the face detectors run on every n-th frame only, plus every
-    frame's stored input detections (``tables``: detector -> detection table) checked against the blur."""
+    """Verify the de-identified ``output`` (``btb.release.residual``): the ``verify['redetect']`` face
+    detectors of ``models`` (name -> model file) run again on it; every other face detector's detections stored
+    for the input (``tables``: detector -> detection table) are checked against the blur on every frame, and so
+    are the head locator's heads found on the input; the locator, run on the input frame (``source``, the input
+    file) of each flagged frame, explains face-detector flags. Flags are grouped into review items
+    (``items_out``; frame times from ``frame_table``). With ``verify['every']`` > 1, the redetect detectors run
+    on every n-th frame only, and their stored input detections are checked on every frame too."""
     params = ResidualParams(thresholds=dict(verify["thresholds"]), min_covered=float(verify["min_covered"]),
                             every=int(verify["every"]))
-    if params.every > 1 and not tables:
-        raise ValueError("verify.every > 1 needs the stored detection tables")
+    redetect = [name for name in verify.get("redetect", models) if name in models and name != POSE]
+    if not redetect:
+        raise ValueError(f"verify.redetect names none of this run's face detectors ({', '.join(models)})")
+    checked = [name for name in models if name != POSE and (name not in redetect or params.every > 1)]
+    if POSE in models:
+        checked.append(POSE)
+    missing = [name for name in checked if name not in (tables or {})]
+    if missing:
+        raise ValueError(f"verification needs the stored detection tables of {', '.join(missing)}")
     with stage_record("verify_residual", video_id, verify, audit) as rec:
         rec.add_inputs(output, regions, frame_table, *models.values())
-        read = {name: {int(k): g for k, g in read_detections(path).groupby("frame_index")}
-                for name, path in (tables or {}).items() if params.every > 1 or name == POSE}
+        read = {name: stored_by_frame(read_detections(tables[name])) for name in checked}  # type: ignore[index]
         if read:
             rec.add_inputs(*(tables[name] for name in read))  # type: ignore[index]
         heads = read.pop(POSE, None)
-        stored = read if params.every > 1 else {}
-        built = {name: make_detector(name, path, detect[name], threads, detect["device"])
-                 for name, path in models.items()}
+        built = {name: make_detector(name, models[name], detect[name], threads, detect["device"])
+                 for name in [*redetect, *([POSE] if POSE in models else [])]}
         locator = built.pop(POSE, None)
         frames = iter([(0, read_image(output))]) if is_image(output) else (
             (f.index, f.image) for f in iter_normalised(output))
@@ -58,7 +64,7 @@ def verify_residual(*, output: str, regions: str, models: dict[str, str], flags_
             rec.add_inputs(source)
             inputs = iter([(0, read_image(source))]) if is_image(source) else (
                 (f.index, f.image) for f in iter_normalised(source))
-        flags, n, detected = verify_frames(frames, read_regions(regions), built, params, stored, heads=heads,
+        flags, n, detected = verify_frames(frames, read_regions(regions), built, params, read, heads=heads,
                                            locator=locator, inputs=inputs)
         times = frame_seconds(read_frame_table(frame_table))
         # the weak rule needs the head locator's word that no head is there
@@ -74,3 +80,5 @@ def verify_residual(*, output: str, regions: str, models: dict[str, str], flags_
                       "frames_flagged": result["frames_flagged"], "review_items": result["items"],
                       "items_dismissed": result["items_dismissed"]}
         rec.notes["verdict"] = result["verdict"]
+        rec.notes["redetected"] = redetect
+        rec.notes["stored_checked"] = [*read, *([POSE] if heads is not None else [])]
