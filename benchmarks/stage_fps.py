@@ -99,14 +99,15 @@ def models_digest(models_dir: Path) -> dict[str, str]:
 
 
 def write_workdir(workdir: Path, clip: Path, vid: str, mode: str, models_dir: Path, wf: Path,
-                  chunks: int = 1, verify_every: int | None = None) -> None:
+                  chunks: int = 1, verify_every: int | None = None, threads: int | None = None) -> None:
     sheet = workdir / "samples.tsv"
     sheet.write_text(f"video_id\tpath\n{vid}\t{clip.resolve()}\n", encoding="utf-8")
     # laid over the tree's config/config.yaml (keys it leaves out take the schema's defaults)
     cfg = yaml.safe_load((wf / "config" / "config.yaml").read_text(encoding="utf-8")) or {}
     overlay(cfg, {"samples": str(sheet), "models": {"dir": str(models_dir.resolve()), "mirror": ""},
                   "merge": {"mode": mode}, "frames": {"chunks": chunks},
-                  **({"verify": {"every": verify_every}} if verify_every is not None else {})})
+                  **({"verify": {"every": verify_every}} if verify_every is not None else {}),
+                  **({"detect": {"threads": threads}} if threads is not None else {})})
     (workdir / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
 
 
@@ -314,6 +315,8 @@ def add_run_options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--verify-every", type=int, default=None,
                     help="verify.every: detect on every n-th output frame in residual verification (default: the "
                     "config's)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="detect.threads: threads per detection and verification job (default: the config's)")
     ap.add_argument("--commit", help="run the workflow as committed at this revision (exported with git archive "
                     "into a temporary folder) instead of the working tree")
 
@@ -412,7 +415,8 @@ def run_one(clip: Path, mode: str, wf: Path, args: argparse.Namespace, monitor: 
     encode_threads = min(2, args.cores)  # rule encode_video asks for 2 threads, capped by --cores
     workdir = Path(tempfile.mkdtemp(prefix=f"btb_fps_{vid}_{mode}_"))
     try:
-        write_workdir(workdir, clip, vid, mode, args.models, wf, chunks, getattr(args, "verify_every", None))
+        write_workdir(workdir, clip, vid, mode, args.models, wf, chunks, getattr(args, "verify_every", None),
+                      getattr(args, "threads", None))
         cmd = snakemake_cmd(workdir, args.cores, not args.parallel, wf)
         print(f"[{vid} {mode}] {' '.join(cmd)}", file=sys.stderr)
         before = models_digest(args.models)

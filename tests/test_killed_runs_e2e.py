@@ -30,7 +30,7 @@ def test_sigkill_then_rerun(tmp_path, face_clip, models_dir, kill_when):
     logs = tmp_path / "results" / "logs"
     markers = {
         # YuNet has started (its job has opened its log) and not finished
-        "detecting": [res / "frames.tsv", logs / "detect_yunet" / "k1.1of1.log"],
+        "detecting": [res / "frames.tsv", logs / "detect_yunet" / "k1.log"],
         # the encoder has started writing (blurred frames stream into it; its partial file has a hidden name)
         "encoding": [logs / "encode_video" / "k1.log", res / ".k1.deid.mp4.part"],
     }[kill_when]

@@ -76,7 +76,7 @@ def test_parameter_changes_rerun_their_stage_and_what_follows(finished):
     assert jobs(finished, temporal) == {"merge_regions": 1, "extract_features": 1, **AFTER_REGIONS}
     rf = {**cfg, "detect": {**cfg["detect"], "retinaface": {**cfg["detect"]["retinaface"],
                                                              "downscaled_long_side": 320}}}
-    assert jobs(finished, rf) == {"detect_retinaface": 1, "gather_detections": 1, "merge_regions": 1,
+    assert jobs(finished, rf) == {"detect_retinaface": 1, "merge_regions": 1,
                                   "extract_features": 1,
                                   **AFTER_REGIONS}
 
@@ -87,7 +87,7 @@ def test_model_change_reruns_its_detector_and_what_follows(finished):
     original = onnx.read_bytes()
     try:
         onnx.write_bytes(original + b"\0")  # a different model file (planning only: never run)
-        assert jobs(finished) == {"detect_yunet": 1, "gather_detections": 1, "merge_regions": 1,
+        assert jobs(finished) == {"detect_yunet": 1, "merge_regions": 1,
                                   "extract_features": 1, **AFTER_REGIONS}
     finally:
         onnx.write_bytes(original)
@@ -108,7 +108,7 @@ def rule_code(repo) -> dict[str, tuple[str, str]]:
                 for r in wf._workflow.rules if r.script}
 
 
-RUN_RULES = {"probe_video", "index_frames", "detect_yunet", "detect_retinaface", "gather_detections",
+RUN_RULES = {"probe_video", "index_frames", "detect_yunet", "detect_retinaface",
              "merge_regions", "encode_video", "verify_residual", "release", "qa_report", "write_manifest",
              "summarise_run", "write_run_crate"}
 

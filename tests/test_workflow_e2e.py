@@ -106,9 +106,10 @@ def test_manifest_records_and_verify(union_run, capsys):
     manifest_path = work / "results" / VID / "manifest.json"
     m = json.loads(manifest_path.read_text())
     roles = {f["role"] for f in m["files"]}
-    assert roles == {"input", "model", "intermediate", "output", "record"}
-    assert any(f["role"] == "intermediate" and f["path"].endswith("/detections/chunks/yunet.1of1.parquet")
-               for f in m["files"])
+    assert roles == {"input", "model", "output", "record"}, "one chunk: no intermediate file at all"
+    # one chunk: each detection job writes the video's table itself (no chunk table, no gathering job)
+    assert any(f["role"] == "output" and f["path"].endswith("/detections/yunet.parquet") for f in m["files"])
+    assert not [f for f in m["files"] if "/chunks/" in f["path"]]
     # one chunk: the encoder blurs as it encodes, so no blurred frame was ever written to disk
     assert not [f for f in m["files"] if "/work/" in f["path"]], "no face-bearing intermediate"
     assert not (work / "results" / VID / "work").exists()
@@ -184,7 +185,7 @@ def test_rerun_only_what_changed(union_run, face_clip):
     assert jobs.pop("summarise_run") == 1 and jobs.pop("write_run_crate") == 1 and jobs.pop("all") == 1
     # every other job runs once: the new video's, not the first video's again
     assert jobs == {"probe_video": 1, "index_frames": 1, "detect_yunet": 1, "detect_retinaface": 1,
-                    "detect_pose": 1, "gather_detections": 3, "merge_regions": 1, "extract_features": 1,
+                    "detect_pose": 1, "merge_regions": 1, "extract_features": 1,
                     "encode_video": 1, "verify_residual": 1, "decide_release": 1, "release": 1, "qa_report": 1,
                     "write_manifest": 1}
     proc = run_snakemake(work, added, ["-n"])

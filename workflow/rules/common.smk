@@ -71,6 +71,9 @@ SAMPLES = {
 if config["input_dir"] and config["input_map"]:
     write_id_map(config["input_map"], list(SAMPLES.values()))
 MODELS = config["models"]["dir"]
+# frames.chunks > 1: detection (and blurring) run one job per chunk, and a gathering job joins each detector's
+# chunk tables; with one chunk each detection job writes the video's table itself
+CHUNKED = config["frames"]["chunks"] > 1
 MERGE_MODE = config["merge"]["mode"]
 # detect.device cuda: the onnxruntime detectors' jobs (detection, and verification, which runs every detector)
 # ask the scheduler for a GPU and use the onnxruntime-gpu environment; YuNet (OpenCV) stays on the CPU.
@@ -258,10 +261,14 @@ def get_stage_audits(wildcards):
     detect = [
         audits(f"detect_{d}", chunk=chunks, scope=detector_scope(d)) for d in DETECTORS
     ]
-    gathered = [
-        audits("gather_detections", table=table_name(d, detector_scope(d)))
-        for d in DETECTORS
-    ]
+    gathered = (
+        [
+            audits("gather_detections", table=table_name(d, detector_scope(d)))
+            for d in DETECTORS
+        ]
+        if CHUNKED
+        else []
+    )
     if not VIDEO_OUT:
         last = audits("bundle_features")
     elif is_image(vid):

@@ -1,9 +1,12 @@
-# One detection rule per registered detector (btb.detect.registry), each run as one job per chunk of a video's
-# frames (frames.chunks; 1 = the whole video); the chunk tables are gathered into one table per detector.
+# One detection rule per registered detector (btb.detect.registry). With frames.chunks > 1 each runs as one job
+# per chunk of a video's frames and the chunk tables are gathered into one table per detector; with one chunk
+# (the default) the job writes the video's table itself: no gathering job, no start-up paid for it.
 # The first-stage detector (YuNet) runs on every frame; in cascade mode the others run on the frames it
 # leaves uncertain (scope `cascade`), otherwise on every frame (scope `all`).
 for det, spec in REGISTRY.items():
     scoped = table_name(det, "{scope}")  # "yunet", "retinaface_{scope}", ...
+    suffix = scoped.removeprefix(det)
+    job = f"{suffix}.{{chunk}}" if CHUNKED else suffix
 
     rule:
         name:
@@ -14,12 +17,20 @@ for det, spec in REGISTRY.items():
             model=model_file(det),
             only=get_cascade_frames,
         output:
-            table=temp(f"results/{{vid}}/detections/chunks/{scoped}.{{chunk}}.parquet"),
-            audit=f"results/{{vid}}/audit/detect_{scoped}.{{chunk}}.json",
+            table=(
+                temp(f"results/{{vid}}/detections/chunks/{scoped}.{{chunk}}.parquet")
+                if CHUNKED
+                else f"results/{{vid}}/detections/{scoped}.parquet"
+            ),
+            audit=(
+                f"results/{{vid}}/audit/detect_{scoped}.{{chunk}}.json"
+                if CHUNKED
+                else f"results/{{vid}}/audit/detect_{scoped}.json"
+            ),
         log:
-            f"results/logs/detect_{det}/{{vid}}{scoped.removeprefix(det)}.{{chunk}}.log",
+            f"results/logs/detect_{det}/{{vid}}{job}.log",
         benchmark:
-            f"results/benchmarks/detect_{det}/{{vid}}{scoped.removeprefix(det)}.{{chunk}}.tsv"
+            f"results/benchmarks/detect_{det}/{{vid}}{job}.tsv"
         conda:
             detector_env(det)
         threads: config["detect"]["threads"]
@@ -61,23 +72,25 @@ rule select_cascade_frames:
         "../scripts/select_cascade_frames.py"
 
 
-rule gather_detections:
-    input:
-        tables=get_detection_chunks,
-        audits=get_detection_chunk_audits,
-    output:
-        table="results/{vid}/detections/{table}.parquet",
-        audit="results/{vid}/audit/detect_{table}.json",
-    log:
-        "results/logs/gather_detections/{vid}.{table}.log",
-    benchmark:
-        "results/benchmarks/gather_detections/{vid}.{table}.tsv"
-    conda:
-        "../../envs/detect.yaml"
-    resources:
-        mem_mb=500,
-        runtime=5,
-    params:
-        code=code("gather_detections.py"),
-    script:
-        "../scripts/gather_detections.py"
+if CHUNKED:
+
+    rule gather_detections:
+        input:
+            tables=get_detection_chunks,
+            audits=get_detection_chunk_audits,
+        output:
+            table="results/{vid}/detections/{table}.parquet",
+            audit="results/{vid}/audit/detect_{table}.json",
+        log:
+            "results/logs/gather_detections/{vid}.{table}.log",
+        benchmark:
+            "results/benchmarks/gather_detections/{vid}.{table}.tsv"
+        conda:
+            "../../envs/detect.yaml"
+        resources:
+            mem_mb=500,
+            runtime=5,
+        params:
+            code=code("gather_detections.py"),
+        script:
+            "../scripts/gather_detections.py"

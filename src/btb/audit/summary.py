@@ -55,8 +55,10 @@ def build_summary(manifests: list[str], releases: list[str] | None = None,
             "ended_utc": m["ended_utc"],
             "wall_seconds": _seconds_between(m["started_utc"], m["ended_utc"]),
             "job_seconds": round(sum(s.get("seconds") or 0.0 for s in m["stages"].values()), 2),
+            # the detection jobs' own records (a gathered table's record adds up its chunks' seconds)
             "detect_seconds": round(sum(s.get("seconds") or 0.0 for n, s in m["stages"].items()
-                                        if n.startswith("detect_") and "of" in n.rpartition(".")[2]), 2),
+                                        if n.startswith("detect_") and "chunk_seconds" not in s.get("notes", {})),
+                                    2),
             "output": video_out["path"] if video_out else None,
             "output_sha256": video_out["sha256"] if video_out else None,
             "manifest": path,

@@ -123,9 +123,10 @@ def score_video_set(*, clip_ids: list[str], detectors: list[str], gts: list[str]
         audit_dir = Path(tables[i]).parents[1] / "audit"
         stages = [f"detect_{d}" if DETECTORS[d].first_stage else f"detect_{d}_all" for d in detectors]
         for stage in ("index_frames", *stages):
-            # detectors run one job per chunk (detect_yunet.1of4.json ...): their seconds add up
+            # detectors run one job per chunk (detect_yunet.1of4.json ...): their seconds add up; one job per
+            # video without chunks (detect_yunet.json)
             recs = [audit_dir / "index_frames.json"] if stage == "index_frames" else sorted(
-                audit_dir.glob(f"{stage}.*of*.json"))
+                audit_dir.glob(f"{stage}.*of*.json")) or [audit_dir / f"{stage}.json"]
             if recs and all(r.is_file() for r in recs):
                 seconds[stage.removesuffix("_all")] = sum(json.loads(r.read_text())["seconds"] for r in recs)
         labeled.append(LabeledClip(
