@@ -197,13 +197,14 @@ def parse_utc(text: str) -> float:
 CHUNK = re.compile(r"^(.*?)[._](\d+of\d+)$")
 
 
-def stage_name(stem: str) -> tuple[str, bool]:
+def stage_name(stem: str, gathered: bool = False) -> tuple[str, bool]:
     """The stage of an audit record or benchmark file name, and whether it is one chunk's job
-    (``detect_yunet.1of4`` -> detect_yunet). A detector's record without a chunk label is its gather job."""
+    (``detect_yunet.1of4`` -> detect_yunet). ``gathered``: a detector's record of its gathering job (with
+    frames.chunks > 1; with one chunk the detection job writes the table and its record itself)."""
     m = CHUNK.match(stem)
     if m:
         return m.group(1), True
-    if stem.startswith("detect_"):
+    if gathered and stem.startswith("detect_"):
         return "gather_" + stem.removeprefix("detect_"), False
     return stem, False
 
@@ -216,7 +217,7 @@ def collect(workdir: Path, vid: str) -> dict[str, Any]:
     stages: dict[str, dict[str, Any]] = {}
     for path in sorted((res / vid / "audit").glob("*.json")):
         rec = json.loads(path.read_text())
-        name, chunked = stage_name(path.stem)
+        name, chunked = stage_name(path.stem, "chunk_seconds" in rec.get("notes", {}))
         st = stages.setdefault(name, {"audit_s": 0.0, "counts": {}, "hashed_bytes": 0, "chunks": 0})
         st["audit_s"] += rec["seconds"]
         st["chunks"] += chunked
@@ -231,7 +232,7 @@ def collect(workdir: Path, vid: str) -> dict[str, Any]:
         rule, rest = path.parent.name, path.stem[len(vid):].lstrip("._")
         # detect_retinaface/<vid>_all.1of2.tsv -> detect_retinaface_all; gather_detections/<vid>.yunet.tsv
         # -> gather_yunet; chunk jobs of one stage add up (seconds and CPU time; peak memory: the largest)
-        name, _ = stage_name(f"{rule}_{rest}" if rest else rule)
+        name, _ = stage_name(f"{rule}_{rest}" if rest else rule, rule == "gather_detections")
         name = name.replace("gather_detections_", "gather_")
         st = stages.setdefault(name, {})
         for k, v in read_benchmark(path).items():

@@ -59,7 +59,8 @@ def test_full_run_through_a_cluster_profile(tmp_path, face_clip, models_dir):
         "executor": "cluster-generic",
         "cluster-generic-submit-cmd": str(FAKES / "submit.sh"),
         "cluster-generic-status-cmd": str(FAKES / "status.sh"),
-        "jobs": 4, "latency-wait": 5, "max-status-checks-per-second": 5,
+        # the fake cluster runs each job at once: poll it every second, not every 10 s (Snakemake's default)
+        "jobs": 4, "latency-wait": 5, "max-status-checks-per-second": 5, "seconds-between-status-checks": 1,
         "max-checksum-file-size": "64GB", "default-resources": ["mem_mb=1000", "runtime=30"],
     }))
     clip = copy_clip(face_clip, tmp_path / "clip.mp4")
@@ -87,7 +88,7 @@ def test_slurm_gpu_request_for_onnxruntime_detectors_only(tmp_path, face_clip, m
     sheet.write_text(f"video_id\tpath\ng1\t{clip}\n")
     cfg = workflow_config(models_dir, sheet, detect__device="cuda", frames__chunks=2)
     run_snakemake(tmp_path, cfg, ["--", "results/g1/frames.tsv"])
-    lines = fake_slurm_submissions(tmp_path, 40, 8)
+    lines = fake_slurm_submissions(tmp_path, 25, 8)
     rules = [line.split("--comment rule_")[1].split("_wildcards")[0] for line in lines]
     assert rules.count("detect_retinaface") >= 2 and rules.count("detect_yunet") >= 2, "one job per chunk"
     assert rules.count("detect_pose") >= 2
