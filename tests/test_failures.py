@@ -54,3 +54,26 @@ def test_no_record_for_videos_no_job_touched(tmp_path):
 
     assert record_failures({"demo": Sample("demo", "resources/demo/demo.mp4")}, tmp_path / "results") == []
     assert not (tmp_path / "results").exists()
+
+
+def test_a_full_disk_does_not_silence_the_failure_message(tmp_path, monkeypatch, capsys):
+    """When the disk is full, the failure record and the run summary may not be writable: the handler still
+    names the failed video and its error on the terminal, and says what it could not write."""
+    import btb.audit.failures as failures
+
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(failures, "write_run_summary", no_space)
+    monkeypatch.setattr(failures, "write_json", no_space)
+    results = tmp_path / "results"
+    log = results / "logs" / "blur_frames" / "v1.1of2.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("2026-01-01 00:00:00,000 ERROR btb: no space left on device while writing results/v1/work/\n")
+    video = tmp_path / "in.mp4"
+    video.write_bytes(b"input")
+    assert [f["video_id"] for f in record_failures({"v1": Sample("v1", str(video))}, results)] == ["v1"]
+    err = capsys.readouterr().err
+    assert "v1's failure record could not be written (No space left on device)" in err
+    assert "the run summary could not be written (No space left on device)" in err
+    assert "btb: v1 FAILED in blur_frames: no space left on device while writing results/v1/work/" in err

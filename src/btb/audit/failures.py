@@ -77,14 +77,21 @@ def record_failures(samples: dict[str, Any], results: str | Path = "results",
             "failed_rule": rule, "error": message or "not finished (see the Snakemake log)",
             "recorded_utc": utc_now(),
         }
-        write_json(results / vid / "failure.json", record)
+        try:
+            write_json(results / vid / "failure.json", record)
+        except OSError as exc:  # a full disk: the message below still names the video and the problem
+            print(f"btb: {vid}'s failure record could not be written ({exc.strerror or exc})", file=sys.stderr)
         failures.append(record)
         summary["videos"].append({"video_id": vid, "status": "failed", "error": record["error"],
                                   "failed_rule": rule, "output": None})
     summary["n_videos"] = len(summary["videos"])
     summary["n_failed"] = len(failures)
     # all three forms: an older HTML page would contradict the TSV
-    write_run_summary(summary, results / "summary.json", results / "summary.tsv", results / "summary.html")
+    try:
+        write_run_summary(summary, results / "summary.json", results / "summary.tsv", results / "summary.html")
+    except OSError as exc:
+        print(f"btb: the run summary could not be written ({exc.strerror or exc}): results/summary.* do not "
+              "describe this run", file=sys.stderr)
     for f in failures:
         print(f"btb: {f['video_id']} FAILED in {f['failed_rule']}: {f['error']} (input {samples[f['video_id']].path})",
               file=sys.stderr)
