@@ -14,7 +14,6 @@ transcode of all the clips, one after another.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import shutil
 import subprocess
@@ -35,6 +34,7 @@ from stage_fps import (  # noqa: E402
     REPO,
     models_digest,
     overlay,
+    read_benchmark,
     snakemake_cmd,
     timed,
     transcode_cmd,
@@ -80,8 +80,7 @@ def run(clips: list[Path], wf: Path, models: Path, cores: int, label: str) -> di
         jobs: dict[str, int] = defaultdict(int)
         for tsv in (work / "results" / "benchmarks").rglob("*.tsv"):
             rule = tsv.parent.name if tsv.parent.name != "benchmarks" else tsv.stem
-            with tsv.open(newline="") as fh:
-                per_rule[rule] += sum(float(r["s"]) for r in csv.DictReader(fh, delimiter="\t"))
+            per_rule[rule] += read_benchmark(tsv)["s"]
             jobs[rule] += 1
         released = len(list((work / "results" / "release").glob("*"))) if (work / "results" / "release").exists() else 0
         return {"clips": len(clips), "wall_s": round(wall, 2), "foreign_cpu_s": foreign, "jobs": dict(jobs),

@@ -39,7 +39,7 @@ def verify_residual(*, output: str, regions: str, models: dict[str, str], flags_
     on every n-th frame only, and their stored input detections are checked on every frame too."""
     params = ResidualParams(thresholds=dict(verify["thresholds"]), min_covered=float(verify["min_covered"]),
                             every=int(verify["every"]))
-    redetect = [name for name in verify.get("redetect", models) if name in models and name != POSE]
+    redetect = [name for name in verify["redetect"] if name in models and name != POSE]
     if not redetect:
         raise ValueError(f"verify.redetect names none of this run's face detectors ({', '.join(models)})")
     checked = [name for name in models if name != POSE and (name not in redetect or params.every > 1)]
