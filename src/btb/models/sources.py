@@ -36,13 +36,14 @@ MEDIAPIPE_PLATFORM = ("--python-version", "3.11", "--implementation", "cp", "--a
 MEDIAPIPE_LICENCE = "Apache-2.0 (google-ai-edge/mediapipe; BlazePose model card)"
 
 
-def _mediapipe_model(model_id: str, member: str, sha256: str, size: int) -> ModelSource:
+def _mediapipe_model(model_id: str, member: str, sha256: str, size: int,
+                     licence: str = MEDIAPIPE_LICENCE) -> ModelSource:
     """A model file inside the pinned mediapipe wheel (BlazePose's two models share everything else)."""
     return ModelSource(
         model_id=model_id, filename=member.rsplit("/", 1)[-1], sha256=sha256, bytes=size,
         origin=f"PyPI wheel {MEDIAPIPE_WHEEL} (cp311 manylinux_2_28_x86_64), member {member}",
         pypi_wheel=MEDIAPIPE_WHEEL, wheel_sha256=MEDIAPIPE_WHEEL_SHA256, wheel_member=member,
-        wheel_platform=MEDIAPIPE_PLATFORM, licence=MEDIAPIPE_LICENCE)
+        wheel_platform=MEDIAPIPE_PLATFORM, licence=licence)
 
 SOURCES: dict[str, ModelSource] = {
     "yunet_2023mar": ModelSource(
@@ -94,6 +95,12 @@ SOURCES: dict[str, ModelSource] = {
     "blazepose_landmark_full": _mediapipe_model(
         "blazepose_landmark_full", "mediapipe/modules/pose_landmark/pose_landmark_full.tflite",
         "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f", 6440512),
+    # MediaPipe Face Mesh (468 points with depth): not a detector of the pipeline; the head-pose benchmark
+    # builds a 3-D face to turn from it (btb.evaluation.facemesh)
+    "facemesh_landmark": _mediapipe_model(
+        "facemesh_landmark", "mediapipe/modules/face_landmark/face_landmark.tflite",
+        "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814", 1242398,
+        licence="Apache-2.0 (google-ai-edge/mediapipe; MediaPipe Face Mesh model card)"),
 }
 
 # Graph node holding RetinaFace's non-maximum-suppression score floor (0.5 in the published graph).
