@@ -15,7 +15,9 @@ An item is **dismissed**, with the reason recorded, when every one of its flags 
   face (a judgement, documented in docs/review.md).
 - ``hand`` or ``features_blurred`` from the head locator run on the same frame of the input
   (``btb.release.residual.explain_flags``): the box is on a person's hand and holds no head landmark, or on a
-  head whose nose, eyes and mouth are all under the blur.
+  head whose nose, eyes and mouth are all under the blur; or ``body``: a fast-motion flag
+  (``btb.release.motion``) on a person the locator sees, holding no unblurred head of anyone (an arm or a body
+  moving; the locator's own head of that person is checked as a ``pose`` flag).
 
 and, for the item as a whole, ``weak`` (``is_weak``): its remaining flags come from the face detectors, all
 below the score at which the pipeline blurs, on no head the locator places, within ``weak_max_frames`` frames.
@@ -40,7 +42,7 @@ ITEM_COLUMNS = {
     "y": "float64", "w": "float64", "h": "float64", "covered": "float64", "features_covered": "float64",
 }
 OPEN, DISMISSED = "open", "dismissed"
-SET_ASIDE = ("features_blurred", "hand")  # the head locator's explanations that set a flag aside
+SET_ASIDE = ("features_blurred", "hand", "body")  # the head locator's explanations that set a flag aside
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ import pandas as pd
 
 from btb.evaluation.metrics import coverage
 from btb.regions.blur import region_mask
+from btb.release.motion import MOTION, MotionCheck
 
 FLAG_COLUMNS = {"frame_index": "int64", "detector": "string", "score": "float64", "x": "float64",
                 "y": "float64", "w": "float64", "h": "float64", "covered": "float64",
@@ -184,7 +185,8 @@ def explain_flags(rows: list[tuple], people: list[Any], mask: np.ndarray) -> lis
     - ``hand``: no head landmark of anyone (nose, eyes, ears, mouth) lies inside the flag's box, a hand the
       locator sees (hand points' visibility >= 0.5) is in it (the hand's centre inside the flag's box, or the
       flag's centre inside the hand's box), and the flag's box is at most four times the hand's area.
-    A flag on no located person stays unexplained (empty)."""
+    A flag on no located person stays unexplained (empty). Motion flags (``btb.release.motion``) are explained
+    by ``explain_motion``."""
     from btb.detect.pose import FACE_FEATURES, HANDS, HEAD
 
     if not people:
@@ -195,7 +197,9 @@ def explain_flags(rows: list[tuple], people: list[Any], mask: np.ndarray) -> lis
         why = ""
         x, y, w, h = r[3:7]
         own = r[8]
-        if r[1] != POSE:
+        if r[1] == MOTION:
+            why = explain_motion((x, y, w, h), people, mask)
+        elif r[1] != POSE:
             cx, cy = x + w / 2, y + h / 2
 
             def inside(pts: np.ndarray, bx: float = x, by: float = y, bw: float = w, bh: float = h) -> np.ndarray:
@@ -229,6 +233,39 @@ def explain_flags(rows: list[tuple], people: list[Any], mask: np.ndarray) -> lis
                         break
         out.append((*r[:9], why))
     return out
+
+
+def explain_motion(box: tuple[float, float, float, float], people: list[Any], mask: np.ndarray) -> str:
+    """Why a fast region (a ``motion`` flag's box) is not a face to review, from the people the head locator
+    found on the same input frame: ``on_head`` (kept open) when a person's head landmarks lie inside it and
+    that person's nose, eyes and mouth are not all blurred; ``hand`` when a hand the locator places has its
+    centre inside it (and no such head is in it); ``body`` when it lies on a person the locator sees
+    (at least half of it inside the box of their visible landmarks) and holds no such head: an arm or a body in
+    motion, whose head the locator places and verification checks itself (its ``pose`` flags); else empty."""
+    from btb.detect.pose import FACE_FEATURES, HEAD
+
+    x, y, w, h = box
+    for p in people:
+        pts = p.landmarks[HEAD, :2]
+        inside = (pts[:, 0] >= x) & (pts[:, 0] <= x + w) & (pts[:, 1] >= y) & (pts[:, 1] <= y + h)
+        if inside.any() and features_covered(p.landmarks[FACE_FEATURES, :2].reshape(-1), mask,
+                                             max(1, round(0.05 * p.head[2]))) < 1.0:
+            return "on_head"
+    for p in people:
+        for hx, hy, hw, hh in p.hands:
+            cx, cy = hx + hw / 2, hy + hh / 2
+            if hw > 0 and x <= cx <= x + w and y <= cy <= y + h:
+                return "hand"
+    for p in people:
+        seen = p.landmarks[p.landmarks[:, 2] >= 0.5, :2]
+        if not len(seen):
+            continue
+        (bx0, by0), (bx1, by1) = seen.min(axis=0), seen.max(axis=0)
+        ix = max(0.0, min(x + w, bx1) - max(x, bx0))
+        iy = max(0.0, min(y + h, by1) - max(y, by0))
+        if ix * iy >= 0.5 * w * h:
+            return "body"
+    return ""
 
 
 def flags_table(rows: Iterable[tuple]) -> pd.DataFrame:
@@ -267,7 +304,8 @@ def verdict(flags: pd.DataFrame, frames: int, frames_detected: int | None = None
 def verify_frames(frames: Iterable[tuple[int, np.ndarray]], regions: pd.DataFrame, detectors: dict[str, Any],
                   params: ResidualParams, stored: dict[str, dict[int, Stored | pd.DataFrame]] | None = None,
                   heads: dict[int, Stored | pd.DataFrame] | None = None, locator: Any = None,
-                  inputs: Iterable[tuple[int, np.ndarray]] | None = None) -> tuple[pd.DataFrame, int, int]:
+                  inputs: Iterable[tuple[int, np.ndarray]] | None = None, motion: MotionCheck | None = None
+                  ) -> tuple[pd.DataFrame, int, int]:
     """Residual verification of a de-identified output: (flags, frames checked, frames the detectors ran on).
 
     ``frames``: (frame index, BGR pixels) of the output; ``regions``: its region table; ``detectors``: name ->
@@ -281,7 +319,11 @@ def verify_frames(frames: Iterable[tuple[int, np.ndarray]], regions: pd.DataFram
     which keys on faces, loses the people and places heads on hands and clothing instead. With ``locator`` and
     ``inputs`` (the input's frames, same indices as ``frames``, read lazily), it also runs on the input frame of
     every frame with a face-detector flag (from the output or the stored detections), and the people it finds
-    explain flags (``explain_flags``)."""
+    explain flags (``explain_flags``).
+
+    ``motion``: the fast-motion check (``btb.release.motion``), fed every output frame with the boxes of the
+    detections on it at or above their verification thresholds (on the output, stored for the input, and the
+    located heads): those are checked against the blur as flags themselves."""
     by_frame = {int(k): g for k, g in regions.groupby("frame_index")}
     empty = regions.iloc[0:0]
     source = iter(inputs) if inputs is not None else None
@@ -291,6 +333,7 @@ def verify_frames(frames: Iterable[tuple[int, np.ndarray]], regions: pd.DataFram
         frame_regions = by_frame.get(index, empty)
         mask = None
         new: list[tuple] = []
+        found: dict[str, Any] = {}
         if detectors and params.detects(index):
             mask = frame_mask(image.shape, frame_regions)
             found = {name: d.detect(image) for name, d in detectors.items()}
@@ -300,6 +343,13 @@ def verify_frames(frames: Iterable[tuple[int, np.ndarray]], regions: pd.DataFram
             new += input_flags_in_frame(index, image.shape, frame_regions,
                                         {k: v[index] for k, v in stored.items() if index in v and k != POSE},
                                         params, mask)
+        if motion is not None:
+            mask = frame_mask(image.shape, frame_regions) if mask is None else mask
+            seen = [d.boxes[d.scores >= params.thresholds[name]] for name, d in found.items()]
+            seen += [_boxes(v[index], params.thresholds[name]) for name, v in (stored or {}).items() if index in v]
+            if heads and index in heads:
+                seen.append(_boxes(heads[index], params.thresholds[POSE]))
+            new += motion.step(index, image, mask, np.concatenate(seen) if seen else np.zeros((0, 4)))
         if new and locator is not None and source is not None:
             # the input is decoded only as far as the last flagged frame (none at all without a flag)
             mask = frame_mask(image.shape, frame_regions) if mask is None else mask
@@ -310,6 +360,12 @@ def verify_frames(frames: Iterable[tuple[int, np.ndarray]], regions: pd.DataFram
                                          suffix="")
         n += 1
     return flags_table(rows), n, detected
+
+
+def _boxes(d: Stored | pd.DataFrame, threshold: float) -> np.ndarray:
+    """The boxes of the detections scoring at least ``threshold``."""
+    d = as_stored(d) if isinstance(d, pd.DataFrame) else d
+    return d.boxes[d.scores >= threshold]
 
 
 def _frame_at(source: Iterator[tuple[int, np.ndarray]], index: int) -> np.ndarray:

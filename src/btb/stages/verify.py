@@ -11,6 +11,7 @@ from btb.audit.records import stage_record
 from btb.detect.factory import make_detector
 from btb.regions.tables import read_detections, read_regions
 from btb.release.items import ItemParams, frame_seconds, review_items
+from btb.release.motion import MotionCheck, MotionParams
 from btb.release.residual import POSE, ResidualParams, stored_by_frame, verdict, verify_frames
 from btb.samples import is_image
 from btb.video.frames import iter_normalised, read_frame_table
@@ -64,8 +65,12 @@ def verify_residual(*, output: str, regions: str, models: dict[str, str], flags_
             rec.add_inputs(source)
             inputs = iter([(0, read_image(source))]) if is_image(source) else (
                 (f.index, f.image) for f in iter_normalised(source))
+        motion = verify["motion"]
+        check = MotionCheck(MotionParams(min_speed=float(motion["min_speed"]), min_size=float(motion["min_size"]),
+                                         max_moving_share=float(motion["max_moving_share"]))
+                            ) if motion["enabled"] else None
         flags, n, detected = verify_frames(frames, read_regions(regions), built, params, read, heads=heads,
-                                           locator=locator, inputs=inputs)
+                                           locator=locator, inputs=inputs, motion=check)
         times = frame_seconds(read_frame_table(frame_table))
         # the weak rule needs the head locator's word that no head is there
         confident = merge_thresholds if inputs is not None else None
@@ -82,3 +87,4 @@ def verify_residual(*, output: str, regions: str, models: dict[str, str], flags_
         rec.notes["verdict"] = result["verdict"]
         rec.notes["redetected"] = redetect
         rec.notes["stored_checked"] = [*read, *([POSE] if heads is not None else [])]
+        rec.notes["motion_checked"] = check is not None
