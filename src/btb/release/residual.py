@@ -3,7 +3,7 @@
 A detection is a **flag** when less than ``min_covered`` of its box lies inside the frame's blurred pixels
 (the same mask the blur painted, ``btb.blur.region_mask``): a face the pipeline did not blur, or blurred only
 in part. Blurred faces are seldom found again; what is found inside a region is not a flag. Every output frame
-is checked three ways:
+is checked four ways:
 
 - the ``redetect`` face detectors (``verify.redetect``, YuNet by default) run again on the encoded output at a
   low threshold (with their downscaled pass). This checks the file itself: a pipeline that blurs the wrong
@@ -13,7 +13,9 @@ is checked three ways:
   Outside the blur the output shows the input's pixels, so running such a detector again would find the same
   faces, at the cost of a second detection pass; what it alone could add is a face its first run missed that
   it finds on the re-encoded pixels (compression noise);
-- the head locator's heads found on the input (``heads``), against the output's blur.
+- the head locator's heads found on the input (``heads``), against the output's blur;
+- fast motion no checked detection explains (``btb.release.motion``, ``verify.motion``): a face smeared by its
+  own speed, which none of the detectors sees.
 
 With ``every`` > 1 (``verify.every``, for throughput on large collections) the redetect detectors run on every
 ``every``-th output frame only, and their stored input detections are checked on every frame too. What only
