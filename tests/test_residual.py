@@ -141,3 +141,13 @@ def test_a_motion_flag_on_an_arm_is_set_aside_and_one_on_an_open_head_is_kept():
     assert explain_motion((150, 0, 40, 40), [person], nothing) == "", "on no one"
     waving = Person(0.9, 0.9, lm, head=np.array([50.0, 10, 20, 20]), hands=np.array([[160.0, 10, 20, 20]] * 2))
     assert explain_motion((150, 0, 40, 40), [waving], nothing) == "hand"
+
+
+def test_motion_check_ignores_degenerate_detection_boxes():
+    """A detector can return a non-finite box on a tiny or odd frame (seen on a 32x32 clip): it marks nothing."""
+    frames, _ = _motion_frames(40.0, n=3)
+    bad = [np.array([[np.inf, 0.0, np.nan, 5.0], [-np.inf, 1.0, 2.0, np.inf]])] * 3
+    assert len(_run_motion(frames, explained=bad)) == len(_run_motion(frames)) > 0
+    tiny = [np.full((32, 32, 3), v, np.uint8) for v in (0, 255, 0)]
+    assert _run_motion(tiny, explained=bad) == []
+    assert _run_motion([np.zeros((8, 8, 3), np.uint8), np.full((8, 8, 3), 255, np.uint8)]) == [], "too small for DIS"

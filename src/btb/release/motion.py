@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 MOTION = "motion"
+MIN_PX = 12  # DIS needs a frame at least this wide or high
 CHANGE = 12  # grey levels a pixel must change by between the frames to count as moving
 
 
@@ -69,7 +70,7 @@ class MotionCheck:
         prev, self._prev = self._prev, gray
         prev_blurred, self._prev_blurred = self._prev_blurred, blurred
         follows, self._prev_index = index == self._prev_index + 1, index
-        if prev is None or prev_blurred is None or not follows or prev.shape != gray.shape:
+        if prev is None or prev_blurred is None or not follows or prev.shape != gray.shape or max(size) < MIN_PX:
             return []
         flow = self._flow.calc(prev, gray, None)
         hidden = blurred | prev_blurred
@@ -88,7 +89,8 @@ class MotionCheck:
         fast = cv2.morphologyEx(fast.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
         count, labels, stats, _ = cv2.connectedComponentsWithStats(fast)
         seen = np.zeros(gray.shape, dtype=bool)
-        for x, y, bw, bh in np.asarray(explained, dtype=np.float64).reshape(-1, 4) * scale:
+        boxes = np.asarray(explained, dtype=np.float64).reshape(-1, 4) * scale
+        for x, y, bw, bh in boxes[np.isfinite(boxes).all(axis=1)]:  # a detector's degenerate box marks nothing
             seen[max(0, int(y)):max(0, int(np.ceil(y + bh))), max(0, int(x)):max(0, int(np.ceil(x + bw)))] = True
         rows = []
         for k in range(1, count):
