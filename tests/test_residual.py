@@ -151,3 +151,21 @@ def test_motion_check_ignores_degenerate_detection_boxes():
     tiny = [np.full((32, 32, 3), v, np.uint8) for v in (0, 255, 0)]
     assert _run_motion(tiny, explained=bad) == []
     assert _run_motion([np.zeros((8, 8, 3), np.uint8), np.full((8, 8, 3), 255, np.uint8)]) == [], "too small for DIS"
+
+
+def test_no_motion_flag_across_a_cut_between_two_dark_shots():
+    """A cut between two dark shots of another hue (grey levels barely change, so the change test alone does not
+    see it), the face in another place: no motion flag; the same pair within one shot (same hue) raises one."""
+    from btb.evaluation.synthetic import paste_face
+
+    def pair(second):
+        frames = []
+        for colour, x in (((40, 10, 10), 120.0), (second, 160.0)):
+            img = np.zeros((360, 640, 3), np.uint8)
+            img[:] = colour
+            paste_face(img, 0.6, (x, 180.0))
+            frames.append(img)
+        return frames
+
+    assert [r[0] for r in _run_motion(pair((40, 10, 10)))] == [1]
+    assert _run_motion(pair((10, 10, 30))) == []
