@@ -17,8 +17,8 @@ others; the head locator can explain it as the moving arm, hand or body of a per
 
 Frames where most of the picture moves fast or changes (a whip pan: ``max_moving_share``), and the first frame
 after a cut (its colour histogram unlike the frame before's), raise no motion flag: there the flow does not say
-where a face is. Outside the blur the output shows the input's pixels,
-so the flow is the input's; inside it nothing is measured.
+where a face is. Outside the blur the output shows the input's pixels, so the flow is the input's; inside it
+nothing is measured.
 """
 
 from __future__ import annotations
@@ -64,8 +64,9 @@ class MotionCheck:
 
     def step(self, index: int, image: np.ndarray, mask: np.ndarray, explained: np.ndarray) -> list[tuple]:
         """Flags (frame_index, ``motion``, speed in frame heights per frame, x, y, w, h, covered share, NaN) of
-        output frame ``index``: ``mask`` its blurred pixels, ``explained`` (n, 4) the boxes (x, y, w, h) of every
-        detection on it. Frames must come in order; after a gap the motion is measured again from the next."""
+        output frame ``index``: ``mask`` its blurred pixels, ``explained`` (n, 4) the boxes (x, y, w, h) of the
+        detections on it that verification checks itself. Frames must come in order; after a gap the motion is
+        measured again from the next."""
         h, w = image.shape[:2]
         scale = min(1.0, self.params.width / w)
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
