@@ -76,6 +76,38 @@ def test_face_entering_at_the_edge_is_held_before_first_detection():
     assert set(regions.source) == {"yunet", EXTEND}
 
 
+def test_face_entering_at_the_edge_is_held_while_it_would_still_show_there():
+    """With ``edge_extend``, a track whose first box touches the border is held back, following its motion, for
+    as long as the held box still touches that border (the sliver a detector misses); a track starting inside
+    the picture, or one whose held box moves inward, is held only ``extend`` frames; the hold is capped."""
+    edge = temporal_params(max_gap=6, extend=2, speed_gain=0.0, edge_extend=50)
+    f, b = moving_face(range(12, 30), x0=-60, dx=4)  # box 40 wide: at frame 12 x = -12, entering from the left
+    af, ab, _, src, _ = fill_and_extend(f, b, link_tracks(f, b, edge), 40, edge, (200, 120))
+    held = sorted(af[src == EXTEND])
+    # held back until the box leaves the picture: at frame 5 x = -40 (gone), at frame 6 x = -36 (4 px show)
+    assert held == [6, 7, 8, 9, 10, 11, 30, 31], "the end inside the picture is held extend (2) frames"
+    inside, bi = moving_face(range(12, 30), x0=50, dx=4)
+    af, _, _, src, _ = fill_and_extend(inside, bi, link_tracks(inside, bi, edge), 40, edge, (400, 120))
+    assert sorted(af[src == EXTEND]) == [10, 11, 30, 31]
+    # leaving by the right border (200 wide: the last box, at frame 29, reaches x = 206): held forward until
+    # the held box has left the picture (frame 38: x = 202)
+    af, _, _, src, _ = fill_and_extend(inside, bi, link_tracks(inside, bi, edge), 60, edge, (200, 120))
+    assert sorted(af[src == EXTEND]) == [10, 11, *range(30, 38)]
+    # at the border but moving toward it: held back, the box moves inward and leaves the border (x = 36 - 4 f:
+    # frame 9 at x = 0 still touches it, frame 8 at x = 4 does not)
+    out, bo = moving_face(range(12, 30), x0=36, dx=-4)
+    af, _, _, src, _ = fill_and_extend(out, bo, link_tracks(out, bo, edge), 60, edge, (200, 120))
+    assert sorted(af[src == EXTEND])[:3] == [9, 10, 11] and 8 not in af[src == EXTEND]
+    # a still face cut by the border: held up to the cap only
+    still, bs = moving_face(range(80, 90), x0=-10, dx=0)
+    capped = temporal_params(max_gap=6, extend=2, speed_gain=0.0, edge_extend=20)
+    af, _, _, src, _ = fill_and_extend(still, bs, link_tracks(still, bs, capped), 90, capped, (200, 120))
+    assert min(af[src == EXTEND]) == 60
+    # no frame size: no border hold
+    af, _, _, src, _ = fill_and_extend(f, b, link_tracks(f, b, edge), 40, edge)
+    assert sorted(af[src == EXTEND]) == [10, 11, 30, 31]
+
+
 def test_never_drops_a_box_and_records_source():
     f, b = moving_face([0, 1, 2, 5, 6])
     table = det_table(f, b)

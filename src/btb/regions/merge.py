@@ -192,7 +192,7 @@ def merge_detections(
         f, b, sc, src_arr, track = f[keep], b[keep], sc[keep], src_arr[keep], track[keep]
         if not len(f):
             return empty_regions()
-        af, ab, at, asrc, floors = fill_and_extend(f, b, track, n_frames, temporal)
+        af, ab, at, asrc, floors = fill_and_extend(f, b, track, n_frames, temporal, (width, height))
         floors = np.concatenate([np.zeros((len(f), 2)), floors])
         f, b, track = np.concatenate([f, af]), np.concatenate([b, ab]), np.concatenate([track, at])
         sc, src_arr = np.concatenate([sc, np.zeros(len(af))]), np.concatenate([src_arr, asrc])

@@ -9,7 +9,10 @@ recover those frames:
 * **Filling.** Between two detections of a track at most ``max_gap`` frames apart, the missing frames get a
   box interpolated linearly (source ``temporal_fill``).
 * **Extending.** Each track is held ``extend`` frames before its first and after its last detection
-  (source ``temporal_extend``): a face is blurred from before the detector first sees it.
+  (source ``temporal_extend``): a face is blurred from before the detector first sees it. A track that starts
+  or ends at the frame's border (a face entering or leaving the picture) is held longer, up to
+  ``edge_extend`` frames, for as long as its held box, following the track's motion, still touches that
+  border: a face entering from the edge shows as a sliver for frames before any detector finds it.
 * **Speed.** Each box is enlarged by ``1 + speed_gain * speed / size`` (speed in pixels per frame, size the
   box's longer side), capped at ``max_speed_enlarge``: a fast face moves within the frame it is shown.
 * **Bridging.** A track with at least ``bridge_min`` detections is established: it stays open, and its gaps
@@ -68,10 +71,13 @@ class TemporalParams:
     bridge_distance: float  # centre distance (track box sizes) that re-finds a track after > max_gap
     max_jump: float  # gate: centre move per frame of gap, in the track's sizes, beyond its measured speed
     max_size_change: float  # gate: a joining box's size within this factor of the track's recent size
+    # frames: a track whose end box touches the frame's border is held, following its motion, for as long as
+    # the held box stays at that border, up to this many frames (0: off)
+    edge_extend: int
 
     def __post_init__(self) -> None:
-        if min(self.max_gap, self.extend, self.size_hold, self.bridge_gap, self.bridge_min) < 0:
-            raise ValueError("max_gap, extend, size_hold, bridge_gap and bridge_min must be >= 0")
+        if min(self.max_gap, self.extend, self.size_hold, self.bridge_gap, self.bridge_min, self.edge_extend) < 0:
+            raise ValueError("max_gap, extend, size_hold, bridge_gap, bridge_min and edge_extend must be >= 0")
         if not 0 <= self.size_dip < 1:
             raise ValueError("size_dip must be in [0, 1)")
         if any(not 0 <= v <= 1 for v in self.continue_thresholds.values()):
@@ -225,11 +231,13 @@ def _same_face(dets: np.ndarray) -> np.ndarray:
 
 
 def fill_and_extend(frame_index: np.ndarray, boxes: np.ndarray, track_of: np.ndarray, n_frames: int,
-                    params: TemporalParams) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                    params: TemporalParams, frame_size: tuple[int, int] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Added boxes from gap filling and extension: (frame_index, boxes, track_id, source, floor). ``floor``
     (N, 2): the smallest width and height each added box may end with (``apply_floors``): the largest of
     the track's last few boxes before a gap, or at an end, so that a face hidden for a while (an occluder, a
-    turn away) is not shrunk to a partial box at either end of the gap."""
+    turn away) is not shrunk to a partial box at either end of the gap. ``frame_size`` (width, height): for
+    the longer hold at the frame's border (``edge_extend``); without it, none."""
     out_f: list[int] = []
     out_b: list[np.ndarray] = []
     out_floor: list[np.ndarray] = []
@@ -265,20 +273,37 @@ def fill_and_extend(frame_index: np.ndarray, boxes: np.ndarray, track_of: np.nda
             if len(uniq) > 1:
                 a, b = (-2, -1) if at_end else (0, 1)
                 v = (_centre(per_frame[b]) - _centre(per_frame[a])) / (uniq[b] - uniq[a])
-            for k in range(1, params.extend + 1):
+            sides = _border_sides(end, frame_size) if frame_size is not None and params.edge_extend else set()
+            for k in range(1, max(params.extend, params.edge_extend if sides else 0) + 1):
                 g = uniq[-1] + k if at_end else uniq[0] - k
-                if 0 <= g < n_frames:
-                    c = _centre(end) + v * (k if at_end else -k)
-                    out_f.append(int(g))
-                    out_b.append(np.concatenate([c - end[2:] / 2, end[2:]]))
-                    out_t.append(int(tid))
-                    out_s.append(EXTEND)
-                    out_floor.append(np.zeros(2))
+                if not 0 <= g < n_frames:
+                    break
+                c = _centre(end) + v * (k if at_end else -k)
+                held = np.concatenate([c - end[2:] / 2, end[2:]])
+                if k > params.extend and not (sides & _border_sides(held, frame_size)):  # type: ignore[arg-type]
+                    break  # the held box has left the border it entered or left by (or the picture)
+                out_f.append(int(g))
+                out_b.append(held)
+                out_t.append(int(tid))
+                out_s.append(EXTEND)
+                out_floor.append(np.zeros(2))
     if not out_f:
         return (np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros(0, np.int64), np.zeros(0, dtype=object),
                 np.zeros((0, 2)))
     return (np.asarray(out_f, np.int64), np.stack(out_b), np.asarray(out_t, np.int64),
             np.asarray(out_s, dtype=object), np.stack(out_floor))
+
+
+def _border_sides(box: np.ndarray, frame_size: tuple[int, int]) -> set[str]:
+    """The frame borders a box (x, y, w, h) touches while overlapping the picture (within 1 % of the frame's
+    smaller side): a subset of left, top, right, bottom; empty for a box wholly outside."""
+    width, height = frame_size
+    x, y, w, h = (float(v) for v in box)
+    if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+        return set()
+    m = max(2.0, 0.01 * min(width, height))
+    return {side for side, touches in (("left", x <= m), ("top", y <= m), ("right", x + w >= width - m),
+                                       ("bottom", y + h >= height - m)) if touches}
 
 
 def apply_floors(boxes: np.ndarray, floors: np.ndarray) -> np.ndarray:
