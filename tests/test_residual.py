@@ -141,6 +141,11 @@ def test_a_motion_flag_on_an_arm_is_set_aside_and_one_on_an_open_head_is_kept():
     assert explain_motion((150, 0, 40, 40), [person], nothing) == "", "on no one"
     waving = Person(0.9, 0.9, lm, head=np.array([50.0, 10, 20, 20]), hands=np.array([[160.0, 10, 20, 20]] * 2))
     assert explain_motion((150, 0, 40, 40), [waving], nothing) == "hand"
+    unseen = lm.copy()
+    unseen[15:23, 2] = 0.1  # the hand points the locator does not see: their box explains nothing
+    hidden_hands = Person(0.9, 0.9, unseen, head=np.array([50.0, 10, 20, 20]),
+                          hands=np.array([[160.0, 10, 20, 20]] * 2))
+    assert explain_motion((150, 0, 40, 40), [hidden_hands], nothing) == ""
 
 
 def test_motion_check_ignores_degenerate_detection_boxes():

@@ -189,7 +189,7 @@ def explain_flags(rows: list[tuple], people: list[Any], mask: np.ndarray) -> lis
       flag's centre inside the hand's box), and the flag's box is at most four times the hand's area.
     A flag on no located person stays unexplained (empty). Motion flags (``btb.release.motion``) are explained
     by ``explain_motion``."""
-    from btb.detect.pose import FACE_FEATURES, HANDS, HEAD
+    from btb.detect.pose import HEAD
 
     if not people:
         return [(*r[:9], "") for r in rows]
@@ -213,8 +213,7 @@ def explain_flags(rows: list[tuple], people: list[Any], mask: np.ndarray) -> lis
                 centred = p.head[0] <= cx <= p.head[0] + p.head[2] and p.head[1] <= cy <= p.head[1] + p.head[3]
                 if not (centred or inside(p.landmarks[HEAD, :2]).any()):
                     continue
-                hidden = features_covered(p.landmarks[FACE_FEATURES, :2].reshape(-1), mask,
-                                          max(1, round(0.05 * p.head[2]))) >= 1.0
+                hidden = _features_hidden(p, mask)
                 if hidden and centred and not np.isnan(own) and own >= 0.6:
                     blurred_heads += 1
                 else:
@@ -225,11 +224,10 @@ def explain_flags(rows: list[tuple], people: list[Any], mask: np.ndarray) -> lis
                 why = "features_blurred"
             elif not head_in_flag:
                 for p in people:
-                    for side, (hx, hy, hw, hh) in zip(HANDS, p.hands, strict=True):
-                        seen = float(p.landmarks[list(HANDS[side]), 2].max()) >= 0.5
+                    for hx, hy, hw, hh in _seen_hands(p):
                         hand_c = np.array([[hx + hw / 2, hy + hh / 2]])
                         in_hand = hx <= cx <= hx + hw and hy <= cy <= hy + hh
-                        if seen and (in_hand or inside(hand_c).any()) and w * h <= 4 * hw * hh:
+                        if (in_hand or inside(hand_c).any()) and w * h <= 4 * hw * hh:
                             why = "hand"
                     if why:
                         break
@@ -240,23 +238,22 @@ def explain_flags(rows: list[tuple], people: list[Any], mask: np.ndarray) -> lis
 def explain_motion(box: tuple[float, float, float, float], people: list[Any], mask: np.ndarray) -> str:
     """Why a fast region (a ``motion`` flag's box) is not a face to review, from the people the head locator
     found on the same input frame: ``on_head`` (kept open) when a person's head landmarks lie inside it and
-    that person's nose, eyes and mouth are not all blurred; ``hand`` when a hand the locator places has its
+    that person's nose, eyes and mouth are not all blurred; ``hand`` when a hand the locator sees has its
     centre inside it (and no such head is in it); ``body`` when it lies on a person the locator sees
     (at least half of it inside the box of their visible landmarks) and holds no such head: an arm or a body in
     motion, whose head the locator places and verification checks itself (its ``pose`` flags); else empty."""
-    from btb.detect.pose import FACE_FEATURES, HEAD
+    from btb.detect.pose import HEAD
 
     x, y, w, h = box
     for p in people:
         pts = p.landmarks[HEAD, :2]
         inside = (pts[:, 0] >= x) & (pts[:, 0] <= x + w) & (pts[:, 1] >= y) & (pts[:, 1] <= y + h)
-        if inside.any() and features_covered(p.landmarks[FACE_FEATURES, :2].reshape(-1), mask,
-                                             max(1, round(0.05 * p.head[2]))) < 1.0:
+        if inside.any() and not _features_hidden(p, mask):
             return "on_head"
     for p in people:
-        for hx, hy, hw, hh in p.hands:
+        for hx, hy, hw, hh in _seen_hands(p):
             cx, cy = hx + hw / 2, hy + hh / 2
-            if hw > 0 and x <= cx <= x + w and y <= cy <= y + h:
+            if x <= cx <= x + w and y <= cy <= y + h:
                 return "hand"
     for p in people:
         seen = p.landmarks[p.landmarks[:, 2] >= 0.5, :2]
@@ -268,6 +265,23 @@ def explain_motion(box: tuple[float, float, float, float], people: list[Any], ma
         if ix * iy >= 0.5 * w * h:
             return "body"
     return ""
+
+
+def _features_hidden(person: Any, mask: np.ndarray) -> bool:
+    """Whether a located person's nose, eyes and mouth all lie on blurred pixels (each with 5 % of the head's
+    width around it)."""
+    from btb.detect.pose import FACE_FEATURES
+
+    return features_covered(person.landmarks[FACE_FEATURES, :2].reshape(-1), mask,
+                            max(1, round(0.05 * person.head[2]))) >= 1.0
+
+
+def _seen_hands(person: Any) -> list[np.ndarray]:
+    """A located person's hand boxes (x, y, w, h) whose hand points the locator sees (visibility >= 0.5)."""
+    from btb.detect.pose import HANDS
+
+    return [box for side, box in zip(HANDS, person.hands, strict=True)
+            if float(person.landmarks[list(HANDS[side]), 2].max()) >= 0.5]
 
 
 def flags_table(rows: Iterable[tuple]) -> pd.DataFrame:
