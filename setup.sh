@@ -41,12 +41,25 @@ fi
 if [ -z "${BTB_MODEL_MIRROR:-}" ] && [ -d ../shared/models ]; then
   export BTB_MODEL_MIRROR="$(cd ../shared/models && pwd)"
 fi
+# The staging check itself costs a workflow start (about 1.5 s), so it is skipped while nothing it depends on
+# has changed since it last passed: the staging rules and code, the configuration, the mirror, and the staged
+# files as they are (name, size, modification time). Each detection job still checks its model's sha256.
+staged_state() {
+  { cat Snakefile workflow/rules/*.smk workflow/scripts/stage_*.py config/config.yaml $(find src/btb -name '*.py' | sort)
+    echo "mirror=${BTB_MODEL_MIRROR:-}"
+    find resources/models -maxdepth 1 -type f ! -name .btb-staged -printf '%f %s %T@\n' 2>/dev/null | sort
+  } | sha256sum | cut -d' ' -f1
+}
 if [ "${BTB_SKIP_MODELS:-0}" != 1 ]; then
-  log=$(mktemp)
-  if ! .venv/bin/python -m snakemake --quiet --cores 1 --snakefile Snakefile stage_models >"$log" 2>&1; then
-    cat "$log" >&2; rm -f "$log"
-    say "model staging failed (offline? set BTB_MODEL_MIRROR to a folder with the model files)"; exit 1
+  mstamp=resources/models/.btb-staged
+  if [ ! -f "$mstamp" ] || [ "$(cat "$mstamp")" != "$(staged_state)" ]; then
+    log=$(mktemp)
+    if ! .venv/bin/python -m snakemake --quiet --cores 1 --snakefile Snakefile stage_models >"$log" 2>&1; then
+      cat "$log" >&2; rm -f "$log"
+      say "model staging failed (offline? set BTB_MODEL_MIRROR to a folder with the model files)"; exit 1
+    fi
+    rm -f "$log"
+    staged_state > "$mstamp"
   fi
-  rm -f "$log"
 fi
 say "ready"

@@ -56,6 +56,8 @@ def main() -> None:
     ap.add_argument("--clip", type=Path, default=REPO / "resources" / "demo" / "demo.mp4")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
+    if not args.clip.is_file():
+        ap.error(f"--clip {args.clip} not found (the demo video is made by ./btb run; or name any small clip)")
     rows = []
     for n in args.videos:
         for c in args.chunks:

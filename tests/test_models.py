@@ -124,3 +124,26 @@ def test_retinaface_conversion_is_the_same_model_each_time(models_dir, tmp_path)
     from btb.models.onnx_digest import graph_digest
 
     assert graph_digest(again) == graph_digest(models_dir / "retinaface_mnv2_floor0.05.onnx")
+
+
+def test_setup_skips_the_staging_check_only_while_nothing_changed(mirror):
+    """./setup.sh pays a workflow start to check the staged models only when something it depends on changed:
+    run twice, the second run leaves its stamp alone; a staged file touched makes it check (and stamp) again."""
+    import os
+    import subprocess
+    import time
+
+    from conftest import REPO
+
+    env = {**os.environ, "BTB_MODEL_MIRROR": str(mirror)}
+    stamp = REPO / "resources" / "models" / ".btb-staged"
+    subprocess.run([str(REPO / "setup.sh")], check=True, env=env, capture_output=True)
+    first = stamp.stat().st_mtime_ns
+    subprocess.run([str(REPO / "setup.sh")], check=True, env=env, capture_output=True)
+    assert stamp.stat().st_mtime_ns == first  # nothing changed: no check, stamp untouched
+    model = REPO / "resources" / "models" / "face_detection_yunet_2023mar.onnx"
+    time.sleep(0.01)
+    os.utime(model)  # the staged file as it is now differs from what the stamp recorded
+    subprocess.run([str(REPO / "setup.sh")], check=True, env=env, capture_output=True)
+    assert stamp.stat().st_mtime_ns > first
+    assert sha256_file(model) == sources.SOURCES["yunet_2023mar"].sha256

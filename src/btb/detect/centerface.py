@@ -61,7 +61,7 @@ class CenterFaceDetector:
         threads: int = 1,
         device: str = "cpu",
     ) -> None:
-        opts = session_options(threads)
+        opts = session_options(threads, fixed_shape=False)
         self.providers = choose_providers(device, "CenterFace")
         self._session = ort.InferenceSession(str(model_path), opts, providers=self.providers)
         self.score_floor = score_floor
