@@ -1,10 +1,11 @@
 """Command line: ``btb run`` (the workflow), ``btb verify`` (re-hash a manifest's files, check its signature),
-``btb keygen``, ``btb review``, ``btb evaluate``, ``btb demo``, ``btb test``."""
+``btb keygen``, ``btb review``, ``btb evaluate``, ``btb shard``, ``btb demo``, ``btb test``."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -193,6 +194,24 @@ def cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def cmd_shard(args: argparse.Namespace, extra: list[str]) -> int:
+    """Split a sample sheet into shards (btb.shards) and print the command that runs each."""
+    from btb.shards import shard_config, shard_samples
+
+    _check_configs([args.configfile] if args.configfile else [])
+    config = shard_config(REPO / "resources" / "models", args.configfile)
+    shards = shard_samples(args.samples, args.out, args.size, config)
+    changed = sum(s.changed for s in shards)
+    print(f"{sum(s.videos for s in shards)} videos in {len(shards)} shards of at most {args.size} under "
+          f"{args.out} ({changed} sheets written, {len(shards) - changed} unchanged). Run each (in any order, on "
+          "any machine that sees the videos):", file=sys.stderr)
+    profile = [] if args.profile == "default" else ["--profile", args.profile]
+    for s in shards:
+        print(shlex.join([str(REPO / "btb"), "run", *profile, "--samples", str(s.sheet.absolute()), "--configfile",
+                          str(s.config.absolute()), "--directory", str(s.folder.absolute())]))
+    return 0
+
+
 def cmd_test(args: argparse.Namespace, extra: list[str]) -> int:
     import pytest
 
@@ -251,6 +270,15 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="write the demo video")
     d.add_argument("out", nargs="?", default="resources/demo/demo.mp4")
     d.set_defaults(func=cmd_demo)
+    sh = sub.add_parser("shard", help="split a large sample sheet into shards, each run in its own folder (plan "
+                                      "and run 100,000 videos as many runs of a few thousand)")
+    sh.add_argument("samples", help="sample sheet (TSV: video_id, path)")
+    sh.add_argument("--size", type=int, default=5000, help="videos per shard (default 5000)")
+    sh.add_argument("--out", default="shards", help="folder for the shard folders (default: shards)")
+    sh.add_argument("--configfile", help="configuration YAML every shard runs with (models.dir made absolute: "
+                                      "all shards read the models staged once, by default in resources/models)")
+    sh.add_argument("--profile", default="default", help="profile named in the printed commands (default, slurm)")
+    sh.set_defaults(func=cmd_shard)
     t = sub.add_parser("test", help="run the test suite (arguments after '--' go to pytest)")
     t.set_defaults(func=cmd_test)
     return p

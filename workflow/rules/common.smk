@@ -13,7 +13,7 @@ from btb.audit.signing import (
 )
 from btb.config import check_config_text, detectors, stage_config, validate_config
 from btb.detect.registry import DETECTORS as REGISTRY
-from btb.evaluation.synthetic import SCENES
+from btb.evaluation.scenes import SCENE_NAMES
 from btb.pipeline.codegraph import CodeGraph
 from btb.samples import (
     DEMO_PATH,
@@ -157,7 +157,7 @@ if config["evaluate"]["synthetic"]:
             "gt": f"{SYNTHETIC}/{name}_gt.csv",
             "name": name,
         }
-        for name in SCENES
+        for name in SCENE_NAMES
     }
 
 

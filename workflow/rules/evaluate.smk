@@ -39,7 +39,7 @@ rule make_synthetic:
     benchmark:
         "results/benchmarks/make_synthetic/{scene}.tsv"
     wildcard_constraints:
-        scene="|".join(SCENES),
+        scene="|".join(SCENE_NAMES),
     conda:
         "../../envs/video.yaml"
     resources:

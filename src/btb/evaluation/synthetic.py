@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from btb.audit.io import write_text
+from btb.evaluation.scenes import SCENE_NAMES
 from btb.video.demo import SPRITE_FACE, _face_sprite, write_demo_video
 
 WIDTH, HEIGHT, FPS = 640, 360, 25
@@ -145,6 +146,7 @@ SCENES: dict[str, Callable[[], tuple[list[np.ndarray], list[tuple[int, float, fl
     "syn_small": small_scene,
     "syn_edge": edge_scene,
 }
+assert tuple(SCENES) == SCENE_NAMES, "btb.evaluation.scenes names the scenes the workflow plans"
 
 
 def write_scene(name: str, folder: str | Path) -> tuple[Path, Path]:

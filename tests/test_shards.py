@@ -1,0 +1,94 @@
+"""btb shard: a large sample sheet split into shards that plan and run on their own."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO
+
+from btb.errors import InputError
+from btb.samples import read_sample_sheet
+from btb.shards import shard_config, shard_samples
+
+
+def sheet(path, n, first=0):
+    rows = "".join(f"v{i:03d}\tvideos/v{i:03d}.mp4\n" for i in range(first, first + n))
+    path.write_text("video_id\tpath\n" + rows)
+    return path
+
+
+def test_shards_follow_the_sheet_order_with_absolute_paths(tmp_path):
+    src = sheet(tmp_path / "all.tsv", 7)
+    shards = shard_samples(src, tmp_path / "shards", 3)
+    assert [s.folder.name for s in shards] == ["shard-0001", "shard-0002", "shard-0003"]
+    assert [s.videos for s in shards] == [3, 3, 1] and all(s.changed for s in shards)
+    got = [read_sample_sheet(s.sheet) for s in shards]
+    assert [x.video_id for part in got for x in part] == [f"v{i:03d}" for i in range(7)]
+    # relative paths were relative to the original sheet; the shard's sheet names them absolutely
+    assert got[2][0].path == str(tmp_path / "videos" / "v006.mp4")
+
+
+def test_appending_videos_rewrites_only_the_last_shard(tmp_path):
+    src = sheet(tmp_path / "all.tsv", 7)
+    out = tmp_path / "shards"
+    first = shard_samples(src, out, 3)
+    before = [s.sheet.stat().st_mtime_ns for s in first]
+    assert not any(s.changed for s in shard_samples(src, out, 3))  # the same sheet again: nothing written
+    assert [s.sheet.stat().st_mtime_ns for s in first] == before
+    src.write_text(src.read_text() + "v100\tvideos/v100.mp4\nv101\tvideos/v101.mp4\nv102\tvideos/v102.mp4\n")
+    again = shard_samples(src, out, 3)
+    assert [s.changed for s in again] == [False, False, True, True]
+    assert [s.videos for s in again] == [3, 3, 3, 1]
+
+
+def test_a_shorter_sheet_names_the_shard_folders_it_no_longer_needs(tmp_path):
+    out = tmp_path / "shards"
+    shard_samples(sheet(tmp_path / "all.tsv", 7), out, 3)
+    with pytest.raises(InputError, match="shard-0003"):
+        shard_samples(sheet(tmp_path / "all.tsv", 5), out, 3)
+    with pytest.raises(InputError, match="at least 1"):
+        shard_samples(sheet(tmp_path / "all.tsv", 5), tmp_path / "other", 0)
+
+
+def test_a_bad_sheet_is_refused_as_btb_run_would(tmp_path):
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("video_id\tpath\nv1\ta.mp4\nv1\tb.mp4\n")
+    with pytest.raises(InputError, match="duplicate video_id"):
+        shard_samples(bad, tmp_path / "shards", 10)
+    assert not (tmp_path / "shards").exists()
+
+
+def test_each_printed_command_plans_its_own_shard(tmp_path, face_clip):
+    """The command line end to end: btb shard, then a dry run of one shard's printed command plans that
+    shard's videos only, in its own folder."""
+    rows = "".join(f"c{i}\t{face_clip}\n" for i in range(5))
+    (tmp_path / "all.tsv").write_text("video_id\tpath\n" + rows)
+    out = subprocess.run([sys.executable, "-m", "btb", "shard", str(tmp_path / "all.tsv"), "--size", "2",
+                          "--out", str(tmp_path / "shards")], capture_output=True, text=True, check=True)
+    commands = out.stdout.splitlines()
+    assert len(commands) == 3 and "5 videos in 3 shards" in out.stderr
+    shard = tmp_path / "shards" / "shard-0002"
+    assert shlex.split(commands[1]) == [str(REPO / "btb"), "run", "--samples", str(shard / "samples.tsv"),
+                                        "--configfile", str(shard / "config.yaml"), "--directory", str(shard)]
+    # every shard reads the models staged once in the repository, not a copy of its own
+    assert yaml.safe_load((shard / "config.yaml").read_text()) == {"models": {"dir": str(REPO / "resources" /
+                                                                                         "models")}}
+    plan = subprocess.run([sys.executable, "-m", "btb", *shlex.split(commands[1])[1:], "--", "-n", "--quiet", "rules"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    counts = dict(line.split()[:2] for line in plan.stdout.splitlines() if len(line.split()) == 2)
+    assert counts["encode_video"] == "2"  # c2 and c3 only
+    assert "stage_yunet" not in counts  # the shared models are staged already (./btb test ran setup.sh)
+
+
+def test_the_shards_configuration_keeps_the_users_settings(tmp_path):
+    user = tmp_path / "mine.yaml"
+    user.write_text("merge:\n  mode: cascade\nmodels:\n  dir: my_models\n")
+    cfg = yaml.safe_load(shard_config(tmp_path / "default", user))
+    assert cfg["merge"] == {"mode": "cascade"} and cfg["models"]["dir"] == str(Path("my_models").absolute())
+    assert yaml.safe_load(shard_config(tmp_path / "default")) == {"models": {"dir": str(tmp_path / "default")}}
