@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+LINKS_PER_FILE = 50_000
 
 
 def measured(cmd: list[str], cwd: Path) -> tuple[float, int, str]:
@@ -45,9 +47,13 @@ def sample_sheet(work: Path, n: int, clip: Path) -> Path:
     """``n`` hard links to ``clip`` (the dry run only needs the files to exist), listed in a sample sheet."""
     (work / "videos").mkdir()
     rows = ["video_id\tpath"]
+    source = clip
     for i in range(n):
+        if i and i % LINKS_PER_FILE == 0:  # a file takes at most 65,000 hard links (ext4): link to a fresh copy
+            source = work / f"source{i // LINKS_PER_FILE}{clip.suffix}"
+            shutil.copyfile(clip, source)
         video = work / "videos" / f"v{i:06d}.mp4"
-        os.link(clip, video)
+        os.link(source, video)
         rows.append(f"v{i:06d}\t{video}")
     (work / "samples.tsv").write_text("\n".join(rows) + "\n")
     return work / "samples.tsv"

@@ -203,3 +203,35 @@ def test_stored_input_detections_are_checked_and_explained_like_redetected_ones(
                                            confident={"yunet": 0.6, "retinaface": 0.5}))
     assert items["status"].tolist() == ["dismissed", "dismissed"]
     assert sorted(items["reason"]) == ["hand", "weak"], "a stored flag below its merge threshold, on no head"
+
+
+def test_head_locator_every_nth_frame_and_the_settings_it_needs(models_dir, face_clip, tmp_path):
+    """detect.pose.every: 2 runs the locator on frames 0, 2, 4, ... of the real clip (the audit record says so);
+    a stride that temporal coverage cannot bridge is refused as an unsafe setting."""
+    from btb.config import defaults, validate_config
+    from btb.errors import InputError
+    from btb.regions.tables import read_detections
+    from btb.stages.detect import detect_chunk
+    from btb.stages.frames import index_video_frames
+
+    index_video_frames(video=str(face_clip), frame_table=str(tmp_path / "frames.tsv"),
+                       audit=str(tmp_path / "index.json"), video_id="v")
+    options = {**defaults()["detect"]["pose"], "every": 2}
+    detect_chunk(detector="pose", video=str(face_clip), frame_table=str(tmp_path / "frames.tsv"), chunk="1of1",
+                 model=str(models_dir / "blazepose_full.zip"), out=str(tmp_path / "pose.parquet"),
+                 audit=str(tmp_path / "pose.json"), video_id="v", options=options, threads=1, device="cpu")
+    rec = json.loads((tmp_path / "pose.json").read_text())
+    assert rec["counts"]["frames_processed"] == 12  # 24 frames
+    assert rec["params"]["frames"] == "all, one in 2"
+    found = read_detections(tmp_path / "pose.parquet")
+    assert len(found) and (found["frame_index"] % 2 == 0).all() and found["frame_index"].nunique() >= 10
+
+    cfg = defaults()
+    cfg["detect"]["pose"]["every"] = 2
+    validate_config(cfg)  # bridged by the default temporal coverage
+    cfg["detect"]["pose"]["every"] = 8
+    with pytest.raises(InputError, match="max_gap of at least 7"):
+        validate_config(cfg)
+    cfg["detect"]["pose"]["every"], cfg["merge"]["temporal"]["enabled"] = 2, False
+    with pytest.raises(InputError, match="detect.pose.every is 2"):
+        validate_config(cfg)

@@ -115,6 +115,14 @@ def check_safety(config: dict[str, Any], source: str | Path = "config") -> None:
             if value > limit:
                 raise InputError(source, f"{section}.thresholds.{name} is {value}: above {limit} it leaves faces "
                                          f"{'unblurred' if section == 'merge' else 'unchecked'}; {override}")
+    # a detector run on every n-th frame blurs the frames between only through temporal coverage
+    temporal = config["merge"]["temporal"]
+    for name in enabled(config):
+        every = int(config["detect"].get(name, {}).get("every", 1))
+        if every > 1 and not (temporal["enabled"] and temporal["max_gap"] >= every - 1):
+            raise InputError(source, f"detect.{name}.every is {every}: the {every - 1} frames between its runs are "
+                                     "blurred only by temporal coverage, which needs merge.temporal.enabled and "
+                                     f"merge.temporal.max_gap of at least {every - 1}; {override}")
     method, detail = config["blur"]["method"], config["blur"]["detail"]
     if detail > MAX_BLUR_DETAIL.get(method, detail):
         raise InputError(source, f"blur.detail is {detail}: with {method} above {MAX_BLUR_DETAIL[method]} a blurred "

@@ -25,7 +25,10 @@ rule eval_detect_images:
     params:
         code=code("eval_detect_images.py"),
         images=lambda wc: EVAL_SETS[wc.set]["images"],
-        options=lambda wc: config["detect"][wc.detector],
+        # a still is one frame: a stride over a video's frames (detect.<name>.every) does not apply
+        options=lambda wc: {
+            k: v for k, v in config["detect"][wc.detector].items() if k != "every"
+        },
     script:
         "../scripts/eval_detect_images.py"
 

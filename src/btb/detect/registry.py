@@ -165,6 +165,11 @@ DETECTORS: dict[str, DetectorSpec] = {
                                "description": "Head box: the square around the head landmarks, enlarged this much."},
                 "max_people": {"type": "integer", "minimum": 1, "maximum": 32, "default": 8,
                                "description": "At most this many people per frame (the first found)."},
+                "every": {"type": "integer", "minimum": 1, "maximum": 30, "default": 1, "description": (
+                    "Run on every n-th frame only (frames 0, n, 2n, ...; a still is one frame). Temporal "
+                    "coverage carries a head across the frames between (merge.temporal.max_gap must be at "
+                    "least n - 1); verification checks the stored heads on the frames that have them. Faster, "
+                    "but 2 left 5 labeled frames of a turning head exposed (docs/performance.md).")},
             },
             merge_threshold=0.5,
             verify_threshold=0.5,  # heads from the input at the merge threshold: one the blur lost is a flag

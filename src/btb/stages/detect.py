@@ -21,30 +21,36 @@ def detect_chunk(*, detector: str, video: str, frame_table: str, chunk: str, mod
                  only_frames: str | None = None) -> None:
     """Run one detector over one chunk of a video's frames: all of them, or (``only_frames``, a cascade
     selection table) the listed ones."""
+    every = int(options.get("every", 1))
+    frames = "cascade selection" if only_frames else "all"
     params = {"detector": detector, **options, "device": device, "threads": threads, "chunk": chunk,
-              "frames": "cascade selection" if only_frames else "all"}
+              "frames": frames if every == 1 else f"{frames}, one in {every}"}
     with stage_record(f"detect_{detector}", video_id, params, audit) as rec:
         rec.add_inputs(video, frame_table, model, *([only_frames] if only_frames else []))
         det = make_detector(detector, model, options, threads, device)
         if hasattr(det, "providers"):
             rec.notes["providers"] = det.providers
+        table = read_frame_table(frame_table)
         wanted = set(pd.read_csv(only_frames, sep="\t")["frame_index"].astype(int)) if only_frames else None
+        if every > 1:
+            strided = set(range(0, len(table), every))
+            wanted = strided if wanted is None else wanted & strided
         found: list[RawDetections] = []
         indices: list[np.ndarray] = []
         n = 0
-        for frame in iter_chunk(video, read_frame_table(frame_table), chunk, wanted):
+        for frame in iter_chunk(video, table, chunk, wanted):
             d = det.detect(frame.image)
             if len(d):
                 found.append(d)
                 indices.append(np.full(len(d), frame.index, dtype=np.int64))
             n += 1
         raw = RawDetections.concat(found)
-        table = detections_frame(np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64), detector,
-                                 raw.boxes, raw.scores, raw.landmarks, raw.scale)
-        write_detections(table, out)
+        found_table = detections_frame(np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64),
+                                       detector, raw.boxes, raw.scores, raw.landmarks, raw.scale)
+        write_detections(found_table, out)
         rec.add_outputs(out)
-        rec.counts = {"frames_processed": n, "detections_stored": len(table),
-                      "frames_with_detection": int(table["frame_index"].nunique())}
+        rec.counts = {"frames_processed": n, "detections_stored": len(found_table),
+                      "frames_with_detection": int(found_table["frame_index"].nunique())}
 
 
 def gather_detections(*, stage: str, parts: list[str], part_audits: list[str], out: str, audit: str,
