@@ -63,27 +63,27 @@ def test_a_bad_sheet_is_refused_as_btb_run_would(tmp_path):
     assert not (tmp_path / "shards").exists()
 
 
-def test_each_printed_command_plans_its_own_shard(tmp_path, face_clip):
+def test_each_printed_command_plans_its_own_shard(tmp_path, face_clip, models_dir):
     """The command line end to end: btb shard, then a dry run of one shard's printed command plans that
-    shard's videos only, in its own folder."""
+    shard's videos only, in its own folder, reading the models the user's configuration names."""
     rows = "".join(f"c{i}\t{face_clip}\n" for i in range(5))
     (tmp_path / "all.tsv").write_text("video_id\tpath\n" + rows)
+    (tmp_path / "mine.yaml").write_text(f"models:\n  dir: {models_dir}\n")
     out = subprocess.run([sys.executable, "-m", "btb", "shard", str(tmp_path / "all.tsv"), "--size", "2",
-                          "--out", str(tmp_path / "shards")], capture_output=True, text=True, check=True)
+                          "--out", str(tmp_path / "shards"), "--configfile", str(tmp_path / "mine.yaml")],
+                         capture_output=True, text=True, check=True)
     commands = out.stdout.splitlines()
     assert len(commands) == 3 and "5 videos in 3 shards" in out.stderr
     shard = tmp_path / "shards" / "shard-0002"
     assert shlex.split(commands[1]) == [str(REPO / "btb"), "run", "--samples", str(shard / "samples.tsv"),
                                         "--configfile", str(shard / "config.yaml"), "--directory", str(shard)]
-    # every shard reads the models staged once in the repository, not a copy of its own
-    assert yaml.safe_load((shard / "config.yaml").read_text()) == {"models": {"dir": str(REPO / "resources" /
-                                                                                         "models")}}
+    assert yaml.safe_load((shard / "config.yaml").read_text()) == {"models": {"dir": str(models_dir)}}
     plan = subprocess.run([sys.executable, "-m", "btb", *shlex.split(commands[1])[1:], "--", "-n", "--quiet", "rules"],
                           capture_output=True, text=True, cwd=tmp_path)
     assert plan.returncode == 0, plan.stderr[-2000:]
     counts = dict(line.split()[:2] for line in plan.stdout.splitlines() if len(line.split()) == 2)
     assert counts["encode_video"] == "2"  # c2 and c3 only
-    assert "stage_yunet" not in counts  # the shared models are staged already (./btb test ran setup.sh)
+    assert not [rule for rule in counts if rule.startswith("stage_")]  # the models named are staged: none again
 
 
 def test_the_shards_configuration_keeps_the_users_settings(tmp_path):
