@@ -43,15 +43,18 @@ if [ -z "${BTB_MODEL_MIRROR:-}" ] && [ -d ../shared/models ]; then
 fi
 # The staging check itself costs a workflow start (about 1.5 s), so it is skipped while nothing it depends on
 # has changed since it last passed: the staging rules and code, the configuration, the mirror, and the staged
-# files as they are (name, size, modification time). Each detection job still checks its model's sha256.
+# files as they are (name, size, modification time) in the configuration's models.dir. Each detection job
+# still checks its model's sha256 before loading it.
+models_dir=$(.venv/bin/python -c 'import yaml; c = yaml.safe_load(open("config/config.yaml")) or {}
+print((c.get("models") or {}).get("dir") or "resources/models")')
 staged_state() {
   { cat Snakefile workflow/rules/*.smk workflow/scripts/stage_*.py config/config.yaml $(find src/btb -name '*.py' | sort)
-    echo "mirror=${BTB_MODEL_MIRROR:-}"
-    find resources/models -maxdepth 1 -type f ! -name .btb-staged -printf '%f %s %T@\n' 2>/dev/null | sort
+    echo "mirror=${BTB_MODEL_MIRROR:-} models=$models_dir"
+    find "$models_dir" -maxdepth 1 -type f ! -name .btb-staged -printf '%f %s %T@\n' 2>/dev/null | sort
   } | sha256sum | cut -d' ' -f1
 }
 if [ "${BTB_SKIP_MODELS:-0}" != 1 ]; then
-  mstamp=resources/models/.btb-staged
+  mstamp="$models_dir/.btb-staged"
   if [ ! -f "$mstamp" ] || [ "$(cat "$mstamp")" != "$(staged_state)" ]; then
     log=$(mktemp)
     if ! .venv/bin/python -m snakemake --quiet --cores 1 --snakefile Snakefile stage_models >"$log" 2>&1; then

@@ -31,14 +31,15 @@ LINKS_PER_FILE = 50_000
 def measured(cmd: list[str], cwd: Path) -> tuple[float, int, str]:
     """Run ``cmd``; its wall seconds, its own peak memory (MB, from wait4: this process, not the runs before
     it) and its standard output."""
-    with tempfile.TemporaryFile("w+") as out:
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:  # files: no pipe to fill
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, text=True)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode:
-            raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr.read()[-3000:] if proc.stderr else ''}")
+            err.seek(0)
+            raise SystemExit(f"{' '.join(cmd)} failed:\n{err.read()[-3000:]}")
         out.seek(0)
         return seconds, round(usage.ru_maxrss / 1024), out.read()
 

@@ -40,17 +40,39 @@ def test_appending_videos_rewrites_only_the_last_shard(tmp_path):
     before = [s.sheet.stat().st_mtime_ns for s in first]
     assert not any(s.changed for s in shard_samples(src, out, 3))  # the same sheet again: nothing written
     assert [s.sheet.stat().st_mtime_ns for s in first] == before
+    assert all(s.sheet.stat().st_mode & 0o777 == 0o600 for s in first)  # paths and ids: owner-only
     src.write_text(src.read_text() + "v100\tvideos/v100.mp4\nv101\tvideos/v101.mp4\nv102\tvideos/v102.mp4\n")
     again = shard_samples(src, out, 3)
     assert [s.changed for s in again] == [False, False, True, True]
     assert [s.videos for s in again] == [3, 3, 3, 1]
 
 
-def test_a_shorter_sheet_names_the_shard_folders_it_no_longer_needs(tmp_path):
+@pytest.mark.parametrize("change", ["other size", "row removed", "rows reordered", "row inserted", "shorter"])
+def test_a_change_that_would_move_a_video_between_shards_is_refused(tmp_path, change):
+    """Results belong to the shard that made them: a video moved to another shard would be processed and
+    released a second time there. Nothing is written when the change is refused."""
+    src = sheet(tmp_path / "all.tsv", 7)
     out = tmp_path / "shards"
-    shard_samples(sheet(tmp_path / "all.tsv", 7), out, 3)
-    with pytest.raises(InputError, match="shard-0003"):
-        shard_samples(sheet(tmp_path / "all.tsv", 5), out, 3)
+    shard_samples(src, out, 3)
+    before = {p: p.read_text() for p in out.rglob("samples.tsv")}
+    rows = src.read_text().splitlines()
+    size = 3
+    if change == "other size":
+        size = 2
+    elif change == "row removed":
+        src.write_text("\n".join(rows[:2] + rows[3:]) + "\n")
+    elif change == "rows reordered":
+        src.write_text("\n".join([rows[0], rows[2], rows[1], *rows[3:]]) + "\n")
+    elif change == "row inserted":
+        src.write_text("\n".join([*rows[:3], "x1\tvideos/x1.mp4", *rows[3:]]) + "\n")
+    else:
+        sheet(src, 5)
+    with pytest.raises(InputError, match="shard-000"):
+        shard_samples(src, out, size)
+    assert {p: p.read_text() for p in out.rglob("samples.tsv")} == before
+
+
+def test_a_size_below_one_is_refused(tmp_path):
     with pytest.raises(InputError, match="at least 1"):
         shard_samples(sheet(tmp_path / "all.tsv", 5), tmp_path / "other", 0)
 
@@ -86,9 +108,17 @@ def test_each_printed_command_plans_its_own_shard(tmp_path, face_clip, models_di
     assert not [rule for rule in counts if rule.startswith("stage_")]  # the models named are staged: none again
 
 
-def test_the_shards_configuration_keeps_the_users_settings(tmp_path):
+def test_the_shards_configuration_keeps_the_users_settings_with_absolute_paths(tmp_path):
     user = tmp_path / "mine.yaml"
-    user.write_text("merge:\n  mode: cascade\nmodels:\n  dir: my_models\n")
-    cfg = yaml.safe_load(shard_config(tmp_path / "default", user))
-    assert cfg["merge"] == {"mode": "cascade"} and cfg["models"]["dir"] == str(Path("my_models").absolute())
-    assert yaml.safe_load(shard_config(tmp_path / "default")) == {"models": {"dir": str(tmp_path / "default")}}
+    user.write_text("samples: other.tsv\nmerge:\n  mode: cascade\nmodels:\n  dir: my_models\naudit:\n"
+                    "  signing_key: keys/run.pem\n  reviewer_keys: [keys/a.pem, /abs/b.pem]\n")
+    cfg = yaml.safe_load(shard_config(REPO, user))
+    assert cfg["merge"] == {"mode": "cascade"} and "samples" not in cfg  # the shard's sheet replaces it
+    # relative paths from the folder btb run works in by default (the repository), as a plain run reads them
+    assert cfg["models"]["dir"] == str(REPO / "my_models")
+    assert cfg["audit"] == {"signing_key": str(REPO / "keys" / "run.pem"),
+                            "reviewer_keys": [str(REPO / "keys" / "a.pem"), "/abs/b.pem"]}
+    assert yaml.safe_load(shard_config(REPO)) == {"models": {"dir": str(REPO / "resources" / "models")}}
+    user.write_text("merge:\n  mode: sideways\n")
+    with pytest.raises(InputError, match="merge"):  # checked once here, not failing in every shard
+        shard_config(REPO, user)

@@ -195,16 +195,25 @@ def cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def cmd_shard(args: argparse.Namespace, extra: list[str]) -> int:
-    """Split a sample sheet into shards (btb.shards) and print the command that runs each."""
+    """Split a sample sheet into shards (btb.shards), stage their models once, and print the command that
+    runs each shard."""
     from btb.shards import shard_config, shard_samples
 
-    _check_configs([args.configfile] if args.configfile else [])
-    config = shard_config(REPO / "resources" / "models", args.configfile)
+    config = shard_config(REPO, args.configfile)
     shards = shard_samples(args.samples, args.out, args.size, config)
+    # the shards read one model folder: stage it now, once, rather than from shards started side by side
+    staging = [sys.executable, "-m", "snakemake", "stage_models", "--snakefile", str(REPO / "Snakefile"),  # target
+               "--cores", "1", "--quiet", "--directory", str(Path(args.out).absolute()),  # before --configfile's list
+               "--configfile", str(shards[0].config.absolute())]
+    done = subprocess.run(staging, capture_output=True, text=True)
+    if done.returncode:
+        print(done.stdout[-3000:] + done.stderr[-3000:], file=sys.stderr)
+        raise BTBError("model staging for the shards failed (offline? set BTB_MODEL_MIRROR to a folder with the "
+                       "model files)")
     changed = sum(s.changed for s in shards)
     print(f"{sum(s.videos for s in shards)} videos in {len(shards)} shards of at most {args.size} under "
-          f"{args.out} ({changed} sheets written, {len(shards) - changed} unchanged). Run each (in any order, on "
-          "any machine that sees the videos):", file=sys.stderr)
+          f"{args.out} ({changed} written, {len(shards) - changed} unchanged); models staged. Run each (in any "
+          "order, on any machine that sees the videos):", file=sys.stderr)
     profile = [] if args.profile == "default" else ["--profile", args.profile]
     for s in shards:
         print(shlex.join([str(REPO / "btb"), "run", *profile, "--samples", str(s.sheet.absolute()), "--configfile",
@@ -275,9 +284,11 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("samples", help="sample sheet (TSV: video_id, path)")
     sh.add_argument("--size", type=int, default=5000, help="videos per shard (default 5000)")
     sh.add_argument("--out", default="shards", help="folder for the shard folders (default: shards)")
-    sh.add_argument("--configfile", help="configuration YAML every shard runs with (models.dir made absolute: "
+    sh.add_argument("--configfile", help="configuration YAML every shard runs with (copied, paths made absolute: "
                                       "all shards read the models staged once, by default in resources/models)")
-    sh.add_argument("--profile", default="default", help="profile named in the printed commands (default, slurm)")
+    sh.add_argument("--profile", default="default", choices=sorted(p.name for p in (REPO / "profiles").iterdir()
+                                                                   if p.is_dir()),
+                    help="profile named in the printed commands (default: default)")
     sh.set_defaults(func=cmd_shard)
     t = sub.add_parser("test", help="run the test suite (arguments after '--' go to pytest)")
     t.set_defaults(func=cmd_test)

@@ -13,6 +13,7 @@ from btb.audit.records import stage_record
 from btb.detect.base import RawDetections
 from btb.detect.factory import make_detector
 from btb.regions.tables import concat_detections, detections_frame, read_detections, write_detections
+from btb.samples import is_image
 from btb.video.frames import iter_chunk, read_frame_table
 
 
@@ -21,7 +22,7 @@ def detect_chunk(*, detector: str, video: str, frame_table: str, chunk: str, mod
                  only_frames: str | None = None) -> None:
     """Run one detector over one chunk of a video's frames: all of them, or (``only_frames``, a cascade
     selection table) the listed ones."""
-    every = int(options.get("every", 1))
+    every = 1 if is_image(video) else int(options.get("every", 1))  # a still is one frame
     frames = "cascade selection" if only_frames else "all"
     params = {"detector": detector, **options, "device": device, "threads": threads, "chunk": chunk,
               "frames": frames if every == 1 else f"{frames}, one in {every}"}
