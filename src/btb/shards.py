@@ -24,6 +24,7 @@ from pathlib import Path
 
 import yaml
 
+from btb.audit.io import atomic_output
 from btb.errors import InputError
 from btb.samples import read_sample_sheet
 
@@ -49,13 +50,9 @@ def _write_if_changed(path: Path, text: str) -> bool:
     """Write ``text`` owner-only (a sheet lists paths and ids), atomically, unless the file holds it already."""
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)  # a reader sees the old sheet or the new one, never half of one
+    with atomic_output(path) as tmp:  # a reader sees the old sheet or the new one, never half of one
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as fh:
+            fh.write(text)
     return True
 
 
