@@ -15,6 +15,7 @@ from btb.config import check_config_text, detectors, stage_config, validate_conf
 from btb.detect.registry import DETECTORS as REGISTRY
 from btb.evaluation.scenes import SCENE_NAMES
 from btb.pipeline.codegraph import CodeGraph
+from btb.pipeline.scheduler import keep_one_wakeup
 from btb.samples import (
     DEMO_PATH,
     labeled_clips,
@@ -22,6 +23,10 @@ from btb.samples import (
     resolve_samples,
     write_id_map,
 )
+
+# Snakemake's scheduler would otherwise wake up once more a second for every job finished so far, and busy a
+# core on runs of many videos (src/btb/pipeline/scheduler.py; docs/performance.md).
+keep_one_wakeup()
 
 # Every key the configuration leaves out takes its default from the schema (src/btb/schemas/), in place.
 # An error names the configuration files and the key.
