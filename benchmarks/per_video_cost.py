@@ -6,8 +6,9 @@
 Cuts ``--clips`` one-second clips from ``--source`` (made once in ``$BTB_BENCH_CACHE``, never in the
 repository), then, in fresh working folders: the workflow on one of them, and on all of them in one run
 (``--cores``, jobs overlapping as in a normal run). Reported: wall seconds per clip in the large run, the
-marginal seconds per added clip ((all - one) / (n - 1)), the jobs per video, and where the job seconds went,
-per rule (Snakemake's ``benchmark:`` tables). The work on the frames themselves is measured against a plain
+marginal seconds per added clip ((all - one) / (n - 1)), the jobs per video, where the job seconds went,
+per rule (Snakemake's ``benchmark:`` tables), and the CPU seconds of the Snakemake process itself (its
+scheduling: ``snakemake_cpu_s``). The work on the frames themselves is measured against a plain
 transcode of all the clips, one after another.
 """
 
@@ -75,7 +76,8 @@ def run(clips: list[Path], wf: Path, models: Path, cores: int, label: str) -> di
         (work / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
         cmd = snakemake_cmd(work, cores, False, wf)
         print(f"[{label}: {len(clips)} clips] {' '.join(cmd[:12])} ...", file=sys.stderr, flush=True)
-        wall, foreign = timed(cmd, work / "snakemake.log", workflow_env(wf))
+        own: dict[str, float] = {}
+        wall, foreign = timed(cmd, work / "snakemake.log", workflow_env(wf), own)
         per_rule: dict[str, float] = defaultdict(float)
         jobs: dict[str, int] = defaultdict(int)
         for tsv in (work / "results" / "benchmarks").rglob("*.tsv"):
@@ -83,7 +85,8 @@ def run(clips: list[Path], wf: Path, models: Path, cores: int, label: str) -> di
             per_rule[rule] += read_benchmark(tsv)["s"]
             jobs[rule] += 1
         released = len(list((work / "results" / "release").glob("*"))) if (work / "results" / "release").exists() else 0
-        return {"clips": len(clips), "wall_s": round(wall, 2), "foreign_cpu_s": foreign, "jobs": dict(jobs),
+        return {"clips": len(clips), "wall_s": round(wall, 2), "foreign_cpu_s": foreign,
+                "snakemake_cpu_s": round(own["cpu_s"], 1) if "cpu_s" in own else None, "jobs": dict(jobs),
                 "job_seconds_by_rule": {k: round(v, 2) for k, v in sorted(per_rule.items())},
                 "outputs_in_release": released}
     finally:
@@ -118,6 +121,7 @@ def main() -> int:
            "marginal_per_clip_s": round((many["wall_s"] - one["wall_s"]) / max(n - 1, 1), 2),
            "transcode_per_clip_s": round(transcode / n, 3), "jobs_per_video": round(sum(per_video_jobs.values()), 1)}
     print(f"{n} one-second clips: {many['wall_s']:.1f} s in one run, {doc['wall_per_clip_s']:.2f} s a clip "
+          f"(Snakemake's own process: {many['snakemake_cpu_s']} CPU s) "
           f"(one clip alone {one['wall_s']:.1f} s; marginal {doc['marginal_per_clip_s']:.2f} s a clip); "
           f"{doc['jobs_per_video']} jobs a video; plain transcode {doc['transcode_per_clip_s']:.3f} s a clip")
     top = sorted(many["job_seconds_by_rule"].items(), key=lambda kv: -kv[1])

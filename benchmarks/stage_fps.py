@@ -161,14 +161,31 @@ def workflow_env(wf: Path) -> dict[str, str]:
     return env
 
 
-def timed(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> tuple[float, float | None]:
-    """Wall seconds of ``cmd`` and the CPU seconds that other processes used on the machine meanwhile."""
+def process_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds process ``pid`` itself has used so far, children not included (Linux /proc), else None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def timed(cmd: list[str], log: Path, env: dict[str, str] | None = None,
+          own: dict[str, float] | None = None) -> tuple[float, float | None]:
+    """Wall seconds of ``cmd`` and the CPU seconds that other processes used on the machine meanwhile. With
+    ``own``, ``own["cpu_s"]`` is set to the CPU seconds of ``cmd``'s own process (read while it runs, last
+    reading a fraction of a second before it ends): for Snakemake, its scheduling without the jobs."""
     busy0, own0 = machine_cpu_seconds(), own_cpu_seconds()
     t0 = time.perf_counter()
     with log.open("w") as fh:
         # Own process group, so that an interrupted benchmark stops the workflow's jobs too.
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True, env=env)
         try:
+            while own is not None and proc.poll() is None:
+                seconds = process_cpu_seconds(proc.pid)
+                if seconds is not None:
+                    own["cpu_s"] = seconds
+                time.sleep(0.2)
             proc.wait()
         except BaseException:
             os.killpg(proc.pid, signal.SIGTERM)

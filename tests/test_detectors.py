@@ -165,3 +165,40 @@ def test_yunet_gives_the_same_result_whatever_sizes_came_before(models_dir, astr
     assert len(fresh) > 0
     np.testing.assert_array_equal(again.boxes, fresh.boxes)
     np.testing.assert_array_equal(again.scores, fresh.scores)
+
+
+@pytest.mark.parametrize("name, model", [("yunet", "face_detection_yunet_2023mar.onnx"),
+                                         ("retinaface", "retinaface_mnv2_floor0.05.onnx"),
+                                         ("pose", "blazepose_full.zip")])
+def test_the_thread_count_does_not_change_detections(models_dir, astronaut, name, model):
+    """detect.threads `auto` picks 1 or 2 threads from the number of videos in a run: the detections of a video
+    must not depend on how many others ran beside it."""
+    from btb.config import defaults
+
+    options = {"yunet": YUNET_CFG, "retinaface": RF_CFG, "pose": defaults()["detect"]["pose"]}[name]
+    frames = [astronaut, cv2.resize(astronaut, (1920, 1080))]
+    if name == "pose":  # a person for the head locator: the astronaut's upper body, placed in a wide frame
+        wide = np.zeros((360, 640, 3), np.uint8)
+        wide[:, 140:500] = cv2.resize(astronaut, (360, 360))
+        frames = [wide]
+    found = {}
+    for threads in (1, 2):
+        det = make_detector(name, str(models_dir / model), options, threads, "cpu")
+        found[threads] = [det.detect(frame) for frame in frames]
+    assert sum(len(d) for d in found[1]) > 0
+    for one, two in zip(found[1], found[2], strict=True):
+        np.testing.assert_array_equal(one.boxes, two.boxes)
+        np.testing.assert_array_equal(one.scores, two.scores)
+
+
+@pytest.mark.parametrize("setting, videos, cores, expected", [
+    (3, 1, 2, 3), (1, 100, 2, 1),  # a number is taken as given
+    ("auto", 1, 2, 2), ("auto", 1, 8, 2),  # one video: its chain of jobs, 2 threads each
+    ("auto", 2, 2, 1), ("auto", 100, 2, 1), ("auto", 8, 8, 1),  # videos fill the cores: 1 thread a job
+    ("auto", 3, 8, 2),  # fewer videos than cores
+    ("auto", 1, None, 1),  # no core count (a cluster executor): one thread, as the SLURM profile sets
+])
+def test_auto_threads(setting, videos, cores, expected):
+    from btb.config import job_threads
+
+    assert job_threads(setting, videos, cores) == expected

@@ -1,6 +1,8 @@
 import os
 import sys
 
+from snakemake.exceptions import WorkflowError
+
 # The btb package lives in src/. Job scripts find it through the link workflow/scripts/btb (Snakemake puts a
 # script's folder on its path), which also works inside per-rule conda environments.
 sys.path.insert(0, f"{workflow.basedir}/src")
@@ -11,7 +13,13 @@ from btb.audit.signing import (
     public_pem,
     resolve_signing_key,
 )
-from btb.config import check_config_text, detectors, stage_config, validate_config
+from btb.config import (
+    check_config_text,
+    detectors,
+    job_threads,
+    stage_config,
+    validate_config,
+)
 from btb.detect.registry import DETECTORS as REGISTRY
 from btb.evaluation.scenes import SCENE_NAMES
 from btb.pipeline.codegraph import CodeGraph
@@ -76,6 +84,12 @@ SAMPLES = {
 if config["input_dir"] and config["input_map"]:
     write_id_map(config["input_map"], list(SAMPLES.values()))
 MODELS = config["models"]["dir"]
+try:
+    CORES = workflow.cores
+except WorkflowError:  # no --cores (a cluster executor, or linting)
+    CORES = None
+# Threads per detection and verification job (detect.threads; `auto`: 1 when the videos outnumber the cores)
+JOB_THREADS = job_threads(config["detect"]["threads"], len(SAMPLES), CORES)
 # frames.chunks > 1: detection (and blurring) run one job per chunk, and a gathering job joins each detector's
 # chunk tables; with one chunk each detection job writes the video's table itself
 CHUNKED = config["frames"]["chunks"] > 1

@@ -33,7 +33,7 @@ for det, spec in REGISTRY.items():
             f"results/benchmarks/detect_{det}/{{vid}}{job}.tsv"
         conda:
             detector_env(det)
-        threads: config["detect"]["threads"]
+        threads: JOB_THREADS
         resources:
             gpu=detector_gpus(det),
             mem_mb=spec.job_mem_mb,

@@ -18,7 +18,7 @@ rule eval_detect_images:
         detector="|".join(EVAL_DETECTORS),
     conda:
         "../../envs/evaluate.yaml"
-    threads: config["detect"]["threads"]
+    threads: JOB_THREADS
     resources:
         mem_mb=2000,
         runtime=240,

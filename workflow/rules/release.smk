@@ -19,7 +19,7 @@ rule verify_residual:
         "results/benchmarks/verify_residual/{vid}.tsv"
     conda:
         VERIFY_ENV
-    threads: config["detect"]["threads"]
+    threads: JOB_THREADS
     resources:
         gpu=VERIFY_GPU,
         mem_mb=2000,
