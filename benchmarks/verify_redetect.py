@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -24,7 +25,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from btb.config import defaults, detectors, load_config, stage_config  # noqa: E402
+from btb.config import defaults, detectors, job_threads, load_config, stage_config  # noqa: E402
 from btb.detect.registry import DETECTORS  # noqa: E402
 from btb.samples import read_sample_sheet  # noqa: E402
 from btb.stages.verify import verify_residual  # noqa: E402
@@ -45,7 +46,8 @@ def one(vid: str, source: str, res: Path, cfg: dict[str, Any], models: str, rede
                     flags_out=str(out / "flags.tsv"), items_out=str(out / "items.tsv"),
                     verdict_out=str(out / "verdict.json"), audit=str(out / "audit.json"), video_id=vid,
                     detect={k: cfg["detect"][k] for k in (*names, "device")},
-                    verify={**cfg["verify"], "redetect": redetect}, threads=cfg["detect"]["threads"],
+                    verify={**cfg["verify"], "redetect": redetect},
+                    threads=job_threads(cfg["detect"]["threads"], 1, os.cpu_count()),
                     tables=tables, merge_thresholds=cfg["merge"]["thresholds"])
     seconds = time.perf_counter() - t0
     v = json.loads((out / "verdict.json").read_text())

@@ -15,19 +15,42 @@ from btb.pipeline.scheduler import PATCHED, keep_one_wakeup, one_wakeup
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_many_requests_make_one_daemon_wakeup_and_later_ones_work_again() -> None:
+class FakeTimer:
+    """Records timers instead of starting threads, so that the test does not depend on the machine's load."""
+
+    started: list[FakeTimer] = []
+
+    def __init__(self, interval: float, function) -> None:
+        self.interval, self.function, self.daemon = interval, function, False
+
+    def start(self) -> None:
+        FakeTimer.started.append(self)
+
+
+def test_many_requests_make_one_daemon_wakeup_and_later_ones_work_again(monkeypatch) -> None:
+    from btb.pipeline import scheduler as module
+
+    monkeypatch.setattr(module.threading, "Timer", FakeTimer)
+    FakeTimer.started = []
     scheduler = SimpleNamespace(_open_jobs=threading.Semaphore(0))
     wake = one_wakeup()
-    before = threading.active_count()
     for _ in range(50):
-        wake(scheduler, 0.2)
-    timers = [t for t in threading.enumerate() if isinstance(t, threading.Timer)]
-    assert threading.active_count() - before == 1 and len(timers) == 1 and timers[0].daemon
-    timers[0].join(2)
-    assert scheduler._open_jobs.acquire(blocking=False)  # woken once ...
-    assert not scheduler._open_jobs.acquire(blocking=False)  # ... and only once
-    wake(scheduler, 0.01)  # the next round's request starts a new wake-up
-    assert scheduler._open_jobs.acquire(timeout=2)
+        wake(scheduler, 1.0)
+    assert len(FakeTimer.started) == 1 and FakeTimer.started[0].daemon
+    wake(scheduler, 0.01)  # due sooner than the pending one (a rate-limit wake-up under a longer one): its own
+    assert len(FakeTimer.started) == 2
+    FakeTimer.started[1].function()
+    FakeTimer.started[0].function()  # the older one still wakes the scheduler: harmless, and never lost
+    assert scheduler._open_jobs.acquire(blocking=False) and scheduler._open_jobs.acquire(blocking=False)
+    assert not scheduler._open_jobs.acquire(blocking=False)
+    wake(scheduler, 1.0)  # nothing pending any more: the next round's request starts a new wake-up
+    assert len(FakeTimer.started) == 3
+
+
+def test_a_real_timer_wakes_the_scheduler() -> None:
+    scheduler = SimpleNamespace(_open_jobs=threading.Semaphore(0))
+    one_wakeup()(scheduler, 0.01)
+    assert scheduler._open_jobs.acquire(timeout=10)
 
 
 def test_the_installed_snakemake_still_has_the_hook_it_replaces(monkeypatch) -> None:

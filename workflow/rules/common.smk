@@ -85,8 +85,9 @@ if config["input_dir"] and config["input_map"]:
     write_id_map(config["input_map"], list(SAMPLES.values()))
 MODELS = config["models"]["dir"]
 try:
-    CORES = workflow.cores
-except WorkflowError:  # no --cores (a cluster executor, or linting)
+    # a cluster executor spreads jobs over nodes: the submitting machine's --cores says nothing about them
+    CORES = None if getattr(workflow, "non_local_exec", False) else workflow.cores
+except WorkflowError:  # no --cores (linting)
     CORES = None
 # Threads per detection and verification job (detect.threads; `auto`: 1 when the videos outnumber the cores)
 JOB_THREADS = job_threads(config["detect"]["threads"], len(SAMPLES), CORES)

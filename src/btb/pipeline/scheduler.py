@@ -16,30 +16,43 @@ wake it at once. The timer is a daemon thread, so a finished run does not wait f
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 PATCHED = "_btb_one_wakeup"
+SLACK_S = 0.05  # a request due this much after the pending wake-up is served by it
 
 
 def one_wakeup(original: Callable[[Any, float], None] | None = None) -> Callable[[Any, float], None]:
-    """A ``_schedule_reevalutation(self, delay)`` that keeps at most one wake-up pending per scheduler."""
+    """A ``_schedule_reevalutation(self, delay)`` that keeps at most one wake-up pending per scheduler: a
+    request due no sooner than the pending one is that wake-up; an earlier one (a 1 s rate-limit wake-up while
+    a longer one is pending) starts its own timer."""
 
     def schedule_reevaluation(self: Any, delay: float) -> None:
         lock = self.__dict__.setdefault("_btb_wakeup_lock", threading.Lock())
+        due = time.monotonic() + delay
         with lock:
-            if self.__dict__.get("_btb_wakeup_pending"):
-                return  # a wake-up is already on its way: this round's is the same wake-up
-            self._btb_wakeup_pending = True
+            pending = self.__dict__.get("_btb_wakeup_due")
+            if pending is not None and pending <= due + SLACK_S:
+                return  # a wake-up is already on its way
+            self._btb_wakeup_due = due
 
         def wake() -> None:
             with lock:
-                self._btb_wakeup_pending = False
+                if self.__dict__.get("_btb_wakeup_due") == due:
+                    self._btb_wakeup_due = None
             self._open_jobs.release()
 
         timer = threading.Timer(delay, wake)
-        timer.daemon = True
-        timer.start()
+        timer.daemon = True  # a finished run does not wait for it
+        try:
+            timer.start()
+        except BaseException:
+            with lock:
+                if self.__dict__.get("_btb_wakeup_due") == due:
+                    self._btb_wakeup_due = None
+            raise
 
     setattr(schedule_reevaluation, PATCHED, True)
     schedule_reevaluation.__wrapped__ = original  # type: ignore[attr-defined]
