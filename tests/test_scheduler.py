@@ -101,6 +101,6 @@ def test_a_real_run_schedules_about_once_per_job_with_the_fix(tmp_path: Path) ->
     """60 jobs on 2 cores: without the fix, every finished job adds a wake-up a second for the rest of the run."""
     plain, _ = scheduling_rounds(tmp_path, fix=False)
     fixed, wall = scheduling_rounds(tmp_path, fix=True)
-    # one round per finished job (at most 2 a round start together) plus one wake-up a second
+    # at most one round per finished job, plus one wake-up a second
     assert fixed <= 60 + wall + 5, (fixed, plain, wall)
     assert plain > fixed, (fixed, plain)

@@ -5,8 +5,8 @@ default 100/1s) and, after every scheduling round that had jobs ready, starts a 
 the scheduler again one timespan later. The woken round starts another timer, so every job completion starts
 a chain of wake-ups that lasts while jobs are waiting: after k jobs have finished, the scheduler runs up to k
 rounds a second, and each round checks the inputs of every ready job. On 40 one-second clips (520 jobs) the
-Snakemake process spent 202-227 CPU seconds scheduling, on a machine with 2 cores for the jobs themselves
-(``benchmarks/per_video_cost.py``; docs/performance.md).
+Snakemake process spent 202-227 CPU seconds scheduling, on a machine with 2 cores for the jobs themselves; 24
+with this fix (docs/performance.md, "Fixed cost per video").
 
 :func:`keep_one_wakeup` makes the wake-up idempotent: at most one timer is pending at any time, so the
 scheduler still looks again one timespan after any round (all the rate limit needs) and job completions still
