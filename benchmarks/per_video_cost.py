@@ -121,8 +121,8 @@ def main() -> int:
            "marginal_per_clip_s": round((many["wall_s"] - one["wall_s"]) / max(n - 1, 1), 2),
            "transcode_per_clip_s": round(transcode / n, 3), "jobs_per_video": round(sum(per_video_jobs.values()), 1)}
     print(f"{n} one-second clips: {many['wall_s']:.1f} s in one run, {doc['wall_per_clip_s']:.2f} s a clip "
-          f"(Snakemake's own process: {many['snakemake_cpu_s']} CPU s) "
-          f"(one clip alone {one['wall_s']:.1f} s; marginal {doc['marginal_per_clip_s']:.2f} s a clip); "
+          f"(one clip alone {one['wall_s']:.1f} s; marginal {doc['marginal_per_clip_s']:.2f} s a clip; "
+          f"Snakemake's own process {many['snakemake_cpu_s']} CPU s); "
           f"{doc['jobs_per_video']} jobs a video; plain transcode {doc['transcode_per_clip_s']:.3f} s a clip")
     top = sorted(many["job_seconds_by_rule"].items(), key=lambda kv: -kv[1])
     for rule, s in top:

@@ -89,7 +89,7 @@ try:
     CORES = None if getattr(workflow, "non_local_exec", False) else workflow.cores
 except WorkflowError:  # no --cores (linting)
     CORES = None
-# Threads per detection and verification job (detect.threads; `auto`: 1 when the videos outnumber the cores)
+# Threads per detection and verification job (detect.threads; `auto`: 1 when videos are at least as many as cores)
 JOB_THREADS = job_threads(config["detect"]["threads"], len(SAMPLES), CORES)
 # frames.chunks > 1: detection (and blurring) run one job per chunk, and a gathering job joins each detector's
 # chunk tables; with one chunk each detection job writes the video's table itself
