@@ -56,14 +56,15 @@ def default_config() -> dict:
 
 
 def temporal_params(**overrides: object):
-    """``TemporalParams`` at the configuration's defaults, except that bridging, size hold, continuation and the
-    hold at the frame's border are off unless given: a unit test switches on the feature it is about."""
+    """``TemporalParams`` at the configuration's defaults, except that bridging, size hold, continuation,
+    persistence and the hold at the frame's border are off unless given: a unit test switches on the feature it
+    is about."""
     from btb.config import defaults
     from btb.regions.temporal import TemporalParams
 
     t = {k: v for k, v in defaults()["merge"]["temporal"].items() if k != "enabled"}
     return TemporalParams(**{**t, "size_hold": 0, "bridge_gap": 0, "continue_thresholds": {}, "edge_extend": 0,
-                             **overrides})
+                             "persist_thresholds": {}, "persist_min": 0, **overrides})
 
 
 def merge_params(mode: str, thresholds: dict, **overrides: object):

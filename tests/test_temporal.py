@@ -11,6 +11,7 @@ from btb.regions.temporal import (
     CONTINUE,
     EXTEND,
     FILL,
+    PERSIST,
     fill_and_extend,
     hold_sizes,
     link_tracks,
@@ -225,9 +226,96 @@ def test_continuation_is_off_in_intersection_mode_and_without_tracking():
                                                             enlarge=1.0), 400, 200, CONT, n_frames=30).source)
 
 
+PERSISTS = temporal_params(max_gap=6, extend=2, speed_gain=0.0, persist_thresholds={"yunet": 0.4}, persist_min=4)
+
+
+def test_a_weak_face_that_persists_is_blurred():
+    """A small face found only at 0.45 on 20 frames (a crowd's face, a turned head) with no confident
+    detection: blurred with persistence, as its own track, held like any other; not without it."""
+    f, b = moving_face(range(5, 25))
+    table = det_rows(f, b, [0.45] * 20)
+    assert merge_detections({"yunet": table}, UNION, 400, 200, P, n_frames=30).empty
+    out = merge_detections({"yunet": table}, UNION, 400, 200, PERSISTS, n_frames=30)
+    assert set(out.frame_index) == set(range(3, 27))
+    assert set(out[out.frame_index.between(5, 24)].source) == {PERSIST}
+    assert out.track_id.nunique() == 1
+    assert out[out.source == PERSIST].score.tolist() == [0.45] * 20
+
+
+@pytest.mark.parametrize("frames", [[4, 5, 6], [2, 10, 18, 26]])
+def test_weak_detections_that_do_not_persist_are_not_blurred(frames):
+    """Three frames (fewer than persist_min), or four frames too far apart to link (gaps over max_gap)."""
+    f, b = moving_face(frames)
+    out = merge_detections({"yunet": det_rows(f, b, [0.45] * len(f))}, UNION, 400, 200, PERSISTS, n_frames=30)
+    assert out.empty
+
+
+def test_weak_detections_that_jump_about_do_not_persist():
+    """A weak detection on every frame, but each time somewhere else (a pattern the detector flickers on):
+    no two overlap, so no track reaches persist_min frames."""
+    f = np.arange(12)
+    b = np.column_stack([20.0 + 60.0 * (f % 6), 20.0 + 50.0 * (f % 3), np.full(12, 30.0), np.full(12, 30.0)])
+    out = merge_detections({"yunet": det_rows(f, b, [0.45] * 12)}, UNION, 400, 200, PERSISTS, n_frames=12)
+    assert out.empty
+
+
+def test_persistence_adds_nothing_under_a_confident_box_nor_below_its_threshold():
+    f, b = moving_face(range(10), dx=0.0)
+    shifted = b + np.array([2.0, 2.0, 0.0, 0.0])
+    table = pd.concat([det_rows(f, b, [0.9] * 10), det_rows(f, shifted, [0.45] * 10)], ignore_index=True)
+    out = merge_detections({"yunet": table}, UNION, 400, 200, PERSISTS, n_frames=12)
+    assert PERSIST not in set(out.source)
+    low = det_rows(f, b, [0.35] * 10)  # under the persistence threshold
+    assert merge_detections({"yunet": low}, UNION, 400, 200, PERSISTS, n_frames=12).empty
+    inter = merge_params("intersection", {"yunet": 0.5, "retinaface": 0.5}, enlarge=1.0)
+    weak = det_rows(f, b, [0.45] * 10)
+    assert merge_detections({"yunet": weak, "retinaface": weak.assign(detector="retinaface")}, inter, 400, 200,
+                            PERSISTS, n_frames=12).empty
+
+
+def test_persistence_only_adds_regions():
+    """The tracks of confident (and continuing) detections are exactly those of a run without persistence:
+    persistent weak tracks are a separate pass, so they can only add blur."""
+    f, b = moving_face(range(30), dx=3.0)
+    confident = det_rows(f, b, [0.9] * 12 + [0.45] * 8 + [0.9] * 10)
+    g, c = moving_face(range(2, 28), x0=40.0, dx=1.0, y=120.0, size=16.0)  # a small face, weak throughout
+    crossing = det_rows(g, c, [0.45] * len(g))
+    h, d = moving_face(range(10, 16), x0=300.0, dx=-12.0, y=60.0, size=30.0)  # weak, crossing the face's path
+    beside = det_rows(f, b + np.array([35.0, 0.0, 0.0, 0.0]), [0.45] * len(f))  # weak, within a box size of it
+    table = pd.concat([confident, crossing, det_rows(h, d, [0.42] * len(h)), beside], ignore_index=True)
+    with_cont = temporal_params(max_gap=6, extend=2, speed_gain=1.0, continue_thresholds={"yunet": 0.4},
+                                size_hold=300, bridge_gap=30)
+    without = merge_detections({"yunet": table}, UNION, 400, 200, with_cont, n_frames=30)
+    persisting = temporal_params(max_gap=6, extend=2, speed_gain=1.0, continue_thresholds={"yunet": 0.4},
+                                 size_hold=300, bridge_gap=30, persist_thresholds={"yunet": 0.4}, persist_min=4)
+    out = merge_detections({"yunet": table}, UNION, 400, 200, persisting, n_frames=30)
+    kept = out[out.track_id.isin(without.track_id)].drop(columns="region_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(kept, without.drop(columns="region_id").reset_index(drop=True))
+    added = out[~out.track_id.isin(without.track_id)]
+    assert PERSIST in set(added.source) and set(added.frame_index) >= set(range(2, 28))
+
+
+def test_persistence_links_weak_boxes_of_different_detectors():
+    """RetinaFace at 0.17 on two frames and YuNet at 0.45 on two others, on one small face: one track of
+    four frames, blurred."""
+    f, b = moving_face(range(4), size=14.0)
+    retina = det_rows(f[:2], b[:2], [0.17, 0.17]).assign(detector="retinaface")
+    yunet = det_rows(f[2:], b[2:], [0.45, 0.45])
+    params = temporal_params(max_gap=6, extend=0, speed_gain=0.0, persist_min=4,
+                             persist_thresholds={"yunet": 0.4, "retinaface": 0.15})
+    out = merge_detections({"yunet": yunet, "retinaface": retina},
+                           merge_params("union", {"yunet": 0.5, "retinaface": 0.2}, enlarge=1.0), 400, 200, params,
+                           n_frames=4)
+    assert sorted(out.frame_index) == [0, 1, 2, 3] and set(out.source) == {PERSIST}
+
+
 def test_continue_thresholds_validated():
     with pytest.raises(ValueError, match="continue_thresholds"):
         temporal_params(continue_thresholds={"yunet": 1.5})
+    with pytest.raises(ValueError, match="persist_thresholds"):
+        temporal_params(persist_thresholds={"yunet": -0.1})
+    with pytest.raises(ValueError, match="persist_min"):
+        temporal_params(persist_min=-1)
 
 
 # ---------------------------------------------------------------------------------------- bridging, size hold

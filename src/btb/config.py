@@ -42,6 +42,7 @@ def _schema() -> dict[str, Any]:
                             "output's blur." if name == "pose" else
                             f"{spec.label}: a detection on the output at or above this score is checked.")}
         temporal["continue_thresholds"]["properties"][name] = THRESHOLD
+        temporal["persist_thresholds"]["properties"][name] = THRESHOLD
         if not spec.first_stage:
             merge["cascade"]["properties"][name] = {
                 "type": "string", "enum": ["selected", "all"], "default": spec.cascade_default,
@@ -51,6 +52,8 @@ def _schema() -> dict[str, Any]:
         name for name, spec in DETECTORS.items() if not spec.head_locator]
     temporal["continue_thresholds"]["default"] = {
         name: spec.continue_threshold for name, spec in DETECTORS.items() if spec.continue_threshold is not None}
+    temporal["persist_thresholds"]["default"] = {
+        name: spec.persist_threshold for name, spec in DETECTORS.items() if spec.persist_threshold is not None}
     return schema
 
 
@@ -202,7 +205,8 @@ def stage_config(config: dict[str, Any]) -> dict[str, Any]:
     for name in optional_disabled(config):
         out["detect"].pop(name, None)
         for section in (out["merge"]["thresholds"], out["merge"]["cascade"], out["verify"]["thresholds"],
-                        out["merge"]["temporal"].get("continue_thresholds", {})):
+                        out["merge"]["temporal"].get("continue_thresholds", {}),
+                        out["merge"]["temporal"].get("persist_thresholds", {})):
             section.pop(name, None)
     return out
 

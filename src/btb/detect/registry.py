@@ -41,6 +41,7 @@ class DetectorSpec:
     merge_threshold: float  # default decision threshold (merge.thresholds.<name>)
     verify_threshold: float  # default residual-verification threshold (verify.thresholds.<name>)
     continue_threshold: float | None = None  # default merge.temporal.continue_thresholds.<name> (None: not set)
+    persist_threshold: float | None = None  # default merge.temporal.persist_thresholds.<name> (None: not set)
     sweep: tuple[float, ...] = ()  # decision thresholds the evaluation report sweeps
     about: str = ""
     constructor_keys: tuple[str, ...] = field(default=())  # options passed to the detector's constructor
@@ -81,6 +82,7 @@ DETECTORS: dict[str, DetectorSpec] = {
             merge_threshold=0.5,
             verify_threshold=0.4,
             continue_threshold=0.4,
+            persist_threshold=0.4,
             sweep=(0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
             about="YuNet 2023mar (OpenCV Zoo) through cv2.FaceDetectorYN; CPU only",
             constructor_keys=("score_floor", "nms_iou", "downscaled_long_side"),
@@ -116,6 +118,7 @@ DETECTORS: dict[str, DetectorSpec] = {
             },
             merge_threshold=0.2,
             verify_threshold=0.15,
+            persist_threshold=0.15,
             sweep=(0.1, 0.2, 0.3, 0.5, 0.7, 0.9),
             about="RetinaFace on onnxruntime: MobileNetV2 (retinaface==1.1.1's graph) or ResNet-50 (retina-face's)",
             constructor_keys=("score_floor", "downscaled_long_side"),

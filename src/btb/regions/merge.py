@@ -20,6 +20,7 @@ from btb.regions.tables import REGION_COLUMNS, REGION_SHAPES, empty_regions
 from btb.regions.temporal import (
     CONTINUE,
     EXTEND,
+    PERSIST,
     TemporalParams,
     apply_floors,
     fill_and_extend,
@@ -125,6 +126,57 @@ def _weak_boxes(weak: pd.DataFrame, confident: np.ndarray, fuse_iou: float) -> l
     return _fuse(wb, weak["score"].to_numpy(), np.full(len(wb), CONTINUE, dtype=object), fuse_iou)
 
 
+def _persistent(tables: dict[str, pd.DataFrame], params: MergeParams, temporal: TemporalParams) -> pd.DataFrame:
+    """Sub-threshold detections that persist: those at or above ``temporal.persist_thresholds`` (and below their
+    detector's decision threshold) that no confident box of their frame covers (IoU >= ``fuse_iou``, or the
+    centre inside it), fused per frame, linked among themselves by overlap only (``link_tracks`` with every
+    box weak), on tracks seen on at least ``persist_min`` frames. Rows: frame_index, x, y, w, h, score."""
+    cols = ["frame_index", "x", "y", "w", "h", "score"]
+    if not temporal.persist_min or not temporal.persist_thresholds:
+        return pd.DataFrame(columns=cols)
+    weak_parts, conf_parts = [], []
+    for name, df in tables.items():
+        thr = params.thresholds[name]
+        conf_parts.append(df.loc[df["score"] >= thr, ["frame_index", "x", "y", "w", "h"]])
+        low = temporal.persist_thresholds.get(name)
+        if low is not None and low < thr:
+            weak_parts.append(df.loc[(df["score"] >= low) & (df["score"] < thr), cols])
+    weak_parts = [p for p in weak_parts if len(p)]
+    if not weak_parts:
+        return pd.DataFrame(columns=cols)
+    weak = pd.concat(weak_parts, ignore_index=True)
+    conf = pd.concat(conf_parts, ignore_index=True)
+    conf_by_frame = {int(k): g[["x", "y", "w", "h"]].to_numpy(np.float64) for k, g in conf.groupby("frame_index")}
+    frames: list[int] = []
+    boxes: list[np.ndarray] = []
+    scores: list[float] = []
+    for frame_index, g in weak.groupby("frame_index", sort=True):
+        wb = g[["x", "y", "w", "h"]].to_numpy(np.float64)
+        cb = conf_by_frame.get(int(frame_index))
+        if cb is not None and len(cb):
+            c = wb[:, :2] + wb[:, 2:] / 2
+            inside = ((c[:, None, 0] >= cb[None, :, 0]) & (c[:, None, 0] <= cb[None, :, 0] + cb[None, :, 2])
+                      & (c[:, None, 1] >= cb[None, :, 1]) & (c[:, None, 1] <= cb[None, :, 1] + cb[None, :, 3]))
+            covered = (iou_matrix(wb, cb) >= params.fuse_iou) | inside
+            keep = ~covered.any(axis=1)
+            g, wb = g[keep], wb[keep]
+        if not len(wb):
+            continue
+        for box, score, _ in _fuse(wb, g["score"].to_numpy(), np.full(len(wb), PERSIST, dtype=object),
+                                   params.fuse_iou):
+            frames.append(int(frame_index))
+            boxes.append(box)
+            scores.append(score)
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    f, b = np.asarray(frames, dtype=np.int64), np.stack(boxes)
+    track = link_tracks(f, b, temporal, weak=np.ones(len(f), dtype=bool))
+    seen = pd.Series(f).groupby(track).nunique()
+    keep = np.isin(track, seen.index[seen >= temporal.persist_min].to_numpy())
+    return pd.DataFrame({"frame_index": f[keep], "x": b[keep, 0], "y": b[keep, 1], "w": b[keep, 2],
+                         "h": b[keep, 3], "score": np.asarray(scores)[keep]})
+
+
 def _intersection(frame: pd.DataFrame, params: MergeParams) -> pd.DataFrame:
     """The boxes that another detector confirms (IoU >= match_iou with a box of a different source), grouped
     by detector name."""
@@ -134,6 +186,28 @@ def _intersection(frame: pd.DataFrame, params: MergeParams) -> pd.DataFrame:
     boxes = frame[["x", "y", "w", "h"]].to_numpy()
     confirmed = ((iou_matrix(boxes, boxes) >= params.match_iou) & (src[:, None] != src[None, :])).any(axis=1)
     return frame[confirmed].sort_values("source", kind="stable")
+
+
+def _cover(f: np.ndarray, b: np.ndarray, sc: np.ndarray, src: np.ndarray, conf: np.ndarray,
+           temporal: TemporalParams, n_frames: int, width: int, height: int
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Temporal coverage of one set of per-frame boxes (``conf``: at or above the decision threshold): link
+    into tracks, keep weak boxes only on a track with a confident one, fill, extend, hold sizes. Returns
+    (frame_index, boxes, scores, sources, track ids, speed enlargement factors)."""
+    if not len(f):
+        return f, b, sc, src, np.zeros(0, np.int64), np.ones(0)
+    track = link_tracks(f, b, temporal, weak=~conf)
+    keep = conf | np.isin(track, track[conf])  # a weak box stays only on a track with a confident one
+    f, b, sc, src, track = f[keep], b[keep], sc[keep], src[keep], track[keep]
+    if not len(f):
+        return f, b, sc, src, track, np.ones(0)
+    af, ab, at, asrc, floors = fill_and_extend(f, b, track, n_frames, temporal, (width, height))
+    floors = np.concatenate([np.zeros((len(f), 2)), floors])
+    f, b, track = np.concatenate([f, af]), np.concatenate([b, ab]), np.concatenate([track, at])
+    sc, src = np.concatenate([sc, np.zeros(len(af))]), np.concatenate([src, asrc])
+    factor = speed_factors(f, b, track, temporal, measured=src != EXTEND)
+    b = hold_sizes(f, b, track, temporal.size_hold, measured=src != EXTEND, dip=temporal.size_dip)
+    return f, apply_floors(b, floors), sc, src, track, factor
 
 
 def merge_detections(
@@ -150,7 +224,8 @@ def merge_detections(
     gaps, extend before and after each track, and enlarge with speed (``btb.regions.temporal``); added regions have
     source ``temporal_fill`` / ``temporal_extend``. With ``temporal.continue_thresholds`` (union and cascade),
     weaker detections link too and are kept, as ``temporal_continue``, only on a track that has a confident
-    one.
+    one. With ``temporal.persist_thresholds`` and ``persist_min`` (union and cascade), weak detections that
+    persist on their own are blurred too, as ``temporal_persist`` (``_persistent``).
     """
     weak_thr = temporal.continue_thresholds if temporal is not None and params.mode != "intersection" else None
     cand = _candidates(tables, params, weak_thr)
@@ -175,10 +250,8 @@ def merge_detections(
             scores.append(score)
             sources.append(src)
             confident.append(k < n_conf)
-    if not frames:
-        return empty_regions()
     f = np.asarray(frames, dtype=np.int64)
-    b = np.stack(boxes)
+    b = np.stack(boxes) if boxes else np.zeros((0, 4))
     sc = np.asarray(scores, dtype=np.float64)
     src_arr = np.asarray(sources, dtype=object)
     track = np.full(len(f), -1, dtype=np.int64)
@@ -186,19 +259,24 @@ def merge_detections(
     if temporal is not None:
         if n_frames is None:
             raise ValueError("temporal coverage needs the video's frame count")
-        conf = np.asarray(confident)
-        track = link_tracks(f, b, temporal, weak=~conf)
-        keep = conf | np.isin(track, track[conf])  # a weak box stays only on a track with a confident one
-        f, b, sc, src_arr, track = f[keep], b[keep], sc[keep], src_arr[keep], track[keep]
-        if not len(f):
-            return empty_regions()
-        af, ab, at, asrc, floors = fill_and_extend(f, b, track, n_frames, temporal, (width, height))
-        floors = np.concatenate([np.zeros((len(f), 2)), floors])
-        f, b, track = np.concatenate([f, af]), np.concatenate([b, ab]), np.concatenate([track, at])
-        sc, src_arr = np.concatenate([sc, np.zeros(len(af))]), np.concatenate([src_arr, asrc])
-        factor = speed_factors(f, b, track, temporal, measured=src_arr != EXTEND)
-        b = hold_sizes(f, b, track, temporal.size_hold, measured=src_arr != EXTEND, dip=temporal.size_dip)
-        b = apply_floors(b, floors)
+        f, b, sc, src_arr, track, factor = _cover(f, b, sc, src_arr, np.asarray(confident, dtype=bool), temporal,
+                                                  n_frames, width, height)
+        if params.mode != "intersection":
+            # persistent weak tracks: a separate pass, so that they only add regions (the tracks above are
+            # exactly those of a run without them)
+            persist = _persistent(tables, params, temporal)
+            if len(persist):
+                pb = persist[["x", "y", "w", "h"]].to_numpy(np.float64)
+                pf, pb, psc, psrc, ptrack, pfactor = _cover(
+                    persist["frame_index"].to_numpy(np.int64), pb, persist["score"].to_numpy(np.float64),
+                    np.full(len(pb), PERSIST, dtype=object), np.ones(len(pb), dtype=bool), temporal, n_frames,
+                    width, height)
+                ptrack = ptrack + (int(track.max()) + 1 if len(track) else 0)
+                f, b, sc = np.concatenate([f, pf]), np.concatenate([b, pb]), np.concatenate([sc, psc])
+                src_arr, track = np.concatenate([src_arr, psrc]), np.concatenate([track, ptrack])
+                factor = np.concatenate([factor, pfactor])
+    if not len(f):
+        return empty_regions()
     scaled = scale_about_centre(b, params.enlarge * factor)
     ib = to_int_pixels(clip_to_frame(scaled, width, height), width, height)
     keep = (ib[:, 2] > 0) & (ib[:, 3] > 0)

@@ -31,6 +31,12 @@ recover those frames:
   a detection at or above the decision threshold, and dropped everywhere else (``btb.regions.merge``). A face seen
   confidently once stays blurred while its score dips (a turning head, a face at the frame edge), without
   blurring every weak detection of the video.
+* **Persistence.** Detections below the decision threshold but at or above ``persist_thresholds`` (per
+  detector) that no confident box covers are linked among themselves, by overlap only; a track of them seen
+  on at least ``persist_min`` frames is blurred as if confident (source ``temporal_persist``,
+  ``btb.regions.merge``). A small or turned face that a detector finds weakly frame after frame (a crowd's
+  faces at 12 px) is blurred rather than left for a reviewer; a weak detection that comes and goes (a
+  pattern, a hand) is not.
 
 The tracker never drops a confident box: every box at or above the decision threshold is in the output, so
 tracking can only add coverage. Raising ``max_gap`` or ``extend`` covers longer misses at the price of
@@ -48,6 +54,7 @@ from btb.regions.boxes import iou_matrix
 FILL = "temporal_fill"
 EXTEND = "temporal_extend"
 CONTINUE = "temporal_continue"
+PERSIST = "temporal_persist"
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,9 @@ class TemporalParams:
     # detector -> score at or above which a sub-threshold detection may continue a confident track ({}: none)
     continue_thresholds: dict[str, float]
     continue_iou: float  # overlap with the track's predicted box that a sub-threshold detection needs
+    # detector -> score at or above which sub-threshold detections that persist are blurred ({}: none)
+    persist_thresholds: dict[str, float]
+    persist_min: int  # frames a track of such detections must be seen on (0: off)
     size_hold: int  # frames: a dip in a track's box size between larger boxes this near is filled (0: off)
     size_dip: float  # ... when the box is at least this much (share) narrower or shorter than they are
     bridge_gap: int  # frames: an established track (>= bridge_min detections) bridges misses this long
@@ -76,12 +86,14 @@ class TemporalParams:
     edge_extend: int
 
     def __post_init__(self) -> None:
-        if min(self.max_gap, self.extend, self.size_hold, self.bridge_gap, self.bridge_min, self.edge_extend) < 0:
-            raise ValueError("max_gap, extend, size_hold, bridge_gap, bridge_min and edge_extend must be >= 0")
+        if min(self.max_gap, self.extend, self.size_hold, self.bridge_gap, self.bridge_min, self.edge_extend,
+               self.persist_min) < 0:
+            raise ValueError("max_gap, extend, size_hold, bridge_gap, bridge_min, edge_extend and persist_min must "
+                             "be >= 0")
         if not 0 <= self.size_dip < 1:
             raise ValueError("size_dip must be in [0, 1)")
-        if any(not 0 <= v <= 1 for v in self.continue_thresholds.values()):
-            raise ValueError("continue_thresholds must be in [0, 1]")
+        if any(not 0 <= v <= 1 for v in (*self.continue_thresholds.values(), *self.persist_thresholds.values())):
+            raise ValueError("continue_thresholds and persist_thresholds must be in [0, 1]")
         if self.max_jump <= 0 or self.max_size_change < 1:
             raise ValueError("max_jump must be > 0 and max_size_change >= 1")
 
