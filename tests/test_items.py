@@ -120,3 +120,35 @@ def test_two_faces_side_by_side_are_two_items():
     rows += [flag(f, 102, 52, detector="retinaface", score=0.3) for f in range(5)]
     items, flags = review_items(flags_table(rows), TIMES, P)
     assert len(items) == 2 and sorted(items["flags"].tolist()) == [5, 10]
+
+
+def hand_rows(explained: dict[int, str], frames=range(10), x=300.0):
+    """One box on ``frames``, explained as a hand except where ``explained`` says otherwise."""
+    return [(f, "yunet", 0.6, x, 200.0, 100.0, 150.0, 0.3, 0.0, explained.get(f, "hand")) for f in frames]
+
+
+def test_a_flag_between_hand_flags_on_the_same_box_is_a_hand():
+    """The head locator lost the hand for a frame: the flag between hand flags on the same box is set aside
+    as ``hand_track``. One at the end of the run (no hand after it), one on a located head, or one whose box
+    has moved off the hand's keeps its item open."""
+    items, flags = review_items(flags_table(hand_rows({4: "", 5: ""})), TIMES, P)
+    assert items[["status", "reason"]].values.tolist() == [["dismissed", "hand,hand_track"]]
+    assert flags.loc[flags["frame_index"].isin([4, 5]), "reason"].tolist() == ["hand_track"] * 2
+    for explained in ({9: ""}, {5: "on_head"}):
+        items, _ = review_items(flags_table(hand_rows(explained)), TIMES, P)
+        assert items["status"].tolist() == ["open"], explained
+    moved = hand_rows({})
+    moved[5] = (5, "yunet", 0.6, 360.0, 200.0, 100.0, 150.0, 0.3, 0.0, "")  # IoU 0.25 with its neighbours
+    items, _ = review_items(flags_table(moved), TIMES, P)
+    assert items["status"].tolist() == ["open"]
+
+
+def test_a_small_box_is_not_linked_by_distance_to_a_large_one():
+    """A 28 px flag and a 330 px flag whose centres are within a box size: two things, two items."""
+    rows = [flag(0, 1263, 665, w=28, h=42, detector="retinaface", score=0.15),
+            flag(5, 875, 500, w=331, h=422, score=0.74)]
+    items, _ = review_items(flags_table(rows), TIMES, P)
+    assert len(items) == 2
+    rows = [flag(0, 100, 100, w=40, h=40), flag(5, 130, 100, w=60, h=60)]  # within the size ratio: one item
+    items, _ = review_items(flags_table(rows), TIMES, P)
+    assert len(items) == 1

@@ -19,6 +19,11 @@ An item is **dismissed**, with the reason recorded, when every one of its flags 
   (``btb.release.motion``) on a person the locator sees, holding no unblurred head of anyone (an arm or a body
   moving; the locator's own head of that person is checked as a ``pose`` flag).
 
+or ``hand_track``: a face-detector flag the locator left unexplained on its frame, whose box is the same
+(IoU >= ``HAND_TRACK_IOU``) as the item's flags explained as ``hand`` within ``HAND_TRACK_FRAMES`` frames
+before it and after it (the locator lost the hand for a frame or two; a flag on a located head is never
+set aside this way),
+
 and, for the item as a whole, ``weak`` (``is_weak``): its remaining flags come from the face detectors, all
 below the score at which the pipeline blurs, on no head the locator places, within ``weak_max_frames`` frames.
 
@@ -42,6 +47,9 @@ ITEM_COLUMNS = {
     "y": "float64", "w": "float64", "h": "float64", "covered": "float64", "features_covered": "float64",
 }
 OPEN, DISMISSED = "open", "dismissed"
+HAND_TRACK_FRAMES = 3  # a hand flag this near, before and after, explains an unexplained flag on the same box
+HAND_TRACK_IOU = 0.5
+LINK_SIZE_RATIO = 3.0  # flags linked by distance alone differ in size by at most this factor
 SET_ASIDE = ("features_blurred", "hand", "body")  # the head locator's explanations that set a flag aside
 
 
@@ -110,6 +118,9 @@ def _near(box: np.ndarray, last: np.ndarray, params: ItemParams) -> float:
     overlap = float(iou_matrix(box[None], last[None])[0, 0])
     if overlap >= params.link_iou:
         return overlap
+    sides = (max(box[2], box[3], 1e-9), max(last[2], last[3], 1e-9))
+    if max(sides) > LINK_SIZE_RATIO * min(sides):  # a small box beside a large one: another thing
+        return -1.0
     size = max(box[2], box[3], last[2], last[3], 1.0)
     dist = np.hypot(box[0] + box[2] / 2 - last[0] - last[2] / 2, box[1] + box[3] / 2 - last[1] - last[3] / 2)
     return 1e-3 / (1.0 + dist) if dist <= params.link_distance * size else -1.0
@@ -148,6 +159,28 @@ def link_flags(flags: pd.DataFrame, times: dict[int, float], params: ItemParams)
     return item
 
 
+def hand_track(item_flags: pd.DataFrame) -> pd.Index:
+    """The flags of one item to set aside as ``hand_track``: unexplained face-detector flags (reason and
+    ``explained`` empty) with a ``hand`` flag of the item on the same box (IoU >= ``HAND_TRACK_IOU``) within
+    ``HAND_TRACK_FRAMES`` frames before and within as many after."""
+    if "explained" not in item_flags:
+        return item_flags.index[:0]
+    hands = item_flags[item_flags["reason"] == "hand"]
+    if hands.empty:
+        return item_flags.index[:0]
+    open_ = item_flags[(item_flags["reason"] == "") & (item_flags["explained"].astype(str) == "")
+                       & ~item_flags["detector"].astype(str).isin(("pose", "motion"))]
+    hb = hands[["x", "y", "w", "h"]].to_numpy(np.float64)
+    hf = hands["frame_index"].to_numpy()
+    out = []
+    for idx, r in open_.iterrows():
+        same = iou_matrix(np.array([[r.x, r.y, r.w, r.h]], dtype=np.float64), hb)[0] >= HAND_TRACK_IOU
+        d = hf - int(r.frame_index)
+        if (same & (d < 0) & (d >= -HAND_TRACK_FRAMES)).any() and (same & (d > 0) & (d <= HAND_TRACK_FRAMES)).any():
+            out.append(idx)
+    return pd.Index(out)
+
+
 def empty_items() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in ITEM_COLUMNS.items()})
 
@@ -168,6 +201,10 @@ def review_items(flags: pd.DataFrame, times: dict[int, float], params: ItemParam
     rows = []
     for number, g in flags.groupby("item", sort=True):
         best = g.loc[g["score"].idxmax()]
+        held = hand_track(g)
+        if len(held):
+            flags.loc[held, "reason"] = "hand_track"
+            g = flags.loc[g.index]
         reasons = set(g["reason"])
         if "" in reasons and is_weak(g, params):
             reasons = (reasons - {""}) | {"weak"}
