@@ -152,3 +152,29 @@ def test_a_small_box_is_not_linked_by_distance_to_a_large_one():
     rows = [flag(0, 100, 100, w=40, h=40), flag(5, 130, 100, w=60, h=60)]  # within the size ratio: one item
     items, _ = review_items(flags_table(rows), TIMES, P)
     assert len(items) == 1
+
+
+def test_review_load_counts_open_items_per_minute(tmp_path):
+    """benchmarks/review_load.py: open items of each verified video, summed by id prefix, per minute."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    for vid, statuses, seconds in (("u_a", ["open", "dismissed", "open"], 30.0), ("u_b", ["open"], 30.0),
+                                   ("i_c", ["dismissed"], 60.0)):
+        rows = [(i + 1, s, "weak,hand" if s == "dismissed" else "", "yunet") for i, s in enumerate(statuses)]
+        (tmp_path / vid / "verification").mkdir(parents=True)
+        pd.DataFrame(rows, columns=["item", "status", "reason", "detectors"]).to_csv(
+            tmp_path / vid / "verification" / "review_items.tsv", sep="\t", index=False)
+        (tmp_path / vid / "probe.json").write_text(json.dumps({"duration_s": seconds}))
+    (tmp_path / "release").mkdir()  # not a video folder: skipped
+    out = tmp_path / "load.json"
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "review_load.py"
+    subprocess.run([sys.executable, str(script), "--results", str(tmp_path), "--group", "u_", "i_", "--out",
+                    str(out)], check=True, capture_output=True)
+    load = json.loads(out.read_text())
+    assert load["groups"]["u_"] == {"videos": 2, "seconds": 60.0, "open_items": 3, "open_items_per_minute": 3.0,
+                                    "most_open_items_in_one_video": 2}
+    assert load["groups"]["i_"]["open_items"] == 0
+    assert load["videos"]["i_c"]["dismissed_reasons"] == {"hand": 1, "weak": 1}
