@@ -130,10 +130,13 @@ def workflow_config(models_dir: Path, samples: Path, **overrides: object) -> dic
 
 
 def planted_config(models_dir: Path, samples: Path, trusted_pub: Path) -> dict:
-    """A run whose decision thresholds no detector reaches: nothing is blurred, so every face stays visible
-    and verification must flag it (a "planted" miss); ``trusted_pub``: a reviewer's public key the run trusts."""
+    """A run whose decision thresholds no detector reaches, without persistence: nothing is blurred, so every
+    face stays visible and verification must flag it (a "planted" miss); ``trusted_pub``: a reviewer's public
+    key the run trusts."""
     cfg = workflow_config(models_dir, samples)
     cfg["merge"]["thresholds"] = {"yunet": 1.0, "retinaface": 1.0, "pose": 1.0}
+    # weak detections that persist would be blurred (every detection is weak at these thresholds)
+    cfg["merge"].setdefault("temporal", {})["persist_min"] = 0
     cfg["audit"]["allow_unsafe_settings"] = True  # refused otherwise: this run is meant to leave faces
     cfg["audit"]["reviewer_keys"] = [str(trusted_pub)]
     return cfg

@@ -111,7 +111,7 @@ def test_a_flag_on_a_located_head_is_always_for_a_reviewer():
     from btb.release.residual import flags_table
 
     rows = [(0, "yunet", 0.45, 10.0, 10.0, 8.0, 8.0, 0.0, 1.0, "on_head")]  # tiny, blurred landmarks, weak
-    rows += [(1, "yunet", 0.45, 10.0, 10.0, 30.0, 30.0, 0.0, 0.0, "")]
+    rows += [(1, "yunet", 0.45, 10.0, 10.0, 20.0, 20.0, 0.0, 0.0, "")]
     params = ItemParams(1.0, 0.1, 1.0, 10, True, weak_max_frames=3, confident={"yunet": 0.5})
     items, flags = review_items(flags_table(rows), {0: 0.0, 1: 0.1}, params)
     assert items["status"].tolist() == ["open"] and flags["reason"].tolist() == ["", ""]
