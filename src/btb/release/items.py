@@ -18,11 +18,10 @@ An item is **dismissed**, with the reason recorded, when every one of its flags 
   head whose nose, eyes and mouth are all under the blur; or ``body``: a fast-motion flag
   (``btb.release.motion``) on a person the locator sees, holding no unblurred head of anyone (an arm or a body
   moving; the locator's own head of that person is checked as a ``pose`` flag).
-
-or ``hand_track``: a face-detector flag the locator left unexplained on its frame, whose box is the same
-(IoU >= ``HAND_TRACK_IOU``) as the item's flags explained as ``hand`` within ``HAND_TRACK_FRAMES`` frames
-before it and after it (the locator lost the hand for a frame or two; a flag on a located head is never
-set aside this way),
+- ``hand_track``: a face-detector flag the locator left unexplained on its frame, whose box is the same
+  (IoU >= ``HAND_TRACK_IOU``) as the item's flags explained as ``hand`` within ``HAND_TRACK_FRAMES`` frames
+  before it and after it (the locator lost the hand for a frame or two; a flag on a located head is never
+  set aside this way);
 
 and, for the item as a whole, ``weak`` (``is_weak``): its remaining flags come from the face detectors, all
 below the score at which the pipeline blurs, on no head the locator places, within ``weak_max_frames`` frames.
