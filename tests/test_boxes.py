@@ -33,3 +33,12 @@ def test_scale_clip_and_integer_pixels():
     assert c.tolist() == [[0, 0, 15, 15], [30, 30, 0, 0]]
     # integer boxes contain the float box: floor of the start, ceil of the end
     assert to_int_pixels(np.array([[1.2, 2.7, 3.1, 4.0]]), 100, 100).tolist() == [[1, 2, 4, 5]]
+
+
+def test_centres_inside():
+    from btb.regions.boxes import centres_inside
+
+    a = np.array([[0.0, 0.0, 10.0, 10.0], [100.0, 100.0, 4.0, 4.0]])  # centres (5, 5) and (102, 102)
+    b = np.array([[5.0, 5.0, 1.0, 1.0], [90.0, 90.0, 10.0, 10.0], [0.0, 0.0, 200.0, 200.0]])
+    assert centres_inside(a, b).tolist() == [[True, False, True], [False, False, True]]
+    assert centres_inside(np.zeros((0, 4)), b).shape == (0, 3)

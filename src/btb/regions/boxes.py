@@ -46,6 +46,15 @@ def iou_matrix(a: Boxes, b: Boxes) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
+def centres_inside(a: Boxes, b: Boxes) -> np.ndarray:
+    """(len(a), len(b)): whether the centre of each box of ``a`` lies inside each box of ``b`` (edges
+    included)."""
+    A, B = as_boxes(a), to_xyxy(b)
+    c = A[:, :2] + A[:, 2:] / 2
+    return ((c[:, None, 0] >= B[None, :, 0]) & (c[:, None, 0] <= B[None, :, 2])
+            & (c[:, None, 1] >= B[None, :, 1]) & (c[:, None, 1] <= B[None, :, 3]))
+
+
 def nms(boxes: Boxes, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
     """Indices kept by greedy non-maximum suppression, highest score first."""
     boxes = as_boxes(boxes)

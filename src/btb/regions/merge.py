@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from btb.regions.boxes import clip_to_frame, iou_matrix, scale_about_centre, to_int_pixels, to_xyxy
+from btb.regions.boxes import centres_inside, clip_to_frame, iou_matrix, scale_about_centre, to_int_pixels, to_xyxy
 from btb.regions.tables import REGION_COLUMNS, REGION_SHAPES, empty_regions
 from btb.regions.temporal import (
     CONTINUE,
@@ -154,10 +154,7 @@ def _persistent(tables: dict[str, pd.DataFrame], params: MergeParams, temporal: 
         wb = g[["x", "y", "w", "h"]].to_numpy(np.float64)
         cb = conf_by_frame.get(int(frame_index))
         if cb is not None and len(cb):
-            c = wb[:, :2] + wb[:, 2:] / 2
-            inside = ((c[:, None, 0] >= cb[None, :, 0]) & (c[:, None, 0] <= cb[None, :, 0] + cb[None, :, 2])
-                      & (c[:, None, 1] >= cb[None, :, 1]) & (c[:, None, 1] <= cb[None, :, 1] + cb[None, :, 3]))
-            covered = (iou_matrix(wb, cb) >= params.fuse_iou) | inside
+            covered = (iou_matrix(wb, cb) >= params.fuse_iou) | centres_inside(wb, cb)
             keep = ~covered.any(axis=1)
             g, wb = g[keep], wb[keep]
         if not len(wb):

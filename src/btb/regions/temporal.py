@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from btb.regions.boxes import iou_matrix
+from btb.regions.boxes import centres_inside, iou_matrix
 
 FILL = "temporal_fill"
 EXTEND = "temporal_extend"
@@ -233,10 +233,7 @@ def link_tracks(frame_index: np.ndarray, boxes: np.ndarray, params: TemporalPara
 def _same_face(dets: np.ndarray) -> np.ndarray:
     """(n, n): boxes of one frame that are one face's (they overlap, IoU >= 0.2, or one's centre lies in the
     other)."""
-    c = _centre(dets)
-    x, y, w, h = dets[:, 0], dets[:, 1], dets[:, 2], dets[:, 3]
-    inside = ((c[:, None, 0] >= x[None, :]) & (c[:, None, 0] <= (x + w)[None, :])
-              & (c[:, None, 1] >= y[None, :]) & (c[:, None, 1] <= (y + h)[None, :]))
+    inside = centres_inside(dets, dets)
     same = (iou_matrix(dets, dets) >= 0.2) | inside | inside.T
     np.fill_diagonal(same, False)
     return same
