@@ -259,14 +259,16 @@ def test_settings_that_leave_faces_recognisable_are_refused(section, value, prob
 
 
 def test_verify_redetect_names_enabled_face_detectors_only():
-    """verify.redetect defaults to YuNet; a detector the run does not enable, the head locator, an unknown name
-    or an empty list is refused, naming the key."""
-    assert validate_config({})["verify"]["redetect"] == ["yunet"]
+    """verify.redetect is empty by default (every detector's stored detections are checked, and the render check
+    checks the file); a detector the run does not enable, the head locator or an unknown name is refused, naming
+    the key."""
+    assert validate_config({})["verify"]["redetect"] == []
+    assert validate_config({})["verify"]["render"]["enabled"] is True
     ok = validate_config({"verify": {"redetect": ["yunet", "retinaface"]}})
     assert ok["verify"]["redetect"] == ["yunet", "retinaface"]
     with pytest.raises(InputError, match="centerface, which this configuration does not enable"):
         validate_config({"verify": {"redetect": ["centerface"]}})
     assert validate_config({"verify": {"redetect": ["centerface"]}, "detect": {"centerface": {"enabled": True}}})
-    for bad in (["pose"], ["nope"], []):
+    for bad in (["pose"], ["nope"], ["yunet", "yunet"]):
         with pytest.raises(InputError, match="verify.redetect"):
             validate_config({"verify": {"redetect": bad}})

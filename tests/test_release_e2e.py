@@ -70,10 +70,11 @@ def test_unblurred_face_is_flagged_and_held(planted_run):
     res = work / "results" / "bad"
     flags = pd.read_csv(res / "verification" / "flags.tsv", sep="\t")
     assert flags["frame_index"].nunique() == 24, "both faces are visible in every frame"
-    # YuNet again on the output (verify.redetect), RetinaFace's stored input detections, the locator's heads
-    assert set(flags["detector"]) == {"yunet", "retinaface:input", "pose"} and (flags["covered"] < 0.5).all()
-    assert manifest_notes(res)["redetected"] == ["yunet"]
-    assert manifest_notes(res)["stored_checked"] == ["retinaface", "pose"]
+    # the face detectors' stored input detections and the locator's heads; no render flag (nothing was meant to
+    # be blurred, and nothing is)
+    assert set(flags["detector"]) == {"yunet:input", "retinaface:input", "pose"} and (flags["covered"] < 0.5).all()
+    assert manifest_notes(res)["redetected"] == [] and manifest_notes(res)["render_checked"]
+    assert manifest_notes(res)["stored_checked"] == ["yunet", "retinaface", "pose"]
     # the head locator's second signal: heads found on the input (on 20 of the 24 frames), unblurred
     assert flags.loc[flags["detector"] == "pose", "frame_index"].nunique() >= 18
     state = json.loads((res / "release.json").read_text())
@@ -171,9 +172,11 @@ def test_sampled_verification_still_flags_every_frame(planted_run, models_dir, t
                "retinaface": str(models_dir / "retinaface_mnv2_floor0.05.onnx")}
     tables = {"yunet": str(res / "detections" / "yunet.parquet"),
               "retinaface": str(res / "detections" / "retinaface_all.parquet")}
-    params = {**defaults()["verify"], "thresholds": {"yunet": 0.4, "retinaface": 0.15}, "every": 8}
+    params = {**defaults()["verify"], "thresholds": {"yunet": 0.4, "retinaface": 0.15}, "every": 8,
+              "redetect": ["yunet"]}
     out = tmp_path / "verification"
     verify_residual(output=str(res / "bad.deid.mp4"), regions=str(res / "regions.parquet"), models=models_,
+                    source=str(planted_run[0] / "bad.mp4"), blur=defaults()["blur"],
                     flags_out=str(out / "flags.tsv"), verdict_out=str(out / "verdict.json"),
                     audit=str(out / "audit.json"), video_id="bad", detect=detect_cfg, verify=params, threads=1,
                     tables=tables, frame_table=str(res / "frames.tsv"), items_out=str(out / "items.tsv"))
@@ -192,4 +195,42 @@ def test_sampled_verification_still_flags_every_frame(planted_run, models_dir, t
         verify_residual(output=str(res / "bad.deid.mp4"), regions=str(res / "regions.parquet"), models=models_,
                         flags_out=str(out / "f.tsv"), verdict_out=str(out / "v.json"), audit=str(out / "a.json"),
                         video_id="bad", detect=detect_cfg, verify=params, threads=1, tables=None,
+                        source=str(planted_run[0] / "bad.mp4"), blur=defaults()["blur"],
                         frame_table=str(res / "frames.tsv"), items_out=str(out / "i.tsv"))
+
+
+def test_an_output_without_its_blur_is_caught_by_the_render_check(planted_run, tmp_path):
+    """The released video's regions and detections, with an output file that lacks the blur (the planted run's
+    unblurred encode of the same clip): the detections are all covered by the regions, so only the render check
+    can tell; it flags the regions on every frame, and the output is held."""
+    from btb.stages.verify import verify_residual
+
+    work = planted_run[0]
+    good = work / "results" / "good"
+    cfg = defaults()
+    tables = {"yunet": str(good / "detections" / "yunet.parquet"),
+              "retinaface": str(good / "detections" / "retinaface_all.parquet")}
+    out = tmp_path / "verification"
+    common = dict(regions=str(good / "regions.parquet"), models={}, video_id="good",
+                  detect={"device": "cpu"}, threads=1, tables=tables, frame_table=str(good / "frames.tsv"),
+                  source=str(work / "good.mp4"), blur=cfg["blur"])
+    verify_residual(output=str(work / "results" / "bad" / "bad.deid.mp4"), flags_out=str(out / "flags.tsv"),
+                    verdict_out=str(out / "verdict.json"), audit=str(out / "audit.json"), items_out=str(out / "i.tsv"),
+                    verify=cfg["verify"], **common)
+    v = json.loads((out / "verdict.json").read_text())
+    flags = pd.read_csv(out / "flags.tsv", sep="\t")
+    assert v["verdict"] == "needs_review" and set(flags["detector"]) == {"render"}
+    assert flags["frame_index"].nunique() == 24 and (flags["score"] > 0.8).all(), "the detail is all there"
+    items = pd.read_csv(out / "i.tsv", sep="\t")
+    assert (items["status"] == "open").all() and items["detectors"].eq("render").all()
+    # the same check on the real output passes, and with the check off nothing else sees the missing blur
+    ok = tmp_path / "ok"
+    verify_residual(output=str(good / "good.deid.mp4"), flags_out=str(ok / "flags.tsv"),
+                    verdict_out=str(ok / "verdict.json"), audit=str(ok / "audit.json"), items_out=str(ok / "i.tsv"),
+                    verify=cfg["verify"], **common)
+    assert json.loads((ok / "verdict.json").read_text())["verdict"] == "pass"
+    off = tmp_path / "off"
+    verify_residual(output=str(work / "results" / "bad" / "bad.deid.mp4"), flags_out=str(off / "flags.tsv"),
+                    verdict_out=str(off / "verdict.json"), audit=str(off / "audit.json"), items_out=str(off / "i.tsv"),
+                    verify={**cfg["verify"], "render": {**cfg["verify"]["render"], "enabled": False}}, **common)
+    assert json.loads((off / "verdict.json").read_text())["verdict"] == "pass"

@@ -244,9 +244,11 @@ def test_centerface_enabled(tmp_path, face_clip, models_dir):
     assert regions["source"].str.contains("centerface").any()
     verdict = json.loads((res / "verification" / "verdict.json").read_text())
     assert set(verdict["params"]["thresholds"]) == {"yunet", "retinaface", "centerface", "pose"}
-    assert set(verdict["by_detector"]) <= {"yunet", "retinaface:input", "centerface:input", "pose"}
+    # no render flag: the encoded file is what its regions say
+    assert set(verdict["by_detector"]) <= {"yunet:input", "retinaface:input", "centerface:input", "pose"}
     notes = m["stages"]["verify_residual"]["notes"]
-    assert notes["redetected"] == ["yunet"] and notes["stored_checked"] == ["retinaface", "centerface", "pose"]
+    assert notes["redetected"] == [] and notes["render_checked"]
+    assert notes["stored_checked"] == ["yunet", "retinaface", "centerface", "pose"]
     assert verify_manifest(res / "manifest.json")[0] == []
     off = {**cfg, "detect": {**cfg["detect"], "centerface": {**cfg["detect"]["centerface"], "enabled": False}}}
     assert dry_run_jobs(tmp_path, off) == {"merge_regions": 1, "extract_features": 1, "blur_frames": 2,

@@ -30,6 +30,7 @@ rule verify_residual:
         detect={k: STAGE_CONFIG["detect"][k] for k in (*DETECTORS, "device")},
         verify=STAGE_CONFIG["verify"],
         merge_thresholds=STAGE_CONFIG["merge"]["thresholds"],
+        blur=config["blur"],
     script:
         "../scripts/verify_residual.py"
 

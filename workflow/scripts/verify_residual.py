@@ -7,4 +7,4 @@ run(snakemake, lambda s: verify_residual(
     flags_out=s.output.flags, items_out=s.output.review_items, verdict_out=s.output.verdict, audit=s.output.audit,
     video_id=s.wildcards.vid, detect=dict(s.params.detect), verify=dict(s.params.verify), threads=s.threads,
     tables=dict(zip(s.params.detectors, s.input.tables, strict=True)),
-    merge_thresholds=dict(s.params.merge_thresholds)))
+    merge_thresholds=dict(s.params.merge_thresholds), blur=dict(s.params.blur)))

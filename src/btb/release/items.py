@@ -26,6 +26,8 @@ An item is **dismissed**, with the reason recorded, when every one of its flags 
 and, for the item as a whole, ``weak`` (``is_weak``): its remaining flags come from the face detectors, all
 below the score at which the pipeline blurs, on no head the locator places, within ``weak_max_frames`` frames.
 
+A ``render`` flag (``btb.release.render``: the file is not what its regions say) is never set aside.
+
 Every other item is **open**: the verdict is ``needs_review`` while one is open. Dismissed items stay in the
 table, so a reviewer or auditor can see what was set aside and why.
 """
@@ -38,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from btb.regions.boxes import iou_matrix
+from btb.release.render import RENDER
 
 ITEM_COLUMNS = {
     "item": "int64", "status": "string", "reason": "string", "first_frame": "int64", "last_frame": "int64",
@@ -76,7 +79,10 @@ def mmss(seconds: float) -> str:
 
 
 def flag_reason(flag: pd.Series | object, params: ItemParams) -> str:
-    """Why one flag is not for a reviewer (``""``: it is)."""
+    """Why one flag is not for a reviewer (``""``: it is). A ``render`` flag (the file differs from its regions)
+    always is."""
+    if getattr(flag, "detector", "") == RENDER:
+        return ""
     explained = getattr(flag, "explained", "")
     if explained == "on_head":  # on a head the locator places, features showing: always for a reviewer
         return ""
@@ -168,7 +174,7 @@ def hand_track(item_flags: pd.DataFrame) -> pd.Index:
     if hands.empty:
         return item_flags.index[:0]
     open_ = item_flags[(item_flags["reason"] == "") & (item_flags["explained"].astype(str) == "")
-                       & ~item_flags["detector"].astype(str).isin(("pose", "motion"))]
+                       & ~item_flags["detector"].astype(str).isin(("pose", "motion", RENDER))]
     hb = hands[["x", "y", "w", "h"]].to_numpy(np.float64)
     hf = hands["frame_index"].to_numpy()
     out = []

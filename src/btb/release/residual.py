@@ -3,24 +3,23 @@
 A detection is a **flag** when less than ``min_covered`` of its box lies inside the frame's blurred pixels
 (the same mask the blur painted, ``btb.blur.region_mask``): a face the pipeline did not blur, or blurred only
 in part. Blurred faces are seldom found again; what is found inside a region is not a flag. Every output frame
-is checked four ways:
+is checked these ways:
 
-- the ``redetect`` face detectors (``verify.redetect``, YuNet by default) run again on the encoded output at a
-  low threshold (with their downscaled pass). This checks the file itself: a pipeline that blurs the wrong
-  frames or places (an offset, a timestamp mix-up) or an encoder that drops the blur is caught here;
-- every other face detector's detections stored for the *input* (``input_flags_in_frame``, detector name
-  suffixed ``:input``): any at or above its verification threshold that the blur does not cover is a flag.
-  Outside the blur the output shows the input's pixels, so running such a detector again would find the same
-  faces, at the cost of a second detection pass; what it alone could add is a face its first run missed that
-  it finds on the re-encoded pixels (compression noise);
+- every face detector's detections stored for the *input* (``input_flags_in_frame``, detector name suffixed
+  ``:input``): any at or above its verification threshold that the blur does not cover is a flag. Outside the
+  blur the output shows the input's pixels (the render check below makes sure of it), so a detector run again
+  on the output finds the same faces there; what it adds is faces of its own making around the blur (a
+  blurred head found again as a larger "face" with its landmarks on the chest, a pattern beside a blur);
 - the head locator's heads found on the input (``heads``), against the output's blur;
 - fast motion no checked detection explains (``btb.release.motion``, ``verify.motion``): a face smeared by its
-  own speed, which none of the detectors sees.
-
-With ``every`` > 1 (``verify.every``, for throughput on large collections) the redetect detectors run on every
-``every``-th output frame only, and their stored input detections are checked on every frame too. What only
-``every: 1`` catches: a face a redetect detector finds on the output of an unsampled frame but did not find
-on its input.
+  own speed, which none of the detectors sees;
+- the file against its regions (``btb.release.render``, ``verify.render``): each output frame compared with
+  its input frame blurred by the region table. This checks the encoded file itself, with no detector: an
+  encoder that drops the blur, regions painted on the wrong frames or places, content that is not the input's;
+- optionally, the ``redetect`` face detectors (``verify.redetect``, none by default) run again on the output
+  at a low threshold; a detector named there is not also checked from its stored detections (unless
+  ``every`` > 1: then it runs on every ``every``-th output frame only, and its stored detections are checked
+  on every frame).
 """
 
 from __future__ import annotations
@@ -36,6 +35,7 @@ import pandas as pd
 from btb.evaluation.metrics import coverage
 from btb.regions.blur import region_mask
 from btb.release.motion import MOTION, MotionCheck
+from btb.release.render import RENDER, RenderCheck
 
 FLAG_COLUMNS = {"frame_index": "int64", "detector": "string", "score": "float64", "x": "float64",
                 "y": "float64", "w": "float64", "h": "float64", "covered": "float64",
@@ -201,7 +201,7 @@ def explain_flags(rows: list[tuple], people: list[Any], mask: np.ndarray) -> lis
         own = r[8]
         if r[1] == MOTION:
             why = explain_motion((x, y, w, h), people, mask)
-        elif r[1] != POSE:
+        elif r[1] not in (POSE, RENDER):
             cx, cy = x + w / 2, y + h / 2
 
             def inside(pts: np.ndarray, bx: float = x, by: float = y, bw: float = w, bh: float = h) -> np.ndarray:
@@ -320,8 +320,8 @@ def verdict(flags: pd.DataFrame, frames: int, frames_detected: int | None = None
 def verify_frames(frames: Iterable[tuple[int, np.ndarray]], regions: pd.DataFrame, detectors: dict[str, Any],
                   params: ResidualParams, stored: dict[str, dict[int, Stored | pd.DataFrame]] | None = None,
                   heads: dict[int, Stored | pd.DataFrame] | None = None, locator: Any = None,
-                  inputs: Iterable[tuple[int, np.ndarray]] | None = None, motion: MotionCheck | None = None
-                  ) -> tuple[pd.DataFrame, int, int]:
+                  inputs: Iterable[tuple[int, np.ndarray]] | None = None, motion: MotionCheck | None = None,
+                  render: RenderCheck | None = None) -> tuple[pd.DataFrame, int, int]:
     """Residual verification of a de-identified output: (flags, frames checked, frames the detectors ran on).
 
     ``frames``: (frame index, BGR pixels) of the output; ``regions``: its region table; ``detectors``: name ->
@@ -339,7 +339,10 @@ def verify_frames(frames: Iterable[tuple[int, np.ndarray]], regions: pd.DataFram
 
     ``motion``: the fast-motion check (``btb.release.motion``), fed every output frame with the boxes of the
     detections on it at or above their verification thresholds (on the output, stored for the input, and the
-    located heads): those are checked against the blur as flags themselves."""
+    located heads): those are checked against the blur as flags themselves.
+
+    ``render``: the file against its regions (``btb.release.render``), fed every output frame with its input
+    frame (``inputs`` is then read in full); its flags are never explained away."""
     by_frame = {int(k): g for k, g in regions.groupby("frame_index")}
     empty = regions.iloc[0:0]
     source = iter(inputs) if inputs is not None else None
@@ -349,6 +352,7 @@ def verify_frames(frames: Iterable[tuple[int, np.ndarray]], regions: pd.DataFram
         frame_regions = by_frame.get(index, empty)
         mask = None
         new: list[tuple] = []
+        original = _frame_at(source, index) if render is not None and source is not None else None
         found: dict[str, Any] = {}
         if detectors and params.detects(index):
             mask = frame_mask(image.shape, frame_regions)
@@ -367,10 +371,14 @@ def verify_frames(frames: Iterable[tuple[int, np.ndarray]], regions: pd.DataFram
                 seen.append(_boxes(heads[index], params.thresholds[POSE]))
             new += motion.step(index, image, mask, np.concatenate(seen) if seen else np.zeros((0, 4)))
         if new and locator is not None and source is not None:
-            # the input is decoded only as far as the last flagged frame (none at all without a flag)
+            # without the render check, the input is decoded only as far as the last flagged frame
             mask = frame_mask(image.shape, frame_regions) if mask is None else mask
-            new = explain_flags(new, locator.detect_people(_frame_at(source, index)), mask)
+            new = explain_flags(new, locator.detect_people(
+                original if original is not None else _frame_at(source, index)), mask)
         rows += new
+        if original is not None and render is not None:
+            mask = frame_mask(image.shape, frame_regions) if mask is None else mask
+            rows += [(*r, "") for r in render.step(index, image, original, frame_regions, mask)]
         if heads and index in heads:
             rows += input_flags_in_frame(index, image.shape, frame_regions, {POSE: heads[index]}, params, mask,
                                          suffix="")

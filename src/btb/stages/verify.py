@@ -1,5 +1,6 @@
 """Residual verification (environment ``envs/detect.yaml``, or ``envs/detect-gpu.yaml`` with ``detect.device:
-cuda``): the detectors again on the de-identified output; a face not inside the blur is a flag."""
+cuda``): the de-identified output against the detections, the head locator and its own regions; a face not
+inside the blur, or a frame that is not what its regions say, is a flag."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from btb.audit.hashing import sha256_file
 from btb.audit.io import write_json, write_tsv
 from btb.audit.records import stage_record
 from btb.detect.factory import make_detector
+from btb.regions.blur import BlurParams
 from btb.regions.tables import read_detections, read_regions
 from btb.release.items import ItemParams, frame_seconds, review_items
 from btb.release.motion import MotionCheck, MotionParams
+from btb.release.render import RenderCheck, RenderParams
 from btb.release.residual import POSE, ResidualParams, stored_by_frame, verdict, verify_frames
 from btb.samples import is_image
 from btb.video.frames import iter_normalised, read_frame_table
@@ -30,19 +33,29 @@ def item_params(items: dict[str, Any], confident: dict[str, float] | None = None
 def verify_residual(*, output: str, regions: str, models: dict[str, str], flags_out: str, verdict_out: str,
                     audit: str, video_id: str, detect: dict[str, Any], verify: dict[str, Any], threads: int,
                     frame_table: str, items_out: str, tables: dict[str, str] | None = None,
-                    source: str | None = None, merge_thresholds: dict[str, float] | None = None) -> None:
-    """Verify the de-identified ``output`` (``btb.release.residual``): the ``verify['redetect']`` face
-    detectors of ``models`` (name -> model file) run again on it; every other face detector's detections stored
+                    source: str | None = None, merge_thresholds: dict[str, float] | None = None,
+                    blur: dict[str, Any] | None = None) -> None:
+    """Verify the de-identified ``output`` (``btb.release.residual``): every face detector's detections stored
     for the input (``tables``: detector -> detection table) are checked against the blur on every frame, and so
     are the head locator's heads found on the input; the locator, run on the input frame (``source``, the input
-    file) of each flagged frame, explains face-detector flags. Flags are grouped into review items
-    (``items_out``; frame times from ``frame_table``). With ``verify['every']`` > 1, the redetect detectors run
-    on every n-th frame only, and their stored input detections are checked on every frame too."""
+    file) of each flagged frame, explains face-detector flags. With ``verify['render']['enabled']``, every
+    output frame is compared with its input frame blurred by the regions (``blur``: the blur settings the
+    encoder used). The ``verify['redetect']`` face detectors of ``models`` (name -> model file), if any, run
+    again on the output instead of having their stored detections checked (with ``verify['every']`` > 1: on
+    every n-th frame only, and their stored detections too). Flags are grouped into review items (``items_out``;
+    frame times from ``frame_table``)."""
     params = ResidualParams(thresholds=dict(verify["thresholds"]), min_covered=float(verify["min_covered"]),
                             every=int(verify["every"]))
-    redetect = [name for name in verify["redetect"] if name in models and name != POSE]
-    if not redetect:
-        raise ValueError(f"verify.redetect names none of this run's face detectors ({', '.join(models)})")
+    off = [name for name in verify["redetect"] if name not in models or name == POSE]
+    if off:
+        raise ValueError(f"verify.redetect names {', '.join(off)}, not among this run's face detectors "
+                         f"({', '.join(models)})")
+    redetect = list(verify["redetect"])
+    settings = verify["render"]
+    render = RenderCheck(RenderParams(**{k: v for k, v in settings.items() if k != "enabled"}),
+                         BlurParams(**(blur or {}))) if settings["enabled"] else None
+    if render is not None and source is None:
+        raise ValueError("the render check needs the input file (source)")
     checked = [name for name in models if name != POSE and (name not in redetect or params.every > 1)]
     if POSE in models:
         checked.append(POSE)
@@ -61,7 +74,7 @@ def verify_residual(*, output: str, regions: str, models: dict[str, str], flags_
         frames = iter([(0, read_image(output))]) if is_image(output) else (
             (f.index, f.image) for f in iter_normalised(output))
         inputs = None
-        if locator is not None and source is not None:
+        if (locator is not None or render is not None) and source is not None:
             rec.add_inputs(source)
             inputs = iter([(0, read_image(source))]) if is_image(source) else (
                 (f.index, f.image) for f in iter_normalised(source))
@@ -70,7 +83,7 @@ def verify_residual(*, output: str, regions: str, models: dict[str, str], flags_
                                          max_moving_share=float(motion["max_moving_share"]))
                             ) if motion["enabled"] else None
         flags, n, detected = verify_frames(frames, read_regions(regions), built, params, read, heads=heads,
-                                           locator=locator, inputs=inputs, motion=check)
+                                           locator=locator, inputs=inputs, motion=check, render=render)
         times = frame_seconds(read_frame_table(frame_table))
         # the weak rule needs the head locator's word that no head is there
         confident = merge_thresholds if inputs is not None else None
@@ -88,3 +101,4 @@ def verify_residual(*, output: str, regions: str, models: dict[str, str], flags_
         rec.notes["redetected"] = redetect
         rec.notes["stored_checked"] = [*read, *([POSE] if heads is not None else [])]
         rec.notes["motion_checked"] = check is not None
+        rec.notes["render_checked"] = render is not None
