@@ -42,6 +42,7 @@ MIN_JUDGED_PX = 8  # a region narrower or lower than this is not judged (a blur 
 # review items set aside faces under 10 px as too small to identify)
 GRID = 4  # a region is also judged cell by cell, on a grid of up to this many cells a side,
 MIN_CELL_PX = 16  # of cells at least this large
+SAMPLES_PX = 64  # a larger region is judged on every n-th pixel, at least this many samples a side
 EDGE_PX = 3  # the blur's edge, widened by this many pixels, is left out of the comparison outside the blur
 _EDGE_KERNEL = np.ones((2 * EDGE_PX + 1, 2 * EDGE_PX + 1), np.uint8)
 _ERODE_KERNEL = np.ones((3, 3), np.uint8)
@@ -79,25 +80,27 @@ def kept_detail(output: np.ndarray, source: np.ndarray, rendered: np.ndarray) ->
     return float(np.mean(d_out * d_in)) / removed, removed ** 0.5
 
 
-def _edges(start: int, stop: int) -> np.ndarray:
-    """Cell edges splitting ``start:stop`` into up to ``GRID`` spans of at least ``MIN_CELL_PX`` pixels."""
-    n = max(1, min(GRID, (stop - start) // MIN_CELL_PX))
-    return np.linspace(0, stop - start, n + 1).round().astype(np.int64)
+def _edges(length: int, step: int) -> np.ndarray:
+    """Cell edges (in samples of ``step`` pixels) splitting a span of ``length`` pixels into up to ``GRID``
+    cells of at least ``MIN_CELL_PX`` pixels."""
+    samples = -(-length // step)
+    n = max(1, min(GRID, length // MIN_CELL_PX, samples))
+    return np.linspace(0, samples, n + 1).round().astype(np.int64)
 
 
-def _box_sums(table: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """Sums of ``table`` over the grid cells between edges ``ys`` and ``xs``, through its integral image."""
-    integral = np.zeros((table.shape[0] + 1, table.shape[1] + 1), np.float64)
-    integral[1:, 1:] = table.cumsum(axis=0, dtype=np.float64).cumsum(axis=1)
-    corners = integral[np.ix_(ys, xs)]
-    return corners[1:, 1:] - corners[:-1, 1:] - corners[1:, :-1] + corners[:-1, :-1]
+def _cell_sums(table: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """Sums of ``table`` over the grid cells between edges ``ys`` and ``xs``."""
+    rows = np.add.reduceat(table, ys[:-1], axis=0, dtype=np.float64)
+    return np.add.reduceat(rows, xs[:-1], axis=1)
 
 
 def region_flags(index: int, output: np.ndarray, source: np.ndarray, rendered: np.ndarray, regions: pd.DataFrame,
                  params: RenderParams) -> list[tuple]:
     """Flags of one frame's regions where the output kept the detail their blur removes (grey images), judged
     over the region's box and over each cell of a grid of up to ``GRID`` x ``GRID`` (a blur painted over part
-    of its region only); the flag's score is the largest share kept by a judged box or cell."""
+    of its region only); the flag's score is the largest share kept by a judged box or cell. A region larger
+    than ``SAMPLES_PX`` on a side is judged on every n-th pixel (a grid of at least ``SAMPLES_PX`` samples a
+    side: the share is a ratio of averages, which a regular sample estimates)."""
     h, w = output.shape[:2]
     rows = []
     for x, y, rw, rh in regions[["x", "y", "w", "h"]].to_numpy(dtype=np.int64):
@@ -108,12 +111,14 @@ def region_flags(index: int, output: np.ndarray, source: np.ndarray, rendered: n
         if x1 - x0 >= MIN_JUDGED_PX + 2 * EDGE_PX and y1 - y0 >= MIN_JUDGED_PX + 2 * EDGE_PX:
             # the interior: at the region's edge, compression mixes in the unblurred pixels beside it
             x0, y0, x1, y1 = x0 + EDGE_PX, y0 + EDGE_PX, x1 - EDGE_PX, y1 - EDGE_PX
-        r = rendered[y0:y1, x0:x1].astype(np.float32)
-        d_in = source[y0:y1, x0:x1].astype(np.float32) - r
-        d_out = output[y0:y1, x0:x1].astype(np.float32) - r
-        ys, xs = _edges(y0, y1), _edges(x0, x1)
+        step = max(1, min(x1 - x0, y1 - y0) // SAMPLES_PX)
+        box = (slice(y0, y1, step), slice(x0, x1, step))
+        r = rendered[box].astype(np.float32)
+        d_in = source[box].astype(np.float32) - r
+        d_out = output[box].astype(np.float32) - r
+        ys, xs = _edges(y1 - y0, step), _edges(x1 - x0, step)
         area = np.diff(ys)[:, None] * np.diff(xs)[None, :]
-        kept_sum, removed_sum = _box_sums(d_out * d_in, ys, xs), _box_sums(d_in * d_in, ys, xs)
+        kept_sum, removed_sum = _cell_sums(d_out * d_in, ys, xs), _cell_sums(d_in * d_in, ys, xs)
         kept_sum = np.append(kept_sum.ravel(), kept_sum.sum())  # the cells, then the whole box
         removed_sum = np.append(removed_sum.ravel(), removed_sum.sum())
         area = np.append(area.ravel(), area.sum())
