@@ -249,6 +249,11 @@ def test_snakemake_called_directly_refuses_aliases_before_validating(tmp_path):
     ({"verify": {"thresholds": {"retinaface": 0.9}}}, None, "verify.thresholds.retinaface is 0.9"),
     ({"blur": {"detail": 32}}, None, "blur.detail is 32"),
     ({"blur": {"method": "pixelate", "detail": 6}}, None, "with pixelate above 4"),
+    ({"verify": {"render": {"enabled": False}}}, None, "nothing would check the encoded file"),
+    ({"verify": {"render": {"max_kept": 0.95}}}, None, "verify.render.max_kept is 0.95"),
+    ({"verify": {"render": {"min_detail": 20}}}, None, "verify.render.min_detail is 20"),
+    ({"verify": {"render": {"pixel_tolerance": 100}}}, None, "verify.render.pixel_tolerance is 100"),
+    ({"verify": {"render": {"min_changed_px": 5000}}}, None, "verify.render.min_changed_px is 5000"),
 ])
 def test_settings_that_leave_faces_recognisable_are_refused(section, value, problem):
     """Thresholds no detector reaches and blur too weak to hide a face are refused, naming the key, unless the
@@ -269,6 +274,8 @@ def test_verify_redetect_names_enabled_face_detectors_only():
     with pytest.raises(InputError, match="centerface, which this configuration does not enable"):
         validate_config({"verify": {"redetect": ["centerface"]}})
     assert validate_config({"verify": {"redetect": ["centerface"]}, "detect": {"centerface": {"enabled": True}}})
+    assert not validate_config({"verify": {"render": {"enabled": False}, "redetect": ["yunet"]}})[
+        "verify"]["render"]["enabled"], "the file checked by a detector run again instead"
     for bad in (["pose"], ["nope"], ["yunet", "yunet"]):
         with pytest.raises(InputError, match="verify.redetect"):
             validate_config({"verify": {"redetect": bad}})

@@ -9,7 +9,7 @@ import pytest
 
 from btb.regions.blur import BlurParams, blur_frame, region_mask
 from btb.release.items import ItemParams, review_items
-from btb.release.render import RENDER, RenderCheck, RenderParams, kept_detail
+from btb.release.render import RENDER, RenderCheck, RenderParams, region_flags
 from btb.release.residual import ResidualParams, flags_table, verify_frames
 from btb.video.demo import _face_sprite
 
@@ -105,14 +105,30 @@ def test_a_frame_of_another_size_is_one_flag_on_the_whole_frame():
     assert [r[3:7] for r in rows] == [(0.0, 0.0, 640.0, 200.0)]
 
 
-def test_kept_detail_is_the_share_of_the_removed_detail():
-    src = scene()[60:300, 100:310].astype(np.float32)
+def test_the_score_is_the_share_of_the_removed_detail_kept():
+    """Grey frames: output = rendered + k * (input - rendered) keeps the share k of the removed detail, over the
+    box and every cell; a region whose blur removes nothing anywhere is not judged."""
+    src = cv2.cvtColor(scene(), cv2.COLOR_BGR2GRAY).astype(np.float32)
     rendered = cv2.GaussianBlur(src, (0, 0), 8)
-    assert kept_detail(src, src, rendered)[0] == pytest.approx(1.0)
-    assert kept_detail(rendered, src, rendered) == (0.0, pytest.approx(np.sqrt(np.mean((src - rendered) ** 2))))
-    half = rendered + 0.5 * (src - rendered)
-    assert kept_detail(half, src, rendered)[0] == pytest.approx(0.5)
-    assert kept_detail(src, src, src) == (0.0, 0.0), "nothing removed: nothing to judge"
+    regs = regions(FACE)
+    for k in (0.1, 0.5, 0.7, 1.0):
+        out = np.clip(rendered + k * (src - rendered), 0, 255)
+        rows = region_flags(3, out, src, rendered, regs, RenderParams(0.01, 5, 24, 16))
+        assert rows and rows[0][2] == pytest.approx(k, abs=0.02) and rows[0][3:7] == tuple(float(v) for v in FACE)
+    assert region_flags(3, rendered, src, rendered, regs, RenderParams(0.01, 5, 24, 16)) == [], "all removed"
+    assert region_flags(3, src, src, src, regs, RenderParams(0.01, 5, 24, 16)) == []
+
+
+def test_a_flat_cell_does_not_hide_a_dropped_blur():
+    """A cell with no detail at all (0/0) must not turn the region's score into NaN: the face's region with its
+    blur dropped and one flat quadrant is flagged at any min_detail."""
+    src = scene()
+    x, y, w, h = FACE
+    src[y:y + h // 2, x:x + w // 2] = 100  # a flat quadrant
+    for min_detail in (0.01, 5.0):
+        rows = RenderCheck(RenderParams(0.6, min_detail, 24, 16), BLUR).step(
+            0, src, src, regions(FACE), region_mask(360, 640, regions(FACE)))
+        assert len(rows) == 1 and rows[0][2] == pytest.approx(1.0)
 
 
 def test_params_are_checked():
@@ -120,11 +136,18 @@ def test_params_are_checked():
         RenderParams(max_kept=0, min_detail=3, pixel_tolerance=24, min_changed_px=16)
     with pytest.raises(ValueError):
         RenderParams(max_kept=0.5, min_detail=3, pixel_tolerance=24, min_changed_px=0)
+    with pytest.raises(ValueError):
+        RenderParams(max_kept=0.5, min_detail=0, pixel_tolerance=24, min_changed_px=16)
 
 
 def test_verification_runs_it_on_every_frame_and_never_sets_its_flags_aside():
     """verify_frames feeds the check every output frame with its input frame; a render flag smaller than a face
-    would be (too_small for a detector's flag) stays open, and is not explained by the head locator."""
+    would be (too_small for a detector's flag) stays open, and is not explained away by the head locator, which
+    runs on that frame for a face detection and places a seen hand over the flag's box."""
+    from test_pose import person
+
+    from btb.release.residual import as_stored
+
     frames = [scene(), scene()]
     regs = pd.concat([regions(FACE).assign(frame_index=0), regions((20, 20, 9, 9)).assign(frame_index=1)])
     regs["frame_index"] = regs["frame_index"].astype("int64")
@@ -133,15 +156,24 @@ def test_verification_runs_it_on_every_frame_and_never_sets_its_flags_aside():
     inputs = [frames[0], src2]
     outputs = [encoded(blur_frame(frames[0], regs[regs.frame_index == 0], BLUR)), encoded(src2)]
 
-    class Locator:
-        def detect_people(self, image):
-            raise AssertionError("render flags are not for the head locator to explain")
+    calls = []
 
-    params = ResidualParams(thresholds={}, min_covered=0.5, every=1)
-    flags, n, detected = verify_frames(enumerate(outputs), regs, {}, params, locator=Locator(),
+    class Locator:  # a person whose seen hand covers the render flag's box (24, 24)
+        def detect_people(self, image):
+            calls.append(image)
+            return [person((500, 100), (24, 24))]
+
+    # a stored YuNet detection on frame 1, on the person's hand too, so the locator runs there
+    stored = {"yunet": {1: as_stored(pd.DataFrame([{"score": 0.45, "x": 10.0, "y": 10.0, "w": 30.0, "h": 30.0}]))}}
+    params = ResidualParams(thresholds={"yunet": 0.4}, min_covered=0.5, every=1)
+    with pytest.raises(ValueError, match="input frames"):
+        verify_frames(enumerate(outputs), regs, {}, params, render=RenderCheck(PARAMS, BLUR))
+    flags, n, detected = verify_frames(enumerate(outputs), regs, {}, params, stored, locator=Locator(),
                                        inputs=enumerate(inputs), render=RenderCheck(PARAMS, BLUR))
-    assert n == 2 and detected == 0
-    assert flags["detector"].tolist() == [RENDER] and flags["frame_index"].tolist() == [1]
+    assert n == 2 and detected == 0 and len(calls) == 1, "the locator ran on frame 1"
+    assert flags["detector"].tolist() == ["yunet:input", RENDER] and flags["frame_index"].tolist() == [1, 1]
+    assert flags["explained"].tolist() == ["hand", ""]
+    flags = flags[flags["detector"] == RENDER]
     items, flags = review_items(flags, {0: 0.0, 1: 0.1}, ItemParams(
         link_gap_s=1.0, link_iou=0.1, link_distance=1.0, min_face_px=10, dismiss_features_blurred=True,
         weak_max_frames=3, confident={"yunet": 0.5}))

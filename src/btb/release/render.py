@@ -15,16 +15,19 @@ disagree are flags (detector ``render``):
   are regions under ``MIN_JUDGED_PX`` on a side.
 - **changed pixels outside the blur**: outside the blur (widened by ``EDGE_PX``), the output must show the
   input frame's pixels. Grey levels that differ by more than ``pixel_tolerance`` in patches that survive a 3x3
-  erosion (compression leaves single pixels), ``min_changed_px`` pixels or more in the frame, are a flag on
-  the box around them: a blur in the wrong place, a frame out of step with its regions, content that is not
-  the input's.
+  erosion (compression leaves single pixels; the erosion also strips one pixel off each patch's rim),
+  ``min_changed_px`` such pixels or more in the frame, are a flag on the box around them: a blur in the wrong
+  place, a frame out of step with its regions, content that is not the input's.
 
 This is what checks the file itself: an encoder that drops the blur, regions painted on the wrong frames or
-places, a file swapped after encoding. Measured on twelve real clips (1,830 frames, 14,867 regions, libx264
-crf 18, ``min_detail`` 5): the largest share kept by a blurred region was 0.44, against 0.90 and more for 99 %
-of the regions of a clip left unblurred; no frame had changed pixels outside the blur, while comparing each
-output frame with the previous input frame found changes on 1,501 of 1,818 frames (48-100 % per clip;
-docs/review.md).
+places, a file swapped after encoding. What it does not see: a blur of the right kind but weaker than
+configured (on a face, ``detail`` 12 instead of 6 keeps a share of about 0.55, under the threshold), a blur
+shrunk by less than about half a grid cell, regions under ``MIN_JUDGED_PX``, and boxes or cells with less
+detail than ``min_detail``. The strength of the blur itself is bounded by the configuration check
+(``btb.config.check_safety``) and measured by ``benchmarks/blur_strength.py``.
+
+Measured on twelve real clips (``benchmarks/render_check.py``; docs/review.md): see there for the shares kept
+by blurred regions and by the same regions encoded without their blur, and for frames out of step.
 """
 
 from __future__ import annotations
@@ -60,24 +63,12 @@ class RenderParams:
     def __post_init__(self) -> None:
         if not 0 < self.max_kept <= 1:
             raise ValueError("render.max_kept must be in (0, 1]")
-        if self.min_detail < 0 or self.pixel_tolerance < 0 or self.min_changed_px < 1:
-            raise ValueError("render.min_detail and pixel_tolerance must be >= 0, min_changed_px >= 1")
+        if self.min_detail <= 0 or self.pixel_tolerance < 0 or self.min_changed_px < 1:
+            raise ValueError("render.min_detail must be > 0, pixel_tolerance >= 0, min_changed_px >= 1")
 
 
 def _grey(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
-
-
-def kept_detail(output: np.ndarray, source: np.ndarray, rendered: np.ndarray) -> tuple[float, float]:
-    """(share of the removed detail the output kept, RMS grey levels the blur removes) over one box: the grey
-    images of the output, the input and the input as rendered with its blur."""
-    r = rendered.astype(np.float32)
-    d_in = source.astype(np.float32) - r
-    d_out = output.astype(np.float32) - r
-    removed = float(np.mean(d_in * d_in))
-    if removed <= 0:
-        return 0.0, 0.0
-    return float(np.mean(d_out * d_in)) / removed, removed ** 0.5
 
 
 def _edges(length: int, step: int) -> np.ndarray:
@@ -95,12 +86,13 @@ def _cell_sums(table: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
 
 
 def region_flags(index: int, output: np.ndarray, source: np.ndarray, rendered: np.ndarray, regions: pd.DataFrame,
-                 params: RenderParams) -> list[tuple]:
+                 params: RenderParams, mask: np.ndarray | None = None) -> list[tuple]:
     """Flags of one frame's regions where the output kept the detail their blur removes (grey images), judged
     over the region's box and over each cell of a grid of up to ``GRID`` x ``GRID`` (a blur painted over part
     of its region only); the flag's score is the largest share kept by a judged box or cell. A region larger
     than ``SAMPLES_PX`` on a side is judged on every n-th pixel (a grid of at least ``SAMPLES_PX`` samples a
-    side: the share is a ratio of averages, which a regular sample estimates)."""
+    side: the share is a ratio of averages, which a regular sample estimates). ``mask``: the frame's blurred
+    pixels, for the flag's ``covered`` (the share of its box the regions say is blurred)."""
     h, w = output.shape[:2]
     rows = []
     for x, y, rw, rh in regions[["x", "y", "w", "h"]].to_numpy(dtype=np.int64):
@@ -122,19 +114,23 @@ def region_flags(index: int, output: np.ndarray, source: np.ndarray, rendered: n
         kept_sum = np.append(kept_sum.ravel(), kept_sum.sum())  # the cells, then the whole box
         removed_sum = np.append(removed_sum.ravel(), removed_sum.sum())
         area = np.append(area.ravel(), area.sum())
-        judged = removed_sum / area >= params.min_detail ** 2
+        judged = (removed_sum > 0) & (removed_sum / area >= params.min_detail ** 2)
         if not judged.any():
             continue
         worst = float((kept_sum[judged] / removed_sum[judged]).max())
         if worst >= params.max_kept:
-            rows.append((index, RENDER, worst, *flag_box, 0.0, np.nan))
+            bx, by, bw, bh = (int(v) for v in flag_box)
+            covered = float(mask[by:by + bh, bx:bx + bw].mean()) if mask is not None else 1.0
+            rows.append((index, RENDER, worst, *flag_box, covered, np.nan))
     return rows
 
 
 def changed_outside(index: int, output: np.ndarray, source: np.ndarray, mask: np.ndarray,
                     params: RenderParams) -> list[tuple]:
     """A flag on the box around the pixels outside the blur that differ from the input (grey images), when at
-    least ``min_changed_px`` of them survive a 3x3 erosion; else none."""
+    least ``min_changed_px`` of them survive a 3x3 erosion (which also strips one pixel off each patch's rim);
+    else none. Its score is the share of the box's pixels that changed; ``covered`` is 0 (none of them is in
+    the blur)."""
     changed = cv2.absdiff(output, source) > params.pixel_tolerance
     if mask.any():
         changed &= cv2.dilate(mask.astype(np.uint8), _EDGE_KERNEL) == 0
@@ -145,7 +141,7 @@ def changed_outside(index: int, output: np.ndarray, source: np.ndarray, mask: np
         return []
     ys, xs = np.nonzero(solid)
     x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
-    share = float(solid.sum()) / solid.size
+    share = float(changed[y0:y1, x0:x1].mean())
     return [(index, RENDER, share, float(x0), float(y0), float(x1 - x0), float(y1 - y0), 0.0, np.nan)]
 
 
@@ -166,5 +162,5 @@ class RenderCheck:
         rows = changed_outside(index, out, src, mask, self.params)
         if len(regions):
             rendered = _grey(blur_frame(source, regions, self.blur))
-            rows += region_flags(index, out, src, rendered, regions, self.params)
+            rows += region_flags(index, out, src, rendered, regions, self.params, mask)
         return rows

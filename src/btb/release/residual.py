@@ -343,6 +343,8 @@ def verify_frames(frames: Iterable[tuple[int, np.ndarray]], regions: pd.DataFram
 
     ``render``: the file against its regions (``btb.release.render``), fed every output frame with its input
     frame (``inputs`` is then read in full); its flags are never explained away."""
+    if render is not None and inputs is None:
+        raise ValueError("the render check needs the input frames (inputs)")
     by_frame = {int(k): g for k, g in regions.groupby("frame_index")}
     empty = regions.iloc[0:0]
     source = iter(inputs) if inputs is not None else None
