@@ -23,6 +23,14 @@ MAX_ITEMS = 40  # items a report shows (all are in review_items.tsv)
 STRIP = 4  # thumbnails per item
 
 
+# what the names in an item's detectors column mean (the reviewer page shows the same text)
+DETECTOR_LEGEND = (
+    "Detectors: <b>yunet:input</b>, <b>retinaface:input</b>: a face the detector found on the input that the blur "
+    "does not cover; <b>pose</b>: a head the body-landmark locator places there; <b>motion</b>: a region moving "
+    "too fast for the detectors; <b>render</b>: the file does not show the blur its regions say (a pipeline or "
+    "encoder fault, not a judgement on a face: reject the video and run it again rather than approve).")
+
+
 def _png(fig: Any) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
@@ -173,6 +181,7 @@ def write_video_report(out: str | Path, video_id: str, n_frames: int, tables: di
                   "</figcaption></figure>" for f, b in strips.get(int(it.item), []))
         + "</td></tr>" for it in shown.itertuples())
     more = f"<p>{len(items) - len(shown)} more item(s) in review_items.tsv</p>" if len(items) > len(shown) else ""
+    more += f"<p>{DETECTOR_LEGEND}</p>" if len(items) else ""
     items_html = (f"<table><tr><th>item</th><th>status</th><th>time (mm:ss)</th><th>frames</th><th>detectors"
                   f"</th><th>max score</th><th>from the de-identified output</th></tr>{item_rows}</table>{more}"
                   if len(items) else "<p>none</p>")
