@@ -221,3 +221,25 @@ def test_a_rejection_stands_for_later_versions_until_an_approval_of_the_new_file
     assert _decide(held, trusted)["status"] == "rejected", "passing verification does not undo a rejection"
     record_decision("results", "v1", "approve", "Rivera", "sibling now blurred", held / "rivera.pem")
     assert _decide(held, trusted)["status"] == "released"
+
+
+def test_no_approval_releases_a_file_that_lacks_its_blur(held):
+    """A render item (the file does not show the blur its regions say) cannot be approved, neither as an item nor
+    with the whole file, and approvals recorded before verification found it do not release the file."""
+    trusted = [(held / "rivera.pub.pem").read_text()]
+    record_decision("results", "v1", "approve", "Rivera", "a hand", held / "rivera.pem", item=1)
+    record_decision("results", "v1", "approve", "Rivera", "the back of a head", held / "rivera.pem", item=3)
+    record_decision("results", "v1", "approve", "Rivera", "all fine", held / "rivera.pem")  # the whole file
+    assert _decide(held, trusted)["status"] == "released"
+    items = held / "results" / "v1" / "verification" / "review_items.tsv"
+    items.write_text(ITEMS.replace("\tpose\t", "\tpose,render\t"))  # item 3 (same frames and box) now a fault
+    state = _decide(held, trusted)
+    assert state["status"] == "needs_review" and "render item(s) 3" in state["why"], state
+    assert state["items_approved"] == {"1": "Rivera"}
+    with pytest.raises(BTBError, match="render items"):
+        record_decision("results", "v1", "approve", "Rivera", "looks fine", held / "rivera.pem", item=3)
+    with pytest.raises(BTBError, match="render items"):
+        record_decision("results", "v1", "approve", "Rivera", "looks fine", held / "rivera.pem")
+    record_decision("results", "v1", "approve", "Rivera", "still a hand", held / "rivera.pem", item=1)  # others can
+    record_decision("results", "v1", "reject", "Rivera", "re-encode it")
+    assert _decide(held, trusted)["status"] == "rejected"

@@ -50,7 +50,7 @@ def _item_approvals(decisions: list[dict[str, Any]], digest: str, trusted: list[
     """Review item -> the signed approval (by a ``trusted`` key) of that item of the file ``digest``, counted
     only while the item so numbered in ``items`` (the current review items) is the item approved: the same
     frames and box (numbers are given afresh whenever verification runs)."""
-    from btb.release.review import item_identity
+    from btb.release.review import is_render_item, item_identity
 
     keys = [public_key_from_pem(pem) for pem in trusted]
     approved: dict[int, dict] = {}
@@ -59,8 +59,8 @@ def _item_approvals(decisions: list[dict[str, Any]], digest: str, trusted: list[
         if d.get("output_sha256") != digest or d.get("decision") != "approve_item":
             continue
         row = items.get(int(d["item"]))
-        if row is None or d.get("item_identity") != item_identity(row):
-            continue
+        if row is None or d.get("item_identity") != item_identity(row) or is_render_item(row):
+            continue  # another item now, or one no approval can release
         signer = record_signer(d, keys)
         if signer is None:
             ignored = ignored or (f"an item approval by {d.get('reviewer')!r} is not signed by a trusted reviewer "
@@ -88,6 +88,7 @@ def decide(video_id: str, deliverable: str, verdict_json: str | None, review_log
     reviewer approved is released like an approved file. ``manual``: the reviewers' manual-regions file, which
     must be the one the review log last recorded. A tampered review log is an error: no decision can be made."""
     from btb.release.manual import check_against_log
+    from btb.release.review import is_render_item
 
     # no verification: the deliverable is the features (outputs.video false), positions and angles, no pixels
     verdict = read_json(verdict_json) if verdict_json else {"verdict": "not_applicable", "flags": 0,
@@ -103,6 +104,7 @@ def decide(video_id: str, deliverable: str, verdict_json: str | None, review_log
     decision, ignored = _approval(decisions, digest, trusted)
     open_rows = _open_items(review_items)
     open_items = sorted(open_rows)
+    faults = [i for i in open_items if is_render_item(open_rows[i])]  # the file is not what its regions say
     item_approvals, ignored_items = _item_approvals(decisions, digest, trusted, open_rows)
     ignored = ignored or ignored_items
     if decision and decision["decision"] == "reject":
@@ -114,6 +116,10 @@ def decide(video_id: str, deliverable: str, verdict_json: str | None, review_log
         status, why = "needs_review", "the verification on record is for another version of this file"
     elif verdict["verdict"] == "pass":
         status, why = "released", "residual verification passed"
+    elif faults:
+        status, why = "needs_review", (f"the file does not show the blur its regions say (render item(s) "
+                                       f"{', '.join(map(str, faults))}): reject it or run it again; no approval "
+                                       "releases it")
     elif decision and decision["decision"] == "approve":
         status, why = "released", f"approved by {decision['reviewer']}: {decision['reason']}"
     elif open_items and all(i in item_approvals for i in open_items):

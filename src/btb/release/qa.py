@@ -28,7 +28,7 @@ DETECTOR_LEGEND = (
     "Detectors: <b>yunet:input</b>, <b>retinaface:input</b>: a face the detector found on the input that the blur "
     "does not cover; <b>pose</b>: a head the body-landmark locator places there; <b>motion</b>: a region moving "
     "too fast for the detectors; <b>render</b>: the file does not show the blur its regions say (a pipeline or "
-    "encoder fault, not a judgement on a face: reject the video and run it again rather than approve).")
+    "encoder fault, not a judgement on a face: no approval releases it; reject the video or run it again).")
 
 
 def _png(fig: Any) -> str:

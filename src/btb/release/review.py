@@ -79,8 +79,13 @@ def record_decision(results: str | Path, video_id: str, decision: str, reviewer:
         raise BTBError("only an approval can name an item: a rejection is of the whole video")
     release_state(results, video_id)  # a valid id, decided on by the workflow
     entry: dict[str, Any] = {"decision": decision if item is None else "approve_item"}
+    rows = {int(r["item"]): r for r in read_items(results, video_id) if r["status"] == "open"}
+    faults = sorted(i for i, r in rows.items() if is_render_item(r) and (item is None or i == int(item)))
+    if decision == "approve" and faults:
+        raise BTBError(f"{video_id}: review item(s) {', '.join(map(str, faults))} are render items: the file does "
+                       "not show the blur its regions say, and no approval can release it; reject the video or "
+                       "run it again")
     if item is not None:
-        rows = {int(r["item"]): r for r in read_items(results, video_id) if r["status"] == "open"}
         if int(item) not in rows:
             raise BTBError(f"{video_id} has no open review item {item} (open: {sorted(rows) or 'none'})")
         entry["item"] = int(item)
@@ -127,6 +132,15 @@ def record_region(results: str | Path, video_id: str, region: dict[str, Any], re
 
 
 ITEM_IDENTITY = ("first_frame", "last_frame", "best_frame", "x", "y", "w", "h")
+
+
+RENDER = "render"  # btb.release.render.RENDER, named here without importing OpenCV into the release jobs
+
+
+def is_render_item(row: dict[str, Any]) -> bool:
+    """Whether a review-item row holds a ``render`` flag: the file does not show the blur its regions say (a
+    fault of the pipeline or the encoder). No approval releases such a file; it is rejected or run again."""
+    return RENDER in str(row.get("detectors", "")).split(",")
 
 
 def item_identity(row: dict[str, Any]) -> dict[str, Any]:
