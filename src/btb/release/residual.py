@@ -35,7 +35,7 @@ import pandas as pd
 from btb.evaluation.metrics import coverage
 from btb.regions.blur import region_mask
 from btb.release.motion import MOTION, MotionCheck
-from btb.release.render import RENDER, RenderCheck
+from btb.release.render import RenderCheck
 
 FLAG_COLUMNS = {"frame_index": "int64", "detector": "string", "score": "float64", "x": "float64",
                 "y": "float64", "w": "float64", "h": "float64", "covered": "float64",
@@ -201,7 +201,7 @@ def explain_flags(rows: list[tuple], people: list[Any], mask: np.ndarray) -> lis
         own = r[8]
         if r[1] == MOTION:
             why = explain_motion((x, y, w, h), people, mask)
-        elif r[1] not in (POSE, RENDER):
+        elif r[1] != POSE:
             cx, cy = x + w / 2, y + h / 2
 
             def inside(pts: np.ndarray, bx: float = x, by: float = y, bw: float = w, bh: float = h) -> np.ndarray:
