@@ -184,3 +184,9 @@ def test_flags_table_accepts_render_rows():
     rows = check(encoded(scene()), scene(), regions(FACE))
     table = flags_table(rows)
     assert table["detector"].tolist() == [RENDER] and table["explained"].tolist() == [""]
+
+
+def test_the_release_gate_and_the_check_name_the_flag_alike():
+    from btb.release import review
+
+    assert review.RENDER == RENDER

@@ -39,9 +39,11 @@ import numpy as np
 import pandas as pd
 
 from btb.regions.blur import BlurParams, blur_frame
-from btb.release.review import RENDER  # the flag's name, defined where the release jobs (no OpenCV) read it
 
-__all__ = ["RENDER", "RenderCheck", "RenderParams", "changed_outside", "region_flags"]
+# The flag's name. btb.release.review names it too: each module runs in an environment without the other's
+# dependencies (this one without cryptography, the release jobs without OpenCV); tests/test_render.py checks
+# that the two agree.
+RENDER = "render"
 MIN_JUDGED_PX = 8  # a region narrower or lower than this is not judged (a blur that small changes little; the
 # review items set aside faces under 10 px as too small to identify)
 GRID = 4  # a region is also judged cell by cell, on a grid of up to this many cells a side,

@@ -134,7 +134,7 @@ def record_region(results: str | Path, video_id: str, region: dict[str, Any], re
 ITEM_IDENTITY = ("first_frame", "last_frame", "best_frame", "x", "y", "w", "h")
 
 
-RENDER = "render"  # the render check's flags (btb.release.render), named here: release jobs import no OpenCV
+RENDER = "render"  # btb.release.render.RENDER, named here because the release jobs import no OpenCV
 
 
 def is_render_item(row: dict[str, Any]) -> bool:
