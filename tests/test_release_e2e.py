@@ -153,7 +153,11 @@ def test_qa_reports_show_no_face(planted_run, models_dir):
                  make_detector("retinaface", str(models_dir / "retinaface_mnv2_floor0.05.onnx"), detect["retinaface"],
                                1, "cpu")]
     pictures = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", bad + good + run_html)
-    assert len(pictures) >= 3
+    assert len(pictures) >= 1, "the held video's items have thumbnails"
+    # the timelines are drawn as SVG paths: no picture in them
+    for page in (bad, good):
+        svg = page[page.index("<h2>Timeline</h2><svg"):page.index("</svg>")]
+        assert "<path" in svg and "<image" not in svg and "base64" not in svg
     for b64 in pictures:
         img = cv2.imdecode(np.frombuffer(base64.b64decode(b64), np.uint8), cv2.IMREAD_COLOR)
         for d in detectors:

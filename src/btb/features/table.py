@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from btb.features.headpose import pose_angles
-from btb.regions.tables import LANDMARK_COLUMNS
+from btb.regions.tables import LANDMARK_COLUMNS, arrays_by_frame
 
 FILLED_SOURCES = ("temporal_fill", "temporal_extend")
 CONTINUE_SOURCE = "temporal_continue"
@@ -85,8 +85,7 @@ def face_rows(regions: pd.DataFrame, detections: dict[str, pd.DataFrame], times:
     blur region's box and score, without landmarks), filled rows a box interpolated between the track's
     measured boxes."""
     cols = ["x", "y", "w", "h", "score", *LANDMARK_COLUMNS]
-    by_frame = {name: {int(f): g[cols].to_numpy(dtype=np.float64) for f, g in t.groupby("frame_index")}
-                for name, t in detections.items()}
+    by_frame = {name: arrays_by_frame(t, cols) for name, t in detections.items()}
     # whose landmarks a fused detection takes: RetinaFace's (measured roll error 1-3 degrees, docs/features.md),
     # then the other face detectors', the head locator's last
     order = sorted(detections, key=lambda n: (n == "pose", n != "retinaface", n))

@@ -114,6 +114,18 @@ def regions_by_frame(regions: pd.DataFrame) -> dict[int, pd.DataFrame]:
     return {int(k): g for k, g in regions.groupby("frame_index")}
 
 
+def arrays_by_frame(table: pd.DataFrame, columns: list[str]) -> dict[int, np.ndarray]:
+    """Frame -> the table's ``columns`` of that frame's rows (float64, in table order); frames without a row
+    are absent. One sort and split: a pandas group per frame cost 2-4 ms each on long videos."""
+    frames = table["frame_index"].to_numpy(dtype=np.int64)
+    order = np.argsort(frames, kind="stable")
+    frames, values = frames[order], table[columns].to_numpy(dtype=np.float64)[order]
+    if not len(frames):
+        return {}
+    starts = np.flatnonzero(np.r_[True, frames[1:] != frames[:-1]])
+    return {int(frames[a]): part for a, part in zip(starts, np.split(values, starts[1:]), strict=True)}
+
+
 def write_detections(df: pd.DataFrame, path: str | Path) -> None:
     write_table(df, path, DETECTION_COLUMNS, "detection")
 

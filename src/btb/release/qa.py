@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pandas as pd
 
 from btb.audit.io import write_text
 from btb.regions.boxes import iou_matrix
+from btb.regions.tables import arrays_by_frame
 
 MAX_ITEMS = 40  # items a report shows (all are in review_items.tsv)
 STRIP = 4  # thumbnails per item
@@ -31,12 +31,6 @@ DETECTOR_LEGEND = (
     "encoder fault, not a judgement on a face: no approval releases it; reject the video or run it again).")
 
 
-def _png(fig: Any) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    return base64.b64encode(buf.getvalue()).decode()
-
-
 def _agree(a: np.ndarray, b: np.ndarray, match_iou: float) -> bool:
     m = iou_matrix(a, b)
     return len(a) == len(b) and (not len(a) or bool((m >= match_iou).any(axis=1).all() and
@@ -47,8 +41,7 @@ def disagreements(tables: dict[str, pd.DataFrame], thresholds: dict[str, float],
                   match_iou: float = 0.3) -> list[int]:
     """Frames where a confident face of one detector has no counterpart (IoU >= match_iou) in another one
     (or the detectors count different faces). ``tables``: detector name -> detection table."""
-    boxes = {name: {int(k): g[["x", "y", "w", "h"]].to_numpy()
-                    for k, g in t[t.score >= thresholds[name]].groupby("frame_index")}
+    boxes = {name: arrays_by_frame(t[t.score >= thresholds[name]], ["x", "y", "w", "h"])
              for name, t in tables.items()}
     names = list(boxes)
     none = np.zeros((0, 4))
@@ -62,33 +55,103 @@ def disagreements(tables: dict[str, pd.DataFrame], thresholds: dict[str, float],
     return out
 
 
-def timeline_png(n_frames: int, tables: dict[str, pd.DataFrame], thresholds: dict[str, float],
+COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+SVG_W, SVG_H, MARGIN_L, MARGIN_R, MARGIN_T, MARGIN_B = 900, 240, 40, 10, 10, 58
+
+
+def _nice_ticks(top: float, most: int = 6) -> list[int]:
+    """Round tick values from 0 to ``top`` (at most about ``most``)."""
+    if top <= 0:
+        return [0]
+    raw = top / most
+    mag = 10 ** int(np.floor(np.log10(raw))) if raw >= 1 else 1
+    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+    return list(range(0, int(top) + 1, int(step)))
+
+
+def _steps(counts: np.ndarray, columns: int) -> list[tuple[float, int]]:
+    """(frame, value) where a per-frame count changes (and at both ends), for a step line. A video with more
+    frames than twice the plot's ``columns`` is first reduced to the largest count in each column, so a long
+    video's report stays small and a one-frame peak still shows."""
+    if not len(counts):
+        return []
+    x = np.arange(len(counts), dtype=np.float64)
+    if len(counts) > 2 * columns:
+        starts = np.linspace(0, len(counts), columns + 1)[:-1].astype(np.int64)
+        x, counts = x[starts], np.maximum.reduceat(counts, starts)
+    change = np.flatnonzero(np.diff(counts)) + 1
+    keep = np.concatenate([[0], change, [len(counts) - 1]])
+    return [(float(x[k]), int(counts[k])) for k in keep]
+
+
+def timeline_svg(n_frames: int, tables: dict[str, pd.DataFrame], thresholds: dict[str, float],
                  regions: pd.DataFrame, flags: pd.DataFrame) -> str:
-    import matplotlib
+    """The timeline as inline SVG: per frame, each detector's confident faces, the detected and the temporal
+    regions, and the residual flags. Drawn here rather than with matplotlib, whose import and rendering took
+    about 1 s of every video's QA job (half of it on a 275-frame clip)."""
+    series: list[tuple[str, np.ndarray, str]] = []
+    for k, (name, t) in enumerate(tables.items()):
+        counts = np.bincount(t.loc[t.score >= thresholds[name], "frame_index"].to_numpy(dtype=np.int64),
+                             minlength=n_frames)[:n_frames]
+        series.append((f"{name} faces ≥ {thresholds[name]}", counts, COLOURS[k % len(COLOURS)]))
+    temporal = regions.source.astype(str).str.startswith("temporal").to_numpy(dtype=bool)
+    det = np.bincount(regions.frame_index.to_numpy(dtype=np.int64)[~temporal], minlength=n_frames)[:n_frames]
+    tmp = np.bincount(regions.frame_index.to_numpy(dtype=np.int64)[temporal], minlength=n_frames)[:n_frames]
+    series.append(("regions (detected)", det, "#444"))
+    top = max([1, *(int(c.max()) for _, c, _ in series if len(c)), int(tmp.max()) if len(tmp) else 0])
+    pw, ph = SVG_W - MARGIN_L - MARGIN_R, SVG_H - MARGIN_T - MARGIN_B
+    span = max(n_frames - 1, 1)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    def px(f: float) -> float:
+        return round(MARGIN_L + pw * f / span, 1)
 
-    fig, ax = plt.subplots(figsize=(9, 2.6))
-    x = np.arange(n_frames)
-    for name, t in tables.items():
-        counts = np.bincount(t.loc[t.score >= thresholds[name], "frame_index"], minlength=n_frames)[:n_frames]
-        ax.step(x, counts, where="mid", label=f"{name} faces ≥ {thresholds[name]}")
-    det = regions[~regions.source.str.startswith("temporal")]
-    tmp = regions[regions.source.str.startswith("temporal")]
-    ax.step(x, np.bincount(det.frame_index, minlength=n_frames)[:n_frames], where="mid", label="regions (detected)",
-            lw=2, alpha=0.6)
-    if len(tmp):
-        ax.bar(x, np.bincount(tmp.frame_index, minlength=n_frames)[:n_frames], width=1.0, alpha=0.3,
-               label="regions (temporal fill/extend/continue)")
+    def py(v: float) -> float:
+        return round(MARGIN_T + ph * (1 - v / (top * 1.08)), 1)
+
+    def step_path(points: list[tuple[float, int]]) -> str:
+        out, prev = [], None
+        for f, v in points:
+            if prev is not None:
+                out.append(f"H{px(f - 0.5 if f > 0 else f)}V{py(v)}")
+            else:
+                out.append(f"M{px(f)},{py(v)}")
+            prev = v
+        return "".join(out) + f"H{px(span)}"
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{SVG_W}" height="{SVG_H}" '
+             f'viewBox="0 0 {SVG_W} {SVG_H}" font-family="sans-serif" font-size="10" role="img" '
+             f'aria-label="timeline">',
+             f'<rect x="{MARGIN_L}" y="{MARGIN_T}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>']
+    for v in _nice_ticks(top):
+        parts.append(f'<line x1="{MARGIN_L - 3}" x2="{MARGIN_L}" y1="{py(v)}" y2="{py(v)}" stroke="#999"/>'
+                     f'<text x="{MARGIN_L - 5}" y="{py(v) + 3}" text-anchor="end">{v}</text>')
+    for f in _nice_ticks(span):
+        parts.append(f'<line x1="{px(f)}" x2="{px(f)}" y1="{MARGIN_T + ph}" y2="{MARGIN_T + ph + 3}" '
+                     f'stroke="#999"/><text x="{px(f)}" y="{MARGIN_T + ph + 13}" text-anchor="middle">{f}</text>')
+    parts.append(f'<text x="{MARGIN_L + pw / 2}" y="{MARGIN_T + ph + 25}" text-anchor="middle">frame</text>')
+    legend = []
+    if tmp.any():
+        pts = _steps(tmp, pw)
+        parts.append(f'<path d="{step_path(pts)}V{py(0)}H{px(0)}Z" fill="#d62728" fill-opacity="0.25" '
+                     f'stroke="none"/>')
+        legend.append(("regions (temporal fill/extend/continue)", "#d62728", "area"))
+    for label, counts, colour in series:
+        parts.append(f'<path d="{step_path(_steps(counts, pw))}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
+        legend.append((label, colour, "line"))
     if len(flags):
-        ax.plot(flags.frame_index, np.zeros(len(flags)) - 0.2, "rv", label="residual flags")
-    ax.set(xlabel="frame", ylabel="count", xlim=(0, max(n_frames - 1, 1)))
-    ax.legend(fontsize=7, ncol=3, loc="upper right")
-    fig.tight_layout()
-    out = _png(fig)
-    plt.close(fig)
-    return out
+        cols = sorted({px(f) for f in flags["frame_index"].to_numpy(dtype=np.int64)})
+        y0 = MARGIN_T + ph - 8  # downward triangles along the bottom of the plot
+        parts.append('<g fill="red">' + "".join(f'<path d="M{x - 3},{y0}L{x + 3},{y0}L{x},{y0 + 6}Z"/>'
+                                               for x in cols) + "</g>")
+        legend.append(("residual flags", "red", "mark"))
+    for k, (label, colour, kind) in enumerate(legend):
+        x, y = MARGIN_L + (k % 3) * 290, SVG_H - 20 + (k // 3) * 12
+        mark = (f'<rect x="{x}" y="{y - 7}" width="14" height="8" fill="{colour}" fill-opacity="0.3"/>'
+                if kind == "area" else f'<line x1="{x}" x2="{x + 14}" y1="{y - 3}" y2="{y - 3}" stroke="{colour}" '
+                f'stroke-width="{3 if kind == "mark" else 1.5}"/>')
+        parts.append(f'{mark}<text x="{x + 18}" y="{y}">{html.escape(label)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
 
 
 def strip_frames(item_flags: pd.DataFrame, n: int = STRIP) -> list[int]:
@@ -192,8 +255,7 @@ figure{{display:inline-block;margin:2px}}figcaption{{font-size:70%}}.s-dismissed
 .v-pass{{color:#060}}.v-needs_review{{color:#a00}}</style></head><body>
 <h1>QA report: {html.escape(video_id)} <span class="v-{verdict['verdict']}">{verdict['verdict']}</span></h1>
 <table>{rows}</table>
-<h2>Timeline</h2><img alt="timeline" src="data:image/png;base64,{
-        timeline_png(n_frames, tables, thresholds, regions, flags)}">
+<h2>Timeline</h2>{timeline_svg(n_frames, tables, thresholds, regions, flags)}
 <h2>Review items</h2>
 <p>Flags grouped across frames into what a reviewer decides once; items set aside say why (docs/review.md).
 Thumbnails come from the de-identified output with the flagged box pixelated: open the output at that time
