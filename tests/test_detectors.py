@@ -202,3 +202,37 @@ def test_auto_threads(setting, videos, cores, expected):
     from btb.config import job_threads
 
     assert job_threads(setting, videos, cores) == expected
+
+
+P360, P720, P1080 = 640 * 360, 1280 * 720, 1920 * 1080
+
+
+@pytest.mark.parametrize("setting, videos, detectors, cores, pixels, expected", [
+    (2, 1, 3, 2, P360, 2),  # a number is taken as given
+    ("auto", 1, 3, 2, P360, 1), ("auto", 1, 3, 2, P720, 1),  # small frames: the detectors side by side
+    ("auto", 1, 3, 2, P1080, 2), ("auto", 1, 3, 2, None, 2),  # large or unknown frames: one at a time, 2 threads
+    ("auto", 1, 3, 8, P360, 2),  # more cores than jobs: 2 threads each
+    ("auto", 3, 3, 8, P360, 1),  # 9 jobs on 8 cores
+    ("auto", 100, 3, 2, P1080, 1), ("auto", 1, 3, None, None, 1),  # as for verification
+])
+def test_auto_detection_threads(setting, videos, detectors, cores, pixels, expected):
+    from btb.config import detect_threads
+
+    assert detect_threads(setting, videos, detectors, cores, pixels) == expected
+
+
+def test_largest_frame_of_videos_and_photos(tmp_path):
+    import subprocess
+
+    from btb.video.probe import largest_frame_pixels
+
+    clip, photo = tmp_path / "c.mp4", tmp_path / "p.png"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=640x360:rate=5", "-frames:v", "3",
+                    "-pix_fmt", "yuv420p", str(clip)], check=True)
+    cv2.imwrite(str(photo), np.zeros((300, 500, 3), np.uint8))
+    assert largest_frame_pixels([str(photo), str(clip)]) == 640 * 360
+    assert largest_frame_pixels([str(photo)]) == 500 * 300
+    assert largest_frame_pixels([str(clip), str(tmp_path / "missing.mp4")]) is None  # not yet written
+    (tmp_path / "broken.mp4").write_bytes(b"not a video")
+    assert largest_frame_pixels([str(tmp_path / "broken.mp4")]) is None
+    assert largest_frame_pixels([]) == 0

@@ -224,17 +224,36 @@ def stage_config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def job_threads(setting: int | str, videos: int, cores: int | None) -> int:
-    """Threads per detection and verification job for ``detect.threads``. ``auto``: 1 when the run has at
-    least as many videos as cores, or no core count (a cluster); else 2.
+    """Threads per verification job for ``detect.threads``. ``auto``: 1 when the run has at least as many
+    videos as cores, or no core count (a cluster); else 2.
 
     With many videos, one thread per job lets jobs of different videos fill the cores: a second onnxruntime
-    thread adds little on a 640x360 frame, and a 2-thread job holds both cores of a 2-core machine while its
-    decoding and bookkeeping use one. On 40 one-second clips at 2 cores: 7.2 s a clip against 10.6 s with 2
-    threads (docs/performance.md). A single video keeps 2: its jobs depend on each other, and 2 threads finish
-    the chain sooner with less memory than two jobs side by side."""
+    thread gives 1.3-1.6 times a job's speed, not 2, and a 2-thread job holds both cores of a 2-core machine
+    while its decoding and bookkeeping use one. On 40 one-second clips at 2 cores: 7.2 s a clip against 10.6 s
+    with 2 threads (docs/performance.md). A single video's verification, alone in its chain, keeps 2."""
     if setting != "auto":
         return int(setting)
     return 1 if not cores or videos >= cores else 2
+
+
+SIDE_BY_SIDE_MAX_PIXELS = 1280 * 720  # frames up to 720p: a video's detection jobs run side by side
+
+
+def detect_threads(setting: int | str, videos: int, detectors: int, cores: int | None,
+                   largest_frame_pixels: int | None) -> int:
+    """Threads per detection job for ``detect.threads``. ``auto``: 1 as for verification (``job_threads``),
+    and also when a few videos' detection jobs, which do not depend on each other, are at least as many as
+    the cores and no frame is larger than 720p (``largest_frame_pixels``; None: not known, taken as large).
+
+    Side by side at one thread each, a 640x360 video's three detectors took 20 s instead of 27 s one after
+    another at two threads (the whole video 34 s instead of 42 s, docs/performance.md). At 1080p the jobs'
+    memory would add up to 1.4 GB instead of 1 GB, so larger frames keep one job at a time with 2 threads."""
+    if setting != "auto":
+        return int(setting)
+    if job_threads(setting, videos, cores) == 1:
+        return 1
+    small = largest_frame_pixels is not None and largest_frame_pixels <= SIDE_BY_SIDE_MAX_PIXELS
+    return 1 if small and videos * detectors >= (cores or 0) else 2
 
 
 def reference_table() -> str:

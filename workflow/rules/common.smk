@@ -15,6 +15,7 @@ from btb.audit.signing import (
 )
 from btb.config import (
     check_config_text,
+    detect_threads,
     detectors,
     job_threads,
     stage_config,
@@ -31,6 +32,7 @@ from btb.samples import (
     resolve_samples,
     write_id_map,
 )
+from btb.video.probe import largest_frame_pixels
 
 # Snakemake's scheduler would otherwise wake up once more a second for every job finished so far, and busy a
 # core on runs of many videos (src/btb/pipeline/scheduler.py; docs/performance.md).
@@ -89,8 +91,24 @@ try:
     CORES = None if getattr(workflow, "non_local_exec", False) else workflow.cores
 except WorkflowError:  # no --cores (linting)
     CORES = None
-# Threads per detection and verification job (detect.threads; `auto`: 1 when videos are at least as many as cores)
+# Threads per verification job and per detection job (detect.threads; `auto`: 1 when the videos are at least as
+# many as the cores; for detection also when a few videos' detection jobs, independent of each other, are, and
+# no frame is larger than 720p: btb.config.detect_threads)
 JOB_THREADS = job_threads(config["detect"]["threads"], len(SAMPLES), CORES)
+FEW_VIDEOS = bool(CORES) and len(SAMPLES) < CORES
+DETECT_THREADS = detect_threads(
+    config["detect"]["threads"],
+    len(SAMPLES),
+    len(DETECTORS),
+    CORES,
+    largest_frame_pixels([s.path for s in SAMPLES.values()]) if FEW_VIDEOS else None,
+)
+# Fewer videos than cores: each video's costliest detection job starts first and the others run beside it
+# (several videos' jobs fill the cores in any order)
+DETECT_PRIORITY = {
+    det: (rank if FEW_VIDEOS else 0)
+    for rank, det in enumerate(sorted(DETECTORS, key=lambda d: REGISTRY[d].frame_ms))
+}
 # frames.chunks > 1: detection (and blurring) run one job per chunk, and a gathering job joins each detector's
 # chunk tables; with one chunk each detection job writes the video's table itself
 CHUNKED = config["frames"]["chunks"] > 1

@@ -31,9 +31,10 @@ for det, spec in REGISTRY.items():
             f"results/logs/detect_{det}/{{vid}}{job}.log",
         benchmark:
             f"results/benchmarks/detect_{det}/{{vid}}{job}.tsv"
+        priority: DETECT_PRIORITY.get(det, 0)
         conda:
             detector_env(det)
-        threads: JOB_THREADS
+        threads: DETECT_THREADS
         resources:
             gpu=detector_gpus(det),
             mem_mb=spec.job_mem_mb,

@@ -50,6 +50,9 @@ class DetectorSpec:
     model_option: str = ""  # the option that chooses among ``models`` (RetinaFace: backbone)
     cascade_default: str = "selected"  # cascade mode: on the frames the first stage leaves uncertain, or "all"
     head_locator: bool = False  # finds heads from the body, not faces (verification checks its input heads)
+    # milliseconds per 640x360 frame on one thread (benchmarks/detector_ms.py): a video's costliest detection
+    # job starts first, so that the others fill the other cores beside it
+    frame_ms: float = 0.0
 
     def files(self, options: dict[str, Any]) -> ModelFiles:
         return self.models[options[self.model_option] if self.model_option else ""]
@@ -66,6 +69,7 @@ DETECTORS: dict[str, DetectorSpec] = {
     for spec in (
         DetectorSpec(
             name="yunet",
+            frame_ms=18.0,
             label="YuNet",
             models={"": ModelFiles("yunet_2023mar", "face_detection_yunet_2023mar.onnx", "stage_yunet.audit.json",
                                    derived=False)},
@@ -91,6 +95,7 @@ DETECTORS: dict[str, DetectorSpec] = {
         ),
         DetectorSpec(
             name="retinaface",
+            frame_ms=43.0,
             label="RetinaFace",
             models={
                 "mobilenetv2": ModelFiles("retinaface_mnv2", "retinaface_mnv2_floor{score_floor}.onnx",
@@ -125,6 +130,7 @@ DETECTORS: dict[str, DetectorSpec] = {
         ),
         DetectorSpec(
             name="centerface",
+            frame_ms=48.0,
             label="CenterFace",
             models={"": ModelFiles("centerface", "centerface_dynamic.onnx", "stage_centerface.audit.json",
                                    derived=True)},
@@ -149,6 +155,7 @@ DETECTORS: dict[str, DetectorSpec] = {
         ),
         DetectorSpec(
             name="pose",
+            frame_ms=52.0,
             label="BlazePose heads",
             models={"": ModelFiles("blazepose_landmark_full", "blazepose_full.zip", "stage_pose.audit.json",
                                    derived=True)},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from btb.errors import InputError
+from btb.errors import BTBError, InputError
 from btb.video.ffmpeg import ffprobe_json
 from btb.video.tags import safe_names
 
@@ -84,3 +84,20 @@ def frame_times(path: str | Path) -> list[float]:
     data = ffprobe_json(path, "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags")
     times = [float(p["pts_time"]) for p in data.get("packets", []) if p.get("pts_time") not in (None, "N/A")]
     return sorted(times)
+
+
+def largest_frame_pixels(paths: list[str]) -> int | None:
+    """The largest frame (width x height) among ``paths``, videos or photos, from their headers; None when one
+    cannot be read (missing, not yet written, damaged): its own job reports that."""
+    largest = 0
+    for path in paths:
+        try:
+            streams = ffprobe_json(path, "-show_streams").get("streams", [])
+            sizes = [int(s.get("width") or 0) * int(s.get("height") or 0) for s in streams
+                     if s.get("codec_type") == "video"]
+        except (BTBError, OSError, ValueError):
+            return None
+        if not sizes or max(sizes) <= 0:
+            return None
+        largest = max(largest, max(sizes))
+    return largest
