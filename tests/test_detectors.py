@@ -215,10 +215,10 @@ P360, P720, P1080 = 640 * 360, 1280 * 720, 1920 * 1080
     ("auto", 3, 3, 8, P360, 1),  # 9 jobs on 8 cores
     ("auto", 100, 3, 2, P1080, 1), ("auto", 1, 3, None, None, 1),  # as for verification
 ])
-def test_auto_detection_threads(setting, videos, detectors, cores, pixels, expected):
-    from btb.config import detect_threads
+def test_auto_side_by_side_threads(setting, videos, detectors, cores, pixels, expected):
+    from btb.config import side_by_side_threads
 
-    assert detect_threads(setting, videos, detectors, cores, pixels) == expected
+    assert side_by_side_threads(setting, videos, detectors, cores, pixels) == expected
 
 
 def test_largest_frame_of_videos_and_photos(tmp_path):

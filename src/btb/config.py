@@ -224,13 +224,14 @@ def stage_config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def job_threads(setting: int | str, videos: int, cores: int | None) -> int:
-    """Threads per verification job for ``detect.threads``. ``auto``: 1 when the run has at least as many
-    videos as cores, or no core count (a cluster); else 2.
+    """Threads per job for ``detect.threads`` (the evaluation's jobs, and the floor of
+    ``side_by_side_threads``). ``auto``: 1 when the run has at least as many videos as cores, or no core count
+    (a cluster); else 2.
 
     With many videos, one thread per job lets jobs of different videos fill the cores: a second onnxruntime
     thread gives 1.3-1.6 times a job's speed, not 2, and a 2-thread job holds both cores of a 2-core machine
     while its decoding and bookkeeping use one. On 40 one-second clips at 2 cores: 7.2 s a clip against 10.6 s
-    with 2 threads (docs/performance.md). A single video's verification, alone in its chain, keeps 2."""
+    with 2 threads (docs/performance.md)."""
     if setting != "auto":
         return int(setting)
     return 1 if not cores or videos >= cores else 2
@@ -239,21 +240,24 @@ def job_threads(setting: int | str, videos: int, cores: int | None) -> int:
 SIDE_BY_SIDE_MAX_PIXELS = 1280 * 720  # frames up to 720p: a video's detection jobs run side by side
 
 
-def detect_threads(setting: int | str, videos: int, detectors: int, cores: int | None,
-                   largest_frame_pixels: int | None) -> int:
-    """Threads per detection job for ``detect.threads``. ``auto``: 1 as for verification (``job_threads``),
-    and also when a few videos' detection jobs, which do not depend on each other, are at least as many as
-    the cores and no frame is larger than 720p (``largest_frame_pixels``; None: not known, taken as large).
+def side_by_side_threads(setting: int | str, videos: int, jobs_per_video: int, cores: int | None,
+                         largest_frame_pixels: int | None) -> int:
+    """Threads per job, for ``detect.threads``, of a stage whose jobs run beside ``jobs_per_video`` - 1 other
+    independent jobs of each video (detection: a video's detectors; verification: its feature extraction).
+    ``auto``: 1 as ``job_threads`` gives, and also when the run's videos times ``jobs_per_video`` are at least
+    as many as the cores and no frame is larger than 720p (``largest_frame_pixels``; None: not known, taken as
+    large); else 2.
 
     Side by side at one thread each, a 640x360 video's three detectors took 20 s instead of 27 s one after
-    another at two threads (the whole video 34 s instead of 42 s, docs/performance.md). At 1080p the jobs'
-    memory would add up to 1.4 GB instead of 1 GB, so larger frames keep one job at a time with 2 threads."""
+    another at two threads (the whole video 34 s instead of 42 s, docs/performance.md); its verification took
+    as long at one thread as at two, and feature extraction then runs beside it. At 1080p the detection jobs'
+    memory would add up to 1.4 GB instead of 1 GB, so larger frames keep one 2-thread job at a time."""
     if setting != "auto":
         return int(setting)
     if job_threads(setting, videos, cores) == 1:
         return 1
     small = largest_frame_pixels is not None and largest_frame_pixels <= SIDE_BY_SIDE_MAX_PIXELS
-    return 1 if small and videos * detectors >= (cores or 0) else 2
+    return 1 if small and videos * jobs_per_video >= (cores or 0) else 2
 
 
 def reference_table() -> str:

@@ -15,9 +15,9 @@ from btb.audit.signing import (
 )
 from btb.config import (
     check_config_text,
-    detect_threads,
     detectors,
     job_threads,
+    side_by_side_threads,
     stage_config,
     validate_config,
 )
@@ -91,17 +91,20 @@ try:
     CORES = None if getattr(workflow, "non_local_exec", False) else workflow.cores
 except WorkflowError:  # no --cores (linting)
     CORES = None
-# Threads per verification job and per detection job (detect.threads; `auto`: 1 when the videos are at least as
-# many as the cores; for detection also when a few videos' detection jobs, independent of each other, are, and
-# no frame is larger than 720p: btb.config.detect_threads)
+# Threads per detection and verification job (detect.threads; `auto`: 1 when the videos are at least as many as
+# the cores, or when a few videos' independent jobs are (a video's detectors side by side; its verification
+# beside its feature extraction) and no frame is larger than 720p: btb.config.side_by_side_threads)
+# the evaluation's jobs
 JOB_THREADS = job_threads(config["detect"]["threads"], len(SAMPLES), CORES)
 FEW_VIDEOS = bool(CORES) and len(SAMPLES) < CORES
-DETECT_THREADS = detect_threads(
-    config["detect"]["threads"],
-    len(SAMPLES),
-    len(DETECTORS),
-    CORES,
-    largest_frame_pixels([s.path for s in SAMPLES.values()]) if FEW_VIDEOS else None,
+LARGEST_FRAME = (
+    largest_frame_pixels([s.path for s in SAMPLES.values()]) if FEW_VIDEOS else None
+)
+DETECT_THREADS = side_by_side_threads(
+    config["detect"]["threads"], len(SAMPLES), len(DETECTORS), CORES, LARGEST_FRAME
+)
+VERIFY_THREADS = side_by_side_threads(
+    config["detect"]["threads"], len(SAMPLES), 2, CORES, LARGEST_FRAME
 )
 # Fewer videos than cores: each video's costliest detection job starts first and the others run beside it
 # (several videos' jobs fill the cores in any order)

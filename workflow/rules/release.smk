@@ -19,7 +19,7 @@ rule verify_residual:
         "results/benchmarks/verify_residual/{vid}.tsv"
     conda:
         VERIFY_ENV
-    threads: JOB_THREADS
+    threads: VERIFY_THREADS
     resources:
         gpu=VERIFY_GPU,
         mem_mb=2000,
