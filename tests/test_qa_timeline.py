@@ -57,3 +57,16 @@ def test_timeline_without_regions_or_flags():
     root = ET.fromstring(svg)
     assert not [g for g in root.iter(f"{SVG}g") if g.get("fill") == "red"]
     assert "temporal" not in svg
+
+
+def test_every_legend_row_fits_and_an_empty_video_draws_no_broken_path():
+    tables = {name: table([(0, 0.9)]) for name in ("yunet", "retinaface", "centerface", "pose")}
+    svg = timeline_svg(3, tables, dict.fromkeys(tables, 0.5), regions([(0, "yunet"), (1, "temporal_fill")]),
+                       pd.DataFrame({"frame_index": [2]}))
+    root = ET.fromstring(svg)
+    height = float(root.get("height"))
+    legend_y = [float(t.get("y")) for t in root.iter(f"{SVG}text") if "faces" in (t.text or "") or
+                "regions" in (t.text or "") or "flags" in (t.text or "")]
+    assert len(legend_y) == 7 and max(legend_y) < height
+    empty = timeline_svg(0, {"yunet": table([])}, {"yunet": 0.5}, regions([]), pd.DataFrame({"frame_index": []}))
+    assert all(p.get("d", "M").startswith("M") for p in ET.fromstring(empty).iter(f"{SVG}path"))

@@ -229,7 +229,7 @@ def job_threads(setting: int | str, videos: int, cores: int | None) -> int:
     (a cluster); else 2.
 
     With many videos, one thread per job lets jobs of different videos fill the cores: a second onnxruntime
-    thread gives 1.3-1.6 times a job's speed, not 2, and a 2-thread job holds both cores of a 2-core machine
+    thread gives 1.3-1.7 times a job's speed, not 2, and a 2-thread job holds both cores of a 2-core machine
     while its decoding and bookkeeping use one. On 40 one-second clips at 2 cores: 7.2 s a clip against 10.6 s
     with 2 threads (docs/performance.md)."""
     if setting != "auto":

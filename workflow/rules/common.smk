@@ -98,13 +98,19 @@ except WorkflowError:  # no --cores (linting)
 JOB_THREADS = job_threads(config["detect"]["threads"], len(SAMPLES), CORES)
 FEW_VIDEOS = bool(CORES) and len(SAMPLES) < CORES
 LARGEST_FRAME = (
-    largest_frame_pixels([s.path for s in SAMPLES.values()]) if FEW_VIDEOS else None
+    largest_frame_pixels([s.path for s in SAMPLES.values()])
+    if FEW_VIDEOS and config["detect"]["threads"] == "auto"
+    else None
 )
 DETECT_THREADS = side_by_side_threads(
     config["detect"]["threads"], len(SAMPLES), len(DETECTORS), CORES, LARGEST_FRAME
 )
 VERIFY_THREADS = side_by_side_threads(
-    config["detect"]["threads"], len(SAMPLES), 2, CORES, LARGEST_FRAME
+    config["detect"]["threads"],
+    len(SAMPLES),
+    2 if FEATURES else 1,
+    CORES,
+    LARGEST_FRAME,
 )
 # Fewer videos than cores: each video's costliest detection job starts first and the others run beside it
 # (several videos' jobs fill the cores in any order)

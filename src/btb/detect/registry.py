@@ -50,8 +50,8 @@ class DetectorSpec:
     model_option: str = ""  # the option that chooses among ``models`` (RetinaFace: backbone)
     cascade_default: str = "selected"  # cascade mode: on the frames the first stage leaves uncertain, or "all"
     head_locator: bool = False  # finds heads from the body, not faces (verification checks its input heads)
-    # milliseconds per 640x360 frame on one thread (benchmarks/detector_ms.py): a video's costliest detection
-    # job starts first, so that the others fill the other cores beside it
+    # milliseconds per 640x360 frame on one thread (all 275 frames of short_hamilton_clip, docs/performance.md):
+    # a video's costliest detection job starts first, so that the others fill the other cores beside it
     frame_ms: float = 0.0
 
     def files(self, options: dict[str, Any]) -> ModelFiles:

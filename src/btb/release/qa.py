@@ -56,7 +56,7 @@ def disagreements(tables: dict[str, pd.DataFrame], thresholds: dict[str, float],
 
 
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
-SVG_W, SVG_H, MARGIN_L, MARGIN_R, MARGIN_T, MARGIN_B = 900, 240, 40, 10, 10, 58
+SVG_W, PLOT_H, MARGIN_L, MARGIN_R, MARGIN_T = 900, 172, 44, 10, 10  # the legend's rows add to the height
 
 
 def _nice_ticks(top: float, most: int = 6) -> list[int]:
@@ -99,7 +99,7 @@ def timeline_svg(n_frames: int, tables: dict[str, pd.DataFrame], thresholds: dic
     tmp = np.bincount(regions.frame_index.to_numpy(dtype=np.int64)[temporal], minlength=n_frames)[:n_frames]
     series.append(("regions (detected)", det, "#444"))
     top = max([1, *(int(c.max()) for _, c, _ in series if len(c)), int(tmp.max()) if len(tmp) else 0])
-    pw, ph = SVG_W - MARGIN_L - MARGIN_R, SVG_H - MARGIN_T - MARGIN_B
+    pw, ph = SVG_W - MARGIN_L - MARGIN_R, PLOT_H
     span = max(n_frames - 1, 1)
 
     def px(f: float) -> float:
@@ -109,17 +109,32 @@ def timeline_svg(n_frames: int, tables: dict[str, pd.DataFrame], thresholds: dic
         return round(MARGIN_T + ph * (1 - v / (top * 1.08)), 1)
 
     def step_path(points: list[tuple[float, int]]) -> str:
-        out, prev = [], None
-        for f, v in points:
-            if prev is not None:
-                out.append(f"H{px(f - 0.5 if f > 0 else f)}V{py(v)}")
-            else:
-                out.append(f"M{px(f)},{py(v)}")
-            prev = v
+        out = [f"M{px(points[0][0])},{py(points[0][1])}"]
+        for f, v in points[1:]:
+            out.append(f"H{px(max(f - 0.5, 0))}V{py(v)}")
         return "".join(out) + f"H{px(span)}"
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{SVG_W}" height="{SVG_H}" '
-             f'viewBox="0 0 {SVG_W} {SVG_H}" font-family="sans-serif" font-size="10" role="img" '
+    plot: list[str] = []
+    legend: list[tuple[str, str, str]] = []
+    if tmp.any():
+        plot.append(f'<path d="{step_path(_steps(tmp, pw))}V{py(0)}H{px(0)}Z" fill="#d62728" '
+                    f'fill-opacity="0.25" stroke="none"/>')
+        legend.append(("regions (temporal fill/extend/continue)", "#d62728", "area"))
+    for label, counts, colour in series:
+        if len(counts):
+            plot.append(f'<path d="{step_path(_steps(counts, pw))}" fill="none" stroke="{colour}" '
+                        f'stroke-width="1.5"/>')
+        legend.append((label, colour, "line"))
+    if len(flags):
+        cols = sorted({px(f) for f in flags["frame_index"].to_numpy(dtype=np.int64)})
+        y0 = MARGIN_T + ph - 8  # downward triangles along the bottom of the plot
+        plot.append('<g fill="red">' + "".join(f'<path d="M{x - 3},{y0}L{x + 3},{y0}L{x},{y0 + 6}Z"/>'
+                                              for x in cols) + "</g>")
+        legend.append(("residual flags", "red", "mark"))
+    legend_top = MARGIN_T + ph + 38
+    height = legend_top + 12 * ((len(legend) + 2) // 3) - 6
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{SVG_W}" height="{height}" '
+             f'viewBox="0 0 {SVG_W} {height}" font-family="sans-serif" font-size="10" role="img" '
              f'aria-label="timeline">',
              f'<rect x="{MARGIN_L}" y="{MARGIN_T}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>']
     for v in _nice_ticks(top):
@@ -128,24 +143,11 @@ def timeline_svg(n_frames: int, tables: dict[str, pd.DataFrame], thresholds: dic
     for f in _nice_ticks(span):
         parts.append(f'<line x1="{px(f)}" x2="{px(f)}" y1="{MARGIN_T + ph}" y2="{MARGIN_T + ph + 3}" '
                      f'stroke="#999"/><text x="{px(f)}" y="{MARGIN_T + ph + 13}" text-anchor="middle">{f}</text>')
-    parts.append(f'<text x="{MARGIN_L + pw / 2}" y="{MARGIN_T + ph + 25}" text-anchor="middle">frame</text>')
-    legend = []
-    if tmp.any():
-        pts = _steps(tmp, pw)
-        parts.append(f'<path d="{step_path(pts)}V{py(0)}H{px(0)}Z" fill="#d62728" fill-opacity="0.25" '
-                     f'stroke="none"/>')
-        legend.append(("regions (temporal fill/extend/continue)", "#d62728", "area"))
-    for label, counts, colour in series:
-        parts.append(f'<path d="{step_path(_steps(counts, pw))}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
-        legend.append((label, colour, "line"))
-    if len(flags):
-        cols = sorted({px(f) for f in flags["frame_index"].to_numpy(dtype=np.int64)})
-        y0 = MARGIN_T + ph - 8  # downward triangles along the bottom of the plot
-        parts.append('<g fill="red">' + "".join(f'<path d="M{x - 3},{y0}L{x + 3},{y0}L{x},{y0 + 6}Z"/>'
-                                               for x in cols) + "</g>")
-        legend.append(("residual flags", "red", "mark"))
+    parts.append(f'<text x="{MARGIN_L + pw / 2}" y="{MARGIN_T + ph + 25}" text-anchor="middle">frame</text>'
+                 f'<text transform="translate(12,{MARGIN_T + ph / 2}) rotate(-90)" text-anchor="middle">count</text>')
+    parts += plot
     for k, (label, colour, kind) in enumerate(legend):
-        x, y = MARGIN_L + (k % 3) * 290, SVG_H - 20 + (k // 3) * 12
+        x, y = MARGIN_L + (k % 3) * 290, legend_top + (k // 3) * 12
         mark = (f'<rect x="{x}" y="{y - 7}" width="14" height="8" fill="{colour}" fill-opacity="0.3"/>'
                 if kind == "area" else f'<line x1="{x}" x2="{x + 14}" y1="{y - 3}" y2="{y - 3}" stroke="{colour}" '
                 f'stroke-width="{3 if kind == "mark" else 1.5}"/>')

@@ -71,11 +71,12 @@ def check_readable(path: str | Path) -> Path:
     return p
 
 
-def ffprobe_json(path: str | Path, *extra: str) -> dict:
-    """ffprobe's JSON for a file; InputError naming the file when ffprobe cannot read it."""
+def ffprobe_json(path: str | Path, *extra: str, timeout: float | None = None) -> dict:
+    """ffprobe's JSON for a file; InputError naming the file when ffprobe cannot read it (or, with ``timeout``
+    seconds, does not answer in time: subprocess.TimeoutExpired)."""
     p = check_readable(path)
     cmd = [require("ffprobe"), "-v", "error", "-of", "json", *extra, str(p)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         msg = proc.stderr.strip().splitlines()
         raise InputError(p, f"not a readable media file ({msg[-1] if msg else 'ffprobe failed'})")

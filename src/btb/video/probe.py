@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -88,14 +89,15 @@ def frame_times(path: str | Path) -> list[float]:
 
 def largest_frame_pixels(paths: list[str]) -> int | None:
     """The largest frame (width x height) among ``paths``, videos or photos, from their headers; None when one
-    cannot be read (missing, not yet written, damaged): its own job reports that."""
+    cannot be read (missing, not yet written, damaged, or no answer within 10 s, as on a stalled network
+    mount): its own job reports that."""
     largest = 0
     for path in paths:
         try:
-            streams = ffprobe_json(path, "-show_streams").get("streams", [])
+            streams = ffprobe_json(path, "-show_streams", timeout=10).get("streams", [])
             sizes = [int(s.get("width") or 0) * int(s.get("height") or 0) for s in streams
                      if s.get("codec_type") == "video"]
-        except (BTBError, OSError, ValueError):
+        except (BTBError, OSError, ValueError, subprocess.TimeoutExpired):
             return None
         if not sizes or max(sizes) <= 0:
             return None
