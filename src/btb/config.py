@@ -248,10 +248,11 @@ def side_by_side_threads(setting: int | str, videos: int, jobs_per_video: int, c
     as many as the cores and no frame is larger than 720p (``largest_frame_pixels``; None: not known, taken as
     large); else 2.
 
-    Side by side at one thread each, a 640x360 video's three detectors took 20 s instead of 27 s one after
-    another at two threads (the whole video 34 s instead of 42 s, docs/performance.md); its verification took
-    as long at one thread as at two, and feature extraction then runs beside it. At 1080p the detection jobs'
-    memory would add up to 1.4 GB instead of 1 GB, so larger frames keep one 2-thread job at a time."""
+    Side by side at one thread each, a 640x360 video's three detectors took 20-22 s instead of 27 s one after
+    another at two threads (the whole video 39.2 s instead of 44.9 s in interleaved runs, docs/performance.md);
+    its verification took as long at one thread as at two, and feature extraction then runs beside it. At 720p
+    the run's processes peaked at 998 MB together; at 1080p the detection jobs side by side would take 1.37 GB
+    instead of 0.98 GB, so larger frames keep one 2-thread job at a time."""
     if setting != "auto":
         return int(setting)
     if job_threads(setting, videos, cores) == 1:

@@ -91,11 +91,11 @@ try:
     CORES = None if getattr(workflow, "non_local_exec", False) else workflow.cores
 except WorkflowError:  # no --cores (linting)
     CORES = None
-# Threads per detection and verification job (detect.threads; `auto`: 1 when the videos are at least as many as
-# the cores, or when a few videos' independent jobs are (a video's detectors side by side; its verification
-# beside its feature extraction) and no frame is larger than 720p: btb.config.side_by_side_threads)
-# the evaluation's jobs
+# Threads per evaluation job (detect.threads; `auto`: 1 when the videos are at least as many as the cores)
 JOB_THREADS = job_threads(config["detect"]["threads"], len(SAMPLES), CORES)
+# Threads per detection and verification job: also 1 when a few videos' independent jobs (a video's detectors
+# and chunks side by side; its verification beside its feature extraction) are at least as many as the cores
+# and no frame is larger than 720p (btb.config.side_by_side_threads)
 FEW_VIDEOS = bool(CORES) and len(SAMPLES) < CORES
 LARGEST_FRAME = (
     largest_frame_pixels([s.path for s in SAMPLES.values()])
@@ -103,7 +103,11 @@ LARGEST_FRAME = (
     else None
 )
 DETECT_THREADS = side_by_side_threads(
-    config["detect"]["threads"], len(SAMPLES), len(DETECTORS), CORES, LARGEST_FRAME
+    config["detect"]["threads"],
+    len(SAMPLES),
+    len(DETECTORS) * config["frames"]["chunks"],
+    CORES,
+    LARGEST_FRAME,
 )
 VERIFY_THREADS = side_by_side_threads(
     config["detect"]["threads"],
