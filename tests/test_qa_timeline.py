@@ -21,7 +21,8 @@ def regions(rows: list[tuple[int, str]]) -> pd.DataFrame:
 
 
 def test_steps_keep_the_changes_and_the_ends():
-    assert _steps(np.array([0, 0, 2, 2, 1]), 100) == [(0, 0), (2, 2), (4, 1), (4, 1)]
+    assert _steps(np.array([0, 0, 2, 2, 1]), 100) == [(0, 0), (2, 2), (4, 1)]
+    assert _steps(np.array([3, 3, 3]), 100) == [(0, 3), (2, 3)]
     assert _steps(np.zeros(0, dtype=int), 100) == []
 
 

@@ -80,7 +80,7 @@ def _steps(counts: np.ndarray, columns: int) -> list[tuple[float, int]]:
         starts = np.linspace(0, len(counts), columns + 1)[:-1].astype(np.int64)
         x, counts = x[starts], np.maximum.reduceat(counts, starts)
     change = np.flatnonzero(np.diff(counts)) + 1
-    keep = np.concatenate([[0], change, [len(counts) - 1]])
+    keep = np.unique(np.concatenate([[0], change, [len(counts) - 1]]))
     return [(float(x[k]), int(counts[k])) for k in keep]
 
 

@@ -96,7 +96,7 @@ def largest_frame_pixels(paths: list[str]) -> int | None:
         try:
             streams = ffprobe_json(path, "-show_streams", timeout=10).get("streams", [])
             sizes = [int(s.get("width") or 0) * int(s.get("height") or 0) for s in streams
-                     if s.get("codec_type") == "video"]
+                     if s.get("codec_type") == "video" and not _is_cover_art(s)]
         except (BTBError, OSError, ValueError, subprocess.TimeoutExpired):
             return None
         if not sizes or max(sizes) <= 0:
