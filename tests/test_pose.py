@@ -46,6 +46,14 @@ def test_real_model_finds_the_photographed_head(models_dir):
     conv = audit["notes"]["conversion"]
     assert conv["detector"]["graph_sha256_pinned"] and conv["landmarks"]["graph_sha256_pinned"]
     assert conv["detector"]["max_difference"] < 1e-2 and conv["landmarks"]["max_difference"] < 1e-2
+    # the landmark model keeps only the landmarks and the person score (mask, heatmaps, world landmarks pruned)
+    assert conv["detector"]["outputs_pruned"] == [] and len(conv["landmarks"]["outputs_pruned"]) == 3
+    import onnxruntime as ort
+
+    from btb.detect.pose import read_blazepose
+
+    lmk = ort.InferenceSession(read_blazepose(models_dir / "blazepose_full.zip")["landmarks"])
+    assert sorted(tuple(o.shape) for o in lmk.get_outputs()) == [(1, 1), (1, 195)]
     from btb.config import defaults
 
     detector = make_detector("pose", str(models_dir / "blazepose_full.zip"), defaults()["detect"]["pose"], 1, "cpu")
@@ -235,3 +243,33 @@ def test_head_locator_every_nth_frame_and_the_settings_it_needs(models_dir, face
     cfg["detect"]["pose"]["every"], cfg["merge"]["temporal"]["enabled"] = 2, False
     with pytest.raises(InputError, match="detect.pose.every is 2"):
         validate_config(cfg)
+
+
+def test_pruning_keeps_the_used_outputs_exactly(tmp_path):
+    """A graph with a used and an unused branch: pruning drops the unused output and the operators only it
+    needs; the kept output is unchanged; asking for a shape the graph lacks is an error."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    from btb.errors import ModelError
+    from btb.models.blazepose import _prune_outputs
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    used = helper.make_tensor_value_info("used", TensorProto.FLOAT, [1, 4])
+    extra = helper.make_tensor_value_info("extra", TensorProto.FLOAT, [1, 1])
+    nodes = [helper.make_node("Relu", ["x"], ["used"]), helper.make_node("Exp", ["x"], ["e"]),
+             helper.make_node("ReduceSum", ["e"], ["extra"], keepdims=1)]
+    model = helper.make_model(helper.make_graph(nodes, "g", [x], [used, extra]),
+                              opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = tmp_path / "m.onnx"
+    onnx.save(model, str(path))
+    image = np.array([[-1.0, 0.5, 2.0, -3.0]], np.float32)
+    assert _prune_outputs(path, ((1, 4),), image) == ["extra"]
+    pruned = onnx.load(str(path))
+    assert [n.op_type for n in pruned.graph.node] == ["Relu"]
+    out = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": image})
+    assert len(out) == 1 and np.array_equal(out[0], np.maximum(image, 0))
+    with pytest.raises(ModelError, match="expected outputs"):
+        _prune_outputs(path, ((1, 195), (1, 1)), image)

@@ -64,6 +64,10 @@ SPECS: dict[str, MethodSpec] = {
     "pose": MethodSpec("union", ("pose",), about="BlazePose head boxes alone"),
     "union_pose": MethodSpec("union", ("yunet", "retinaface", "pose"),
                              about="YuNet + RetinaFace + BlazePose heads, every frame (the default)"),
+    "yunet_pose": MethodSpec("union", ("yunet", "pose"),
+                             about="YuNet + BlazePose heads, every frame (no RetinaFace: a speed trade-off)"),
+    "retinaface_pose": MethodSpec("union", ("retinaface", "pose"),
+                                  about="RetinaFace + BlazePose heads, every frame (no YuNet)"),
     "cascade_pose": MethodSpec("cascade", ("yunet", "pose"), ("retinaface",),
                                about="YuNet and BlazePose heads on every frame; RetinaFace on the uncertain ones"),
 }
