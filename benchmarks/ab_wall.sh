@@ -7,10 +7,14 @@
 #
 #   benchmarks/ab_wall.sh COMMIT_A COMMIT_B MODELS_DIR REPEATS CLIP [CLIP ...]   > results.tsv
 #
+# MODELS_DIR may be two folders, MODELS_A,MODELS_B, when the versions stage different model files.
 # Prints one line per run: clip, version (A or B), repeat, exit status, wall seconds.
 set -euo pipefail
-[ $# -ge 5 ] || { sed -n 2,8p "$0"; exit 2; }
-a=$1 b=$2 models=$(cd "$3" && pwd) reps=$4; shift 4
+[ $# -ge 5 ] || { sed -n 2,10p "$0"; exit 2; }
+a=$1 b=$2 reps=$4
+IFS=, read -r models_a models_b <<< "$3"
+declare -A models=([A]=$(cd "$models_a" && pwd) [B]=$(cd "${models_b:-$models_a}" && pwd))
+shift 4
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/btb_ab_XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -31,7 +35,7 @@ for clip in "$@"; do
     for v in A B; do
       w=$work/run_$v; rm -rf "$w"; mkdir -p "$w"
       printf "video_id\tpath\nx\t%s\n" "$clip" > "$w/samples.tsv"
-      printf "models:\n  dir: %s\n  mirror: ''\n" "$models" > "$w/cfg.yaml"
+      printf "models:\n  dir: %s\n  mirror: ''\n" "${models[$v]}" > "$w/cfg.yaml"
       s=$(date +%s%N); rc=0
       (cd "$work/$v" && PYTHONPATH="$work/$v/src" "$repo/.venv/bin/python" -m snakemake --snakefile Snakefile --profile profiles/default \
         --directory "$w" --cores 2 --configfile "$w/cfg.yaml" --config samples="$w/samples.tsv" \
