@@ -155,7 +155,7 @@ DETECTORS: dict[str, DetectorSpec] = {
         ),
         DetectorSpec(
             name="pose",
-            frame_ms=52.0,
+            frame_ms=41.0,
             label="BlazePose heads",
             models={"": ModelFiles("blazepose_landmark_full", "blazepose_full.zip", "stage_pose.audit.json",
                                    derived=True)},
