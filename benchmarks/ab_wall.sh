@@ -10,10 +10,12 @@
 # MODELS_DIR may be two folders, MODELS_A,MODELS_B, when the versions stage different model files.
 # Prints one line per run: clip, version (A or B), repeat, exit status, wall seconds.
 set -euo pipefail
-[ $# -ge 5 ] || { sed -n 2,10p "$0"; exit 2; }
+[ $# -ge 5 ] || { sed -n 2,11p "$0"; exit 2; }
 a=$1 b=$2 reps=$4
 IFS=, read -r models_a models_b <<< "$3"
-declare -A models=([A]=$(cd "$models_a" && pwd) [B]=$(cd "${models_b:-$models_a}" && pwd))
+ma=$(cd "$models_a" && pwd)
+mb=$(cd "${models_b:-$models_a}" && pwd)
+declare -A models=([A]=$ma [B]=$mb)
 shift 4
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/btb_ab_XXXXXX)

@@ -49,3 +49,23 @@ def test_qa_disagreements_over_three_detectors():
     same["centerface"] = pd.concat([same["centerface"], det("centerface", [(1, 50, 50, 20, 20, 0.9)])])
     assert disagreements(same, MERGE["thresholds"], 3) == [1]
     assert disagreements(t, MERGE["thresholds"], 4) == [0, 1, 2]  # frames beyond the video are ignored
+
+
+def test_report_names_a_tree_with_uncommitted_changes(tmp_path):
+    """The report's commit line says when the evaluation ran from a tree that differs from its commit."""
+    import subprocess
+
+    from btb.evaluation.report import _commit
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True,
+                              text=True).stdout.strip()
+
+    git("init", "-q")
+    (tmp_path / "f.txt").write_text("a\n")
+    git("add", "f.txt")
+    git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "one")
+    head = git("rev-parse", "HEAD")
+    assert _commit(tmp_path) == head
+    (tmp_path / "f.txt").write_text("b\n")
+    assert _commit(tmp_path) == f"{head} (with uncommitted changes)"

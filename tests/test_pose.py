@@ -52,7 +52,8 @@ def test_real_model_finds_the_photographed_head(models_dir):
 
     from btb.detect.pose import read_blazepose
 
-    lmk = ort.InferenceSession(read_blazepose(models_dir / "blazepose_full.zip")["landmarks"])
+    lmk = ort.InferenceSession(read_blazepose(models_dir / "blazepose_full.zip")["landmarks"],
+                               providers=["CPUExecutionProvider"])
     assert sorted(tuple(o.shape) for o in lmk.get_outputs()) == [(1, 1), (1, 195)]
     from btb.config import defaults
 
@@ -269,7 +270,41 @@ def test_pruning_keeps_the_used_outputs_exactly(tmp_path):
     assert _prune_outputs(path, ((1, 4),), image) == ["extra"]
     pruned = onnx.load(str(path))
     assert [n.op_type for n in pruned.graph.node] == ["Relu"]
+    assert pruned.ir_version == 8 and [(o.domain, o.version) for o in pruned.opset_import] == [("", 13)]
     out = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": image})
     assert len(out) == 1 and np.array_equal(out[0], np.maximum(image, 0))
     with pytest.raises(ModelError, match="expected outputs"):
         _prune_outputs(path, ((1, 195), (1, 1)), image)
+
+
+def test_pruning_that_changes_an_output_is_refused(tmp_path, monkeypatch):
+    """Should extraction ever compute something else (here: Relu swapped for Abs), the model is not written."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from btb.errors import ModelError
+    from btb.models.blazepose import _prune_outputs
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    outs = [helper.make_tensor_value_info("used", TensorProto.FLOAT, [1, 4]),
+            helper.make_tensor_value_info("extra", TensorProto.FLOAT, [1, 1])]
+    nodes = [helper.make_node("Relu", ["x"], ["used"]), helper.make_node("Exp", ["x"], ["e"]),
+             helper.make_node("ReduceSum", ["e"], ["extra"], keepdims=1)]
+    model = helper.make_model(helper.make_graph(nodes, "g", [x], outs), opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = tmp_path / "m.onnx"
+    onnx.save(model, str(path))
+    before = path.read_bytes()
+    extract = onnx.utils.Extractor.extract_model
+
+    def altered(self, inputs, outputs):  # type: ignore[no-untyped-def]
+        out = extract(self, inputs, outputs)
+        for node in out.graph.node:
+            if node.op_type == "Relu":
+                node.op_type = "Abs"
+        return out
+
+    monkeypatch.setattr(onnx.utils.Extractor, "extract_model", altered)
+    with pytest.raises(ModelError, match="pruning changed output used"):
+        _prune_outputs(path, ((1, 4),), np.array([[-1.0, 0.5, 2.0, -3.0]], np.float32))
+    assert path.read_bytes() == before

@@ -40,6 +40,12 @@ def _method_seconds(sec: dict[str, float], method: str, share_second: float) -> 
     return det + sec.get("blur_union", 0.0) + sec.get("index_frames", 0.0)
 
 
+def _commit(repo: str | Path) -> str:
+    """The workflow's commit as the report names it, saying so when the tree had uncommitted changes."""
+    state = git_state(repo)
+    return f"{state.get('commit')}" + (" (with uncommitted changes)" if state.get("dirty") else "")
+
+
 def legend(methods: list[str]) -> str:
     return "Methods: " + "; ".join(f"`{m}` {SPECS[m].about}" for m in methods) + "."
 
@@ -225,7 +231,7 @@ def write_report(metrics_files: list[str], config: dict[str, Any], out_md: str, 
     methods = [m for m in SPECS if any(m in (r["methods"] if r["kind"] == "images" else r.get("methods", []))
                                        for r in results)]
     parts = ["# Blur the Baby: evaluation report", "",
-             f"Created {utc_now()}; workflow commit {git_state(repo).get('commit')}. Thresholds: YuNet "
+             f"Created {utc_now()}; workflow commit {_commit(repo)}. Thresholds: YuNet "
              f"{thr['yunet']}, RetinaFace {thr['retinaface']}"
              + (f", CenterFace {thr['centerface']}" if "centerface" in thr else "") + "; regions "
              f"{merge['shape']} ×{merge['enlarge']}. Metric definitions: coverage of a labeled face = share of its "

@@ -146,6 +146,7 @@ def _prune_outputs(path: Path, shapes: tuple[tuple[int, ...], ...], image: np.nd
         raise ModelError(f"{path.name}: expected outputs of shapes {shapes}, found {sorted(dims.values())}")
     pruned = onnx.utils.Extractor(model).extract_model([i.name for i in model.graph.input], keep)
     pruned.ir_version, pruned.producer_name = model.ir_version, model.producer_name
+    pruned.producer_version, pruned.graph.name = model.producer_version, model.graph.name
     whole = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     part = ort.InferenceSession(pruned.SerializeToString(), providers=["CPUExecutionProvider"])
     feed = {model.graph.input[0].name: image}
