@@ -246,27 +246,33 @@ def test_head_locator_every_nth_frame_and_the_settings_it_needs(models_dir, face
         validate_config(cfg)
 
 
+def two_branch_model(path):
+    """An ONNX model with a used output (Relu of the input, (1, 4)) and an unused branch (sum of exp, (1, 1))."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    outs = [helper.make_tensor_value_info("used", TensorProto.FLOAT, [1, 4]),
+            helper.make_tensor_value_info("extra", TensorProto.FLOAT, [1, 1])]
+    nodes = [helper.make_node("Relu", ["x"], ["used"]), helper.make_node("Exp", ["x"], ["e"]),
+             helper.make_node("ReduceSum", ["e"], ["extra"], keepdims=1)]
+    model = helper.make_model(helper.make_graph(nodes, "g", [x], outs), opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return np.array([[-1.0, 0.5, 2.0, -3.0]], np.float32)
+
+
 def test_pruning_keeps_the_used_outputs_exactly(tmp_path):
-    """A graph with a used and an unused branch: pruning drops the unused output and the operators only it
-    needs; the kept output is unchanged; asking for a shape the graph lacks is an error."""
+    """Pruning drops the unused output and the operators only it needs; the kept output is unchanged; asking
+    for a shape the graph lacks is an error."""
     import onnx
     import onnxruntime as ort
-    from onnx import TensorProto, helper
 
     from btb.errors import ModelError
     from btb.models.blazepose import _prune_outputs
 
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
-    used = helper.make_tensor_value_info("used", TensorProto.FLOAT, [1, 4])
-    extra = helper.make_tensor_value_info("extra", TensorProto.FLOAT, [1, 1])
-    nodes = [helper.make_node("Relu", ["x"], ["used"]), helper.make_node("Exp", ["x"], ["e"]),
-             helper.make_node("ReduceSum", ["e"], ["extra"], keepdims=1)]
-    model = helper.make_model(helper.make_graph(nodes, "g", [x], [used, extra]),
-                              opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
     path = tmp_path / "m.onnx"
-    onnx.save(model, str(path))
-    image = np.array([[-1.0, 0.5, 2.0, -3.0]], np.float32)
+    image = two_branch_model(path)
     assert _prune_outputs(path, ((1, 4),), image) == ["extra"]
     pruned = onnx.load(str(path))
     assert [n.op_type for n in pruned.graph.node] == ["Relu"]
@@ -280,20 +286,12 @@ def test_pruning_keeps_the_used_outputs_exactly(tmp_path):
 def test_pruning_that_changes_an_output_is_refused(tmp_path, monkeypatch):
     """Should extraction ever compute something else (here: Relu swapped for Abs), the model is not written."""
     import onnx
-    from onnx import TensorProto, helper
 
     from btb.errors import ModelError
     from btb.models.blazepose import _prune_outputs
 
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
-    outs = [helper.make_tensor_value_info("used", TensorProto.FLOAT, [1, 4]),
-            helper.make_tensor_value_info("extra", TensorProto.FLOAT, [1, 1])]
-    nodes = [helper.make_node("Relu", ["x"], ["used"]), helper.make_node("Exp", ["x"], ["e"]),
-             helper.make_node("ReduceSum", ["e"], ["extra"], keepdims=1)]
-    model = helper.make_model(helper.make_graph(nodes, "g", [x], outs), opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
     path = tmp_path / "m.onnx"
-    onnx.save(model, str(path))
+    image = two_branch_model(path)
     before = path.read_bytes()
     extract = onnx.utils.Extractor.extract_model
 
@@ -306,5 +304,5 @@ def test_pruning_that_changes_an_output_is_refused(tmp_path, monkeypatch):
 
     monkeypatch.setattr(onnx.utils.Extractor, "extract_model", altered)
     with pytest.raises(ModelError, match="pruning changed output used"):
-        _prune_outputs(path, ((1, 4),), np.array([[-1.0, 0.5, 2.0, -3.0]], np.float32))
+        _prune_outputs(path, ((1, 4),), image)
     assert path.read_bytes() == before

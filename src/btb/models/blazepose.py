@@ -10,8 +10,8 @@ tensorflow-cpu and tf2onnx (``envs/convert.yaml``).
 
 The landmark model also computes a 256x256 segmentation mask, 64x64 heatmaps and world landmarks, which the
 head locator does not use. The converted graph keeps only what ``btb.detect.pose`` reads (the 39 landmarks
-and the person score) and the operators they need: half the landmark model's time per run (27.4 -> 14.4 ms
-at one thread), its kept outputs bit-identical to the whole graph's (checked at conversion).
+and the person score) and the operators they need: the head locator is a quarter faster (docs/performance.md),
+and the kept outputs are bit-identical to the whole graph's (checked at conversion).
 """
 
 from __future__ import annotations
