@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from btb.audit.io import atomic_output
-from btb.detect.pose import DETECTOR_SIZE, LANDMARK_SIZE, MEMBERS
+from btb.detect.pose import MEMBERS
 from btb.errors import ModelError
 from btb.models.staging import verify_model
 
@@ -106,9 +106,9 @@ def _test_image(shape: tuple[int, ...]) -> np.ndarray:
     return cv2.resize(data.astronaut(), (w, h)).astype(np.float32)
 
 
-def _max_difference(tflite: Path, onnx_bytes: bytes, scale: tuple[float, float]) -> float:
+def _max_difference(tflite: Path, onnx_bytes: bytes, scale: tuple[float, float]) -> tuple[float, np.ndarray]:
     """Largest difference between TFLite's and onnxruntime's outputs (matched by name) on the test image, the
-    segmentation output left out (large logits, not used)."""
+    segmentation output left out (large logits, not used); and the model input made of the test image."""
     import onnxruntime as ort
     import tensorflow as tf
 
@@ -129,7 +129,7 @@ def _max_difference(tflite: Path, onnx_bytes: bytes, scale: tuple[float, float])
         if name not in got or got[name].shape != value.shape:
             raise ModelError(f"converted {tflite.name} has no output {name} of shape {value.shape}")
         worst = max(worst, float(np.abs(got[name] - value).max()))
-    return worst
+    return worst, x
 
 
 def _prune_outputs(path: Path, shapes: tuple[tuple[int, ...], ...], image: np.ndarray) -> list[str]:
@@ -181,15 +181,13 @@ def convert_blazepose(detector_tflite: str | Path, landmark_tflite: str | Path, 
             onnx_path = Path(tmp) / MEMBERS[part]
             tf2onnx.convert.from_tflite(str(dense), opset=OPSET, output_path=str(onnx_path))
             blob = onnx_path.read_bytes()
-            err = _max_difference(src, blob, scale)
+            err, test_input = _max_difference(src, blob, scale)
             if err > MAX_ERROR:
                 raise ModelError(f"converted {src.name} differs from TFLite by {err:.4g} (> {MAX_ERROR})")
             pruned: list[str] = []
             used = USED_OUTPUTS[part]
             if used is not None:
-                size = LANDMARK_SIZE if part == "landmarks" else DETECTOR_SIZE
-                image = (_test_image((1, size, size, 3)) * scale[0] + scale[1])[None].astype(np.float32)
-                pruned = _prune_outputs(onnx_path, used, image)
+                pruned = _prune_outputs(onnx_path, used, test_input)
                 blob = onnx_path.read_bytes()
             digest = _checked_digest(onnx_path, GRAPH_DIGESTS[part], f"BlazePose {part}", str(notes["converter"]))
             notes[part] = {"member": MEMBERS[part], "operators_densified": removed, "max_difference": err,
